@@ -1,0 +1,301 @@
+//! `config` owns `chorus.toml`: the registry of Artists, Brushes and prompts, the site
+//! settings and the defaults. It parses and validates, reporting every problem with the
+//! file and key; it never touches `runs/` or the network.
+
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use validate::{validate_slug, ConfigProblem};
+
+/// The file name of the project configuration inside the project root.
+pub const CONFIG_FILE: &str = "chorus.toml";
+
+/// Provider kinds an Artist may name. Each maps to one trait implementation in
+/// `generate::providers`; config chooses, code never branches on a slug.
+pub const ARTIST_PROVIDERS: &[&str] = &["offline", "openai", "openrouter", "anthropic"];
+/// Provider kinds a Brush may name.
+pub const BRUSH_PROVIDERS: &[&str] = &["procedural", "openai-images", "openrouter-images"];
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub site: SiteConfig,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default, rename = "artists")]
+    pub artists: Vec<Artist>,
+    #[serde(default, rename = "brushes")]
+    pub brushes: Vec<Brush>,
+    #[serde(default)]
+    pub prompts: BTreeMap<String, PromptSource>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// Absolute URL the site is published under; used only where a URL must be
+    /// absolute (feeds, sitemap, canonical links).
+    #[serde(default)]
+    pub base_url: String,
+    #[serde(default = "default_theme")]
+    pub theme: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            title: default_title(),
+            base_url: String::new(),
+            theme: default_theme(),
+        }
+    }
+}
+
+fn default_title() -> String {
+    "chorus".to_string()
+}
+fn default_theme() -> String {
+    "default".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Brush slug used when `generate` gets no `--brush`.
+    pub brush: Option<String>,
+    /// Prompt version used when `generate` gets no `--prompt`.
+    pub prompt: Option<String>,
+    /// Runs in flight at once across all providers.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            brush: None,
+            prompt: None,
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Network limits for the generator: retries, timeouts and image size caps.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_attempts: u32,
+    pub max_retry_wait_secs: f64,
+    pub request_timeout_secs: f64,
+    pub max_image_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_attempts: 5,
+            max_retry_wait_secs: 120.0,
+            request_timeout_secs: 180.0,
+            max_image_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// Prices in US dollars, used to estimate cost when a provider reports none.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Dollars per million input tokens.
+    pub input_per_mtok: Option<f64>,
+    /// Dollars per million output tokens.
+    pub output_per_mtok: Option<f64>,
+    /// Dollars per image (Brushes).
+    pub per_image: Option<f64>,
+}
+
+/// An LLM endpoint that writes an artist statement and a final image prompt.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Artist {
+    pub slug: String,
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub price: Price,
+    /// Requests in flight at once for this Artist's provider endpoint.
+    pub concurrency: Option<usize>,
+    /// Requests per minute allowed for this Artist's provider endpoint.
+    pub rpm: Option<u32>,
+}
+
+/// An image model that paints every Artist's final image prompt.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Brush {
+    pub slug: String,
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    pub size: Option<String>,
+    pub quality: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub price: Price,
+    pub concurrency: Option<usize>,
+    pub rpm: Option<u32>,
+}
+
+/// A prompt version: its text inline, or a file relative to the project root.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PromptSource {
+    pub text: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+/// A prompt with its text resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub version: String,
+    pub text: String,
+}
+
+/// A loaded, validated project: where it lives and what it says.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Project {
+    /// Reads and validates `<root>/chorus.toml`. Every problem is returned at once.
+    pub fn load(root: &Path) -> Result<Project, Vec<ConfigProblem>> {
+        let path = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            vec![ConfigProblem::new(
+                &path,
+                "",
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "file not found; run `chorus init` to create a project, or pass --root DIR"
+                        .to_string()
+                } else {
+                    format!("cannot read: {e}")
+                },
+            )]
+        })?;
+        let config = Config::parse(&text, &path)?;
+        let problems = validate::validate(&config, root, &path);
+        if problems.is_empty() {
+            Ok(Project {
+                root: root.to_path_buf(),
+                config,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    pub fn artist(&self, slug: &str) -> Option<&Artist> {
+        self.config.artists.iter().find(|a| a.slug == slug)
+    }
+
+    pub fn brush(&self, slug: &str) -> Option<&Brush> {
+        self.config.brushes.iter().find(|b| b.slug == slug)
+    }
+
+    /// Resolves a prompt version to its text (reading the file if it has one).
+    pub fn prompt(&self, version: &str) -> Result<Prompt, ConfigProblem> {
+        let cfg = self.root.join(CONFIG_FILE);
+        let source = self.config.prompts.get(version).ok_or_else(|| {
+            let known: Vec<&str> = self.config.prompts.keys().map(String::as_str).collect();
+            ConfigProblem::new(
+                &cfg,
+                &format!("prompts.{version}"),
+                format!(
+                    "no such prompt version; add [prompts.{version}] or use one of: {}",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let text = validate::prompt_text(source, &self.root)
+            .map_err(|reason| ConfigProblem::new(&cfg, &format!("prompts.{version}"), reason))?;
+        Ok(Prompt {
+            version: version.to_string(),
+            text,
+        })
+    }
+}
+
+impl Config {
+    /// Parses TOML, turning syntax errors and unknown keys into problems that name the key.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigProblem>> {
+        toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .map(|span| describe_location(text, span.start))
+                .unwrap_or_default();
+            vec![ConfigProblem::new(path, &key, e.message().to_string())]
+        })
+    }
+}
+
+/// "line N" for a byte offset, so a TOML error points at the place to fix.
+fn describe_location(text: &str, offset: usize) -> String {
+    let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+    format!("line {line}")
+}
+
+/// The chorus.toml that `chorus init` writes and the repository ships.
+pub const STARTER_CONFIG: &str = include_str!("../../chorus.toml");
+/// The canonical prompt the starter config points at, relative to the root.
+pub const STARTER_PROMPT: (&str, &str) = (
+    "prompts/v2-neutral.md",
+    include_str!("../../prompts/v2-neutral.md"),
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_config_is_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), STARTER_CONFIG).unwrap();
+        std::fs::create_dir_all(dir.path().join("prompts")).unwrap();
+        std::fs::write(dir.path().join(STARTER_PROMPT.0), STARTER_PROMPT.1).unwrap();
+        let project = Project::load(dir.path()).expect("starter config validates");
+        assert_eq!(project.config.artists.len(), 4);
+        assert!(project.prompt("v2-neutral").unwrap().text.contains("===FINAL IMAGE PROMPT==="));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[site]\ntitel = \"x\"\n", Path::new("chorus.toml")).unwrap_err();
+        let msg = err[0].to_string();
+        assert!(msg.contains("titel"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+}

@@ -1,0 +1,173 @@
+//! Semantic checks on a parsed `chorus.toml`: slugs, providers, references and prompt
+//! sources. Returns every problem rather than the first one.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::{Config, PromptSource, ARTIST_PROVIDERS, BRUSH_PROVIDERS};
+
+/// One problem in the configuration: which file, which key, and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}{}", file.display(), if key.is_empty() { String::new() } else { format!(": {key}") }, format!(": {reason}"))]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigProblem {
+    pub fn new(file: &Path, key: &str, reason: impl Into<String>) -> ConfigProblem {
+        ConfigProblem {
+            file: file.to_path_buf(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Slugs become file names under `runs/`, so only a safe alphabet is allowed:
+/// `[a-z0-9][a-z0-9._-]*`, and never `..`.
+pub fn validate_slug(slug: &str) -> Result<(), String> {
+    let mut chars = slug.chars();
+    let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = slug
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if slug.is_empty() || !first_ok || !rest_ok || slug.contains("..") || slug.len() > 100 {
+        Err(format!(
+            "{slug:?} is not a valid slug: use lowercase letters, digits, '.', '_' and '-', \
+             starting with a letter or digit (it becomes a file name)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let mut problem = |key: String, reason: String| problems.push(ConfigProblem::new(file, &key, reason));
+
+    let mut seen = HashSet::new();
+    for (i, a) in config.artists.iter().enumerate() {
+        let key = format!("artists[{i}]");
+        if let Err(reason) = validate_slug(&a.slug) {
+            problem(format!("{key}.slug"), reason);
+        }
+        if !seen.insert(a.slug.as_str()) {
+            problem(
+                format!("{key}.slug"),
+                format!("duplicate Artist slug {:?}; every Artist needs its own slug", a.slug),
+            );
+        }
+        if !ARTIST_PROVIDERS.contains(&a.provider.as_str()) {
+            problem(
+                format!("{key}.provider"),
+                format!(
+                    "unknown Artist provider {:?}; use one of: {}",
+                    a.provider,
+                    ARTIST_PROVIDERS.join(", ")
+                ),
+            );
+        }
+        if let Some(t) = a.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                problem(format!("{key}.temperature"), format!("{t} is outside 0.0..=2.0"));
+            }
+        }
+    }
+
+    let mut seen = HashSet::new();
+    for (i, b) in config.brushes.iter().enumerate() {
+        let key = format!("brushes[{i}]");
+        if let Err(reason) = validate_slug(&b.slug) {
+            problem(format!("{key}.slug"), reason);
+        }
+        if !seen.insert(b.slug.as_str()) {
+            problem(
+                format!("{key}.slug"),
+                format!("duplicate Brush slug {:?}; every Brush needs its own slug", b.slug),
+            );
+        }
+        if !BRUSH_PROVIDERS.contains(&b.provider.as_str()) {
+            problem(
+                format!("{key}.provider"),
+                format!(
+                    "unknown Brush provider {:?}; use one of: {}",
+                    b.provider,
+                    BRUSH_PROVIDERS.join(", ")
+                ),
+            );
+        }
+    }
+
+    for (version, source) in &config.prompts {
+        if let Err(reason) = validate_slug(version) {
+            problem(format!("prompts.{version}"), format!("prompt version {reason}"));
+        }
+        if let Err(reason) = prompt_text(source, root) {
+            problem(format!("prompts.{version}"), reason);
+        }
+    }
+
+    if let Some(brush) = &config.defaults.brush {
+        if !config.brushes.iter().any(|b| &b.slug == brush) {
+            problem(
+                "defaults.brush".into(),
+                format!("no Brush with slug {brush:?}; add it under [[brushes]] or change the default"),
+            );
+        }
+    }
+    if let Some(prompt) = &config.defaults.prompt {
+        if !config.prompts.contains_key(prompt) {
+            problem(
+                "defaults.prompt".into(),
+                format!("no prompt {prompt:?}; add [prompts.{prompt}] or change the default"),
+            );
+        }
+    }
+    if config.defaults.concurrency == 0 {
+        problem("defaults.concurrency".into(), "must be at least 1".into());
+    }
+    if config.site.theme.is_empty() || config.site.theme.contains(['/', '\\']) || config.site.theme.contains("..") {
+        problem(
+            "site.theme".into(),
+            format!("{:?} is not a theme name; name a folder under themes/", config.site.theme),
+        );
+    }
+    problems
+}
+
+/// The text of a prompt: inline, or read from a file relative to the root.
+pub(super) fn prompt_text(source: &PromptSource, root: &Path) -> Result<String, String> {
+    match (&source.text, &source.file) {
+        (Some(text), None) if !text.trim().is_empty() => Ok(text.clone()),
+        (Some(_), None) => Err("the prompt text is empty".into()),
+        (None, Some(file)) => {
+            if file.is_absolute() || file.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                return Err(format!(
+                    "file {:?} must be a relative path inside the project",
+                    file.display()
+                ));
+            }
+            std::fs::read_to_string(root.join(file))
+                .map_err(|e| format!("cannot read prompt file {}: {e}", root.join(file).display()))
+        }
+        (Some(_), Some(_)) => Err("give either `text` or `file`, not both".into()),
+        (None, None) => Err("missing `text` (inline prompt) or `file` (path relative to the project)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for ok in ["gpt-4o-mini", "claude-3.5", "a", "0_x"] {
+            assert!(validate_slug(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "a/b", "A", "-x", ".x", "a..b", "a b", "é"] {
+            assert!(validate_slug(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Providers: one small trait for Artists (LLMs) and one for Brushes (image models), and
+//! the factory that picks the implementation named by `provider = "..."` in chorus.toml.
+//! Providers talk to the outside world; they never write under `runs/`.
+
+mod offline;
+mod procedural;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Artist, Brush};
+use crate::store::Tokens;
+
+pub use offline::{offline_roster, OfflineArtist};
+pub use procedural::{paint, ProceduralBrush};
+
+/// What an Artist is asked.
+#[derive(Debug, Clone)]
+pub struct ArtistRequest {
+    pub prompt: String,
+    pub seed: u64,
+}
+
+/// What an Artist answered, before parsing.
+#[derive(Debug, Clone, Default)]
+pub struct ArtistReply {
+    pub text: String,
+    pub tokens: Option<Tokens>,
+    /// Dollars, when the provider reports the figure itself.
+    pub cost_usd: Option<f64>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrushRequest {
+    pub image_prompt: String,
+    pub seed: u64,
+}
+
+/// Where the painted image is. Providers that answer with a URL add a variant here.
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct BrushReply {
+    pub image: ImageSource,
+    pub revised_prompt: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub request_id: Option<String>,
+}
+
+/// Why a provider call failed, and whether trying again may help.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{reason}")]
+    Retryable {
+        reason: String,
+        /// What the provider asked us to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    #[error("{reason}")]
+    Fatal { reason: String },
+}
+
+#[async_trait::async_trait]
+pub trait ArtistProvider: Send + Sync {
+    /// Parameters as they will be sent, for the run's meta (never keys or headers).
+    fn params(&self) -> BTreeMap<String, serde_json::Value>;
+    async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError>;
+}
+
+#[async_trait::async_trait]
+pub trait BrushProvider: Send + Sync {
+    fn params(&self) -> BTreeMap<String, serde_json::Value>;
+    async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError>;
+}
+
+/// Builds the Artist implementation that the config names.
+pub fn artist_provider(artist: &Artist) -> Result<Arc<dyn ArtistProvider>, ProviderError> {
+    match artist.provider.as_str() {
+        "offline" => Ok(Arc::new(OfflineArtist::new(&artist.model)?)),
+        other => Err(ProviderError::Fatal {
+            reason: format!(
+                "artist {:?}: provider {other:?} is not available in this build; run with --offline",
+                artist.slug
+            ),
+        }),
+    }
+}
+
+/// Builds the Brush implementation that the config names.
+pub fn brush_provider(brush: &Brush) -> Result<Arc<dyn BrushProvider>, ProviderError> {
+    match brush.provider.as_str() {
+        "procedural" => Ok(Arc::new(ProceduralBrush::new(brush)?)),
+        other => Err(ProviderError::Fatal {
+            reason: format!(
+                "brush {:?}: provider {other:?} is not available in this build; run with --offline",
+                brush.slug
+            ),
+        }),
+    }
+}
+
+/// A small deterministic generator (SplitMix64): the offline providers must give the same
+/// output for the same inputs on every machine, which a seeded std-free PRNG guarantees.
+#[derive(Debug, Clone)]
+pub struct Seeded(u64);
+
+impl Seeded {
+    /// Seeds from any bytes via SHA-256, so every input bit matters.
+    pub fn from_parts(parts: &[&[u8]]) -> Seeded {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        let d = h.finalize();
+        Seeded(u64::from_le_bytes(d[..8].try_into().expect("32-byte digest")))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}

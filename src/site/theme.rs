@@ -1,0 +1,132 @@
+//! Themes: `themes/<name>/templates/*.html` (tera) and `themes/<name>/static/`. A file in
+//! the project's own `templates/` replaces the theme's template of the same name, as in
+//! Zola. The default theme is also built into the binary, so a project without a
+//! `themes/default` folder still builds.
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+
+use super::SiteError;
+
+/// The default theme as shipped, for `chorus init` and for projects without a copy.
+pub static DEFAULT_THEME: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes/default");
+
+/// A loaded theme: compiled templates plus the static files to copy.
+pub struct Theme {
+    pub tera: tera::Tera,
+    /// (path relative to the output's `static/`, bytes)
+    pub statics: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// Loads `theme` for the project at `root`.
+pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
+    let theme_dir = root.join("themes").join(theme);
+    let mut templates: Vec<(String, String, PathBuf)> = Vec::new();
+    let mut statics = Vec::new();
+
+    if theme_dir.is_dir() {
+        templates.extend(read_dir_files(&theme_dir.join("templates"))?.into_iter().filter_map(
+            |(rel, bytes, path)| Some((rel.to_str()?.replace('\\', "/"), String::from_utf8(bytes).ok()?, path)),
+        ));
+        statics = read_dir_files(&theme_dir.join("static"))?
+            .into_iter()
+            .map(|(rel, bytes, _)| (rel, bytes))
+            .collect();
+    } else if theme == "default" {
+        if let Some(dir) = DEFAULT_THEME.get_dir("templates") {
+            for file in embedded_files(dir) {
+                let rel = file.path().strip_prefix("templates").unwrap_or(file.path());
+                templates.push((
+                    rel.to_string_lossy().replace('\\', "/"),
+                    file.contents_utf8().unwrap_or_default().to_string(),
+                    PathBuf::from("<built-in default theme>/templates").join(rel),
+                ));
+            }
+        }
+        if let Some(dir) = DEFAULT_THEME.get_dir("static") {
+            for file in embedded_files(dir) {
+                let rel = file.path().strip_prefix("static").unwrap_or(file.path());
+                statics.push((rel.to_path_buf(), file.contents().to_vec()));
+            }
+        }
+    } else {
+        return Err(SiteError::Theme(format!(
+            "theme {theme:?} not found: expected the folder {} (set site.theme in chorus.toml)",
+            theme_dir.display()
+        )));
+    }
+
+    // Zola's rule: the project's templates/ override the theme's, file by file.
+    let overrides = root.join("templates");
+    if overrides.is_dir() {
+        for (rel, bytes, path) in read_dir_files(&overrides)? {
+            let name = rel.to_string_lossy().replace('\\', "/");
+            let text = String::from_utf8(bytes)
+                .map_err(|_| SiteError::Theme(format!("{}: not UTF-8 text", path.display())))?;
+            templates.retain(|(n, _, _)| n != &name);
+            templates.push((name, text, path));
+        }
+    }
+
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![".html", ".xml"]);
+    // Tera needs all templates at once so `extends` can resolve; on failure, find the
+    // file at fault by compiling each alone.
+    let all: Vec<(String, String)> = templates.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+    if let Err(e) = tera.add_raw_templates(all) {
+        let culprit = templates.iter().find(|(name, text, _)| {
+            let mut single = tera::Tera::default();
+            single.add_raw_template(name, text).is_err()
+        });
+        let place = culprit.map(|(_, _, path)| format!("{}: ", path.display())).unwrap_or_default();
+        return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
+    }
+    Ok(Theme { tera, statics })
+}
+
+fn embedded_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
+    let mut files: Vec<&include_dir::File> = dir.files().collect();
+    for sub in dir.dirs() {
+        files.extend(embedded_files(sub));
+    }
+    files
+}
+
+/// Every file under `dir` as (relative path, bytes, full path), sorted; none if absent.
+fn read_dir_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>, PathBuf)>, SiteError> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| SiteError::Theme(format!("{}: {e}", dir.display())))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        let bytes = std::fs::read(&path).map_err(|e| SiteError::Theme(format!("{}: {e}", path.display())))?;
+        let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+        out.push((rel, bytes, path));
+    }
+    Ok(out)
+}
+
+/// Tera hides the useful part (file, line, what was expected) in the error's sources.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Writes the default theme into `dest` (used by `chorus init`).
+pub fn write_default_theme(dest: &Path) -> std::io::Result<()> {
+    for file in embedded_files(&DEFAULT_THEME) {
+        crate::fsutil::write_atomic(&dest.join(file.path()), file.contents())?;
+    }
+    Ok(())
+}

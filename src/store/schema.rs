@@ -1,0 +1,209 @@
+//! The records under `runs/`, field for field. camelCase as in the seed schema; field
+//! order here is the order on disk.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `runs/<group-id>/group.json`: what every run in a group shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRecord {
+    pub schema_version: u32,
+    pub run_group_id: Uuid,
+    pub prompt_version: String,
+    pub prompt_text: String,
+    pub prompt_sha256: String,
+    pub brush: BrushRef,
+    /// In registry order; this is the column order of the compare grid.
+    pub artists: Vec<ArtistRef>,
+    /// Seed handed to deterministic providers (offline Artists, procedural Brush).
+    pub seed: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtistRef {
+    pub slug: String,
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrushRef {
+    pub slug: String,
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Generating,
+    Done,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Queued, Status::Generating, Status::Done, Status::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Generating => "generating",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `runs/<group-id>/<artist-slug>.json`: one Artist's answer in one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub run_id: Uuid,
+    pub run_group_id: Uuid,
+    pub artist_slug: String,
+    pub brush_slug: String,
+    pub prompt_version: String,
+    pub status: Status,
+    /// Markdown, untrusted: sanitise before it reaches a page.
+    pub artist_stmt: String,
+    pub image_prompt: String,
+    /// The Brush's rewrite of the image prompt, when it reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// File name of the image beside this record: `<artist-slug>.<ext>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_file: Option<String>,
+    /// Why the run failed, in words a person can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub meta: RunMeta,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Model parameters, timing, tokens, cost and retries, stage by stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<StageMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brush: Option<StageMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<StageMeta>,
+    /// Non-fatal oddities, e.g. a reply that ignored the output markers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    Done,
+    Failed,
+    Interrupted,
+}
+
+/// One stage of a run (artist call, brush call, image download).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageMeta {
+    pub status: StageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Parameters as sent (never headers or keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Why each earlier attempt was retried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    /// The provider reported the figure.
+    Provider,
+    /// Computed from the prices in chorus.toml.
+    Estimate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cost {
+    pub usd: f64,
+    pub source: CostSource,
+}
+
+impl RunRecord {
+    /// Total cost over all stages that report one.
+    pub fn cost_usd(&self) -> Option<f64> {
+        let costs: Vec<f64> = self.stages().filter_map(|s| s.cost.map(|c| c.usd)).collect();
+        (!costs.is_empty()).then(|| costs.iter().sum())
+    }
+
+    /// Total latency over all stages, in milliseconds.
+    pub fn latency_ms(&self) -> Option<u64> {
+        let mut stages = self.stages().peekable();
+        stages.peek()?;
+        Some(stages.map(|s| s.latency_ms).sum())
+    }
+
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.meta.artist.as_ref().and_then(|s| s.tokens)
+    }
+
+    pub fn stages(&self) -> impl Iterator<Item = &StageMeta> {
+        [&self.meta.artist, &self.meta.brush, &self.meta.download]
+            .into_iter()
+            .flatten()
+    }
+}

@@ -1,0 +1,82 @@
+//! Test fixtures shared by the integration tests: a temp project and the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// A throwaway chorus project in a temp folder.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// An empty folder (no chorus.toml yet).
+    pub fn empty() -> TestProject {
+        TestProject { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// A project made by `chorus init`.
+    pub fn init() -> TestProject {
+        let p = TestProject::empty();
+        p.chorus(&["init"]).assert().success();
+        p
+    }
+
+    /// A project with the given chorus.toml and nothing else.
+    pub fn with_config(toml: &str) -> TestProject {
+        let p = TestProject::empty();
+        p.write("chorus.toml", toml);
+        p
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    /// The real `chorus` binary, run with `--root` set to this project and no API keys.
+    pub fn chorus(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("chorus").expect("binary built");
+        cmd.arg("--root").arg(self.root()).args(args);
+        for key in ["OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
+            cmd.env_remove(key);
+        }
+        cmd
+    }
+
+    /// Runs `generate --offline` and returns the new group ids (stdout, one per line).
+    pub fn generate_offline(&self, extra: &[&str]) -> Vec<String> {
+        let mut args = vec!["generate", "--offline"];
+        args.extend_from_slice(extra);
+        let out = self.chorus(&args).output().expect("run chorus");
+        assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+    }
+
+    /// Every file under `rel`, relative to it, sorted.
+    pub fn files_under(&self, rel: &str) -> Vec<String> {
+        let base = self.path(rel);
+        let mut files: Vec<String> = walkdir::WalkDir::new(&base)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(&base).unwrap().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        files
+    }
+}
