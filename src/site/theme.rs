@@ -71,6 +71,7 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
 
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![".html", ".xml"]);
+    tera.set_escape_fn(escape_html);
     // Tera needs all templates at once so `extends` can resolve; on failure, find the
     // file at fault by compiling each alone.
     let all: Vec<(String, String)> = templates.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
@@ -83,6 +84,23 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
         return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
     }
     Ok(Theme { tera, statics })
+}
+
+/// Tera's default escaper also turns `/` into `&#x2F;`, which mangles every URL in the
+/// page source; escaping the five HTML-significant characters is what safety needs.
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn embedded_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
