@@ -54,7 +54,10 @@ pub struct BuildReport {
 
 /// Builds the whole site.
 pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let out = opts.out.clone().unwrap_or_else(|| project.root.join("site"));
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| project.root.join("site"));
     let theme = theme::load(&project.root, &project.config.site.theme)?;
     let tree = load_runs(&project.runs_dir());
 
@@ -63,31 +66,46 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
         .iter()
         .map(|g| {
             model::group_view(g, |run| {
-                run.image_file.as_ref().is_some_and(|f| g.dir.join(f).is_file())
+                run.image_file
+                    .as_ref()
+                    .is_some_and(|f| g.dir.join(f).is_file())
             })
         })
         .collect();
 
     let site = SiteContext {
         title: project.config.site.title.clone(),
-        base_url: opts.base_url.clone().unwrap_or_else(|| project.config.site.base_url.clone()),
+        base_url: opts
+            .base_url
+            .clone()
+            .unwrap_or_else(|| project.config.site.base_url.clone()),
     };
     let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
-    let render = |template: &str, depth: usize, extra: tera::Context| -> Result<Vec<u8>, SiteError> {
-        let mut ctx = tera::Context::new();
-        ctx.insert("site", &site);
-        ctx.insert("root", &"../".repeat(depth));
-        ctx.extend(extra);
-        theme
-            .tera
-            .render(template, &ctx)
-            .map(String::into_bytes)
-            .map_err(|e| SiteError::Template(format!("rendering {template}: {}", theme::error_chain(&e))))
-    };
+    let render =
+        |template: &str, depth: usize, extra: tera::Context| -> Result<Vec<u8>, SiteError> {
+            let mut ctx = tera::Context::new();
+            ctx.insert("site", &site);
+            ctx.insert("root", &"../".repeat(depth));
+            ctx.extend(extra);
+            theme
+                .tera
+                .render(template, &ctx)
+                .map(String::into_bytes)
+                .map_err(|e| {
+                    SiteError::Template(format!("rendering {template}: {}", theme::error_chain(&e)))
+                })
+        };
 
     let mut ctx = tera::Context::new();
     ctx.insert("groups", &groups);
-    ctx.insert("problems", &tree.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
+    ctx.insert(
+        "problems",
+        &tree
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    );
     files.insert("index.html".into(), render("index.html", 0, ctx)?);
 
     for (view, loaded) in groups.iter().zip(&tree.groups) {
@@ -114,7 +132,10 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
     for (rel, bytes) in theme.statics {
         files.insert(Path::new("static").join(rel), bytes);
     }
-    files.insert(OUTPUT_MARKER.into(), b"This folder is written by `chorus build`; files not made by it are removed.\n".to_vec());
+    files.insert(
+        OUTPUT_MARKER.into(),
+        b"This folder is written by `chorus build`; files not made by it are removed.\n".to_vec(),
+    );
 
     let (written, removed) = write_output(&out, &files)?;
     Ok(BuildReport {
@@ -135,12 +156,18 @@ struct SiteContext {
 
 /// Writes changed files and prunes files the build no longer makes. Refuses to prune a
 /// non-empty folder that chorus did not write, so `--out ~/Documents` cannot lose data.
-fn write_output(out: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> Result<(usize, usize), SiteError> {
+fn write_output(
+    out: &Path,
+    files: &BTreeMap<PathBuf, Vec<u8>>,
+) -> Result<(usize, usize), SiteError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SiteError::Io { path, source }
     };
-    if out.is_dir() && !out.join(OUTPUT_MARKER).exists() && std::fs::read_dir(out).map_err(io(out))?.next().is_some() {
+    if out.is_dir()
+        && !out.join(OUTPUT_MARKER).exists()
+        && std::fs::read_dir(out).map_err(io(out))?.next().is_some()
+    {
         return Err(SiteError::Output(format!(
             "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
             out.display()
@@ -158,7 +185,11 @@ fn write_output(out: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> Result<(usize
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .filter(|e| e.path().strip_prefix(out).is_ok_and(|rel| !files.contains_key(rel)))
+        .filter(|e| {
+            e.path()
+                .strip_prefix(out)
+                .is_ok_and(|rel| !files.contains_key(rel))
+        })
         .map(|e| e.into_path())
         .collect();
     for path in stale {

@@ -78,7 +78,15 @@ pub fn group_view(loaded: &LoadedGroup, image_exists: impl Fn(&RunRecord) -> boo
         .artists
         .iter()
         .map(|artist| match loaded.run(&artist.slug) {
-            Some(run) => run_view(&id, &artist.name, &artist.model, &artist.provider, &g.brush.name, run, image_exists(run)),
+            Some(run) => run_view(
+                &id,
+                &artist.name,
+                &artist.model,
+                &artist.provider,
+                &g.brush.name,
+                run,
+                image_exists(run),
+            ),
             None => RunView {
                 artist_slug: artist.slug.clone(),
                 artist_name: artist.name.clone(),
@@ -101,7 +109,10 @@ pub fn group_view(loaded: &LoadedGroup, image_exists: impl Fn(&RunRecord) -> boo
             },
         })
         .collect();
-    let mut counts = Counts { total: g.artists.len(), ..Counts::default() };
+    let mut counts = Counts {
+        total: g.artists.len(),
+        ..Counts::default()
+    };
     for run in &loaded.runs {
         match run.status {
             Status::Queued => counts.queued += 1,
@@ -116,7 +127,9 @@ pub fn group_view(loaded: &LoadedGroup, image_exists: impl Fn(&RunRecord) -> boo
         prompt_version: g.prompt_version.clone(),
         prompt_text: g.prompt_text.clone(),
         prompt_sha256: g.prompt_sha256.clone(),
-        created_at: g.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: g
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         created_date: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         brush_name: g.brush.name.clone(),
         brush_model: g.brush.model.clone(),
@@ -142,7 +155,9 @@ fn run_view(
         .map(|f| image_url(group_id, f));
     let error = match (run.status, &run.error) {
         (_, Some(e)) => Some(e.clone()),
-        (Status::Done, None) if !has_image => Some("the image file is missing; see `chorus check`".into()),
+        (Status::Done, None) if !has_image => {
+            Some("the image file is missing; see `chorus check`".into())
+        }
         _ => None,
     };
     RunView {
@@ -162,7 +177,9 @@ fn run_view(
         warnings: run.meta.warnings.clone(),
         cost: run.cost_usd().map(format_usd),
         latency: run.latency_ms().map(format_ms),
-        tokens: run.tokens().map(|t| format!("{} in / {} out", t.input, t.output)),
+        tokens: run
+            .tokens()
+            .map(|t| format!("{} in / {} out", t.input, t.output)),
         meta_rows: meta_rows(run),
     }
 }
@@ -190,16 +207,26 @@ fn meta_rows(run: &RunRecord) -> Vec<(String, String)> {
     let mut rows = vec![
         ("Run id".to_string(), run.run_id.to_string()),
         ("Status".to_string(), run.status.to_string()),
-        ("Created".to_string(), run.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        (
+            "Created".to_string(),
+            run.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
     ];
-    let stages: [(&str, &Option<StageMeta>); 3] =
-        [("Artist", &run.meta.artist), ("Brush", &run.meta.brush), ("Download", &run.meta.download)];
+    let stages: [(&str, &Option<StageMeta>); 3] = [
+        ("Artist", &run.meta.artist),
+        ("Brush", &run.meta.brush),
+        ("Download", &run.meta.download),
+    ];
     for (name, stage) in stages {
         let Some(s) = stage else { continue };
         let mut add = |label: &str, value: String| rows.push((format!("{name} {label}"), value));
         add("status", format!("{:?}", s.status).to_lowercase());
         if let Some(m) = &s.model {
-            add("model", format!("{} ({})", m, s.provider.clone().unwrap_or_default()));
+            add(
+                "model",
+                format!("{} ({})", m, s.provider.clone().unwrap_or_default()),
+            );
         }
         for (k, v) in &s.params {
             add(k, v.to_string().trim_matches('"').to_string());
@@ -209,7 +236,14 @@ fn meta_rows(run: &RunRecord) -> Vec<(String, String)> {
             add("tokens", format!("{} in / {} out", t.input, t.output));
         }
         if let Some(c) = s.cost {
-            add("cost", format!("{} ({})", format_usd(c.usd), format!("{:?}", c.source).to_lowercase()));
+            add(
+                "cost",
+                format!(
+                    "{} ({})",
+                    format_usd(c.usd),
+                    format!("{:?}", c.source).to_lowercase()
+                ),
+            );
         }
         add("attempts", s.attempts.to_string());
         for r in &s.retries {

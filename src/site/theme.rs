@@ -26,9 +26,17 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
     let mut statics = Vec::new();
 
     if theme_dir.is_dir() {
-        templates.extend(read_dir_files(&theme_dir.join("templates"))?.into_iter().filter_map(
-            |(rel, bytes, path)| Some((rel.to_str()?.replace('\\', "/"), String::from_utf8(bytes).ok()?, path)),
-        ));
+        templates.extend(
+            read_dir_files(&theme_dir.join("templates"))?
+                .into_iter()
+                .filter_map(|(rel, bytes, path)| {
+                    Some((
+                        rel.to_str()?.replace('\\', "/"),
+                        String::from_utf8(bytes).ok()?,
+                        path,
+                    ))
+                }),
+        );
         statics = read_dir_files(&theme_dir.join("static"))?
             .into_iter()
             .map(|(rel, bytes, _)| (rel, bytes))
@@ -74,13 +82,18 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
     tera.set_escape_fn(escape_html);
     // Tera needs all templates at once so `extends` can resolve; on failure, find the
     // file at fault by compiling each alone.
-    let all: Vec<(String, String)> = templates.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+    let all: Vec<(String, String)> = templates
+        .iter()
+        .map(|(n, t, _)| (n.clone(), t.clone()))
+        .collect();
     if let Err(e) = tera.add_raw_templates(all) {
         let culprit = templates.iter().find(|(name, text, _)| {
             let mut single = tera::Tera::default();
             single.add_raw_template(name, text).is_err()
         });
-        let place = culprit.map(|(_, _, path)| format!("{}: ", path.display())).unwrap_or_default();
+        let place = culprit
+            .map(|(_, _, path)| format!("{}: ", path.display()))
+            .unwrap_or_default();
         return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
     }
     Ok(Theme { tera, statics })
@@ -123,7 +136,8 @@ fn read_dir_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>, PathBuf)>, SiteEr
             continue;
         }
         let path = entry.path().to_path_buf();
-        let bytes = std::fs::read(&path).map_err(|e| SiteError::Theme(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| SiteError::Theme(format!("{}: {e}", path.display())))?;
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
         out.push((rel, bytes, path));
     }

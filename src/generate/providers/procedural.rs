@@ -96,7 +96,10 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
 #[async_trait::async_trait]
 impl BrushProvider for ProceduralBrush {
     fn params(&self) -> BTreeMap<String, serde_json::Value> {
-        BTreeMap::from([("size".to_string(), format!("{}x{}", self.width, self.height).into())])
+        BTreeMap::from([(
+            "size".to_string(),
+            format!("{}x{}", self.width, self.height).into(),
+        )])
     }
 
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
@@ -119,13 +122,22 @@ impl BrushProvider for ProceduralBrush {
 pub fn paint(prompt: &str, width: u32, height: u32) -> Vec<u8> {
     let lower = prompt.to_lowercase();
     let mut rng = Seeded::from_parts(&[lower.as_bytes()]);
-    let palette = palette_for(&lower, &mut rng);
+    let palette = palette_for(&words_of(&lower), &mut rng);
+    let words = words_of(&lower);
     let composition = FORM_WORDS
         .iter()
-        .filter_map(|(word, c)| lower.find(word).map(|pos| (pos, *c)))
+        .filter_map(|(word, c)| first_use(&words, word).map(|pos| (pos, *c)))
         .min_by_key(|(pos, _)| *pos)
         .map(|(_, c)| c)
-        .unwrap_or_else(|| *rng.pick(&[Composition::Orbs, Composition::Ridges, Composition::Grid, Composition::Stripes, Composition::Waves]));
+        .unwrap_or_else(|| {
+            *rng.pick(&[
+                Composition::Orbs,
+                Composition::Ridges,
+                Composition::Grid,
+                Composition::Stripes,
+                Composition::Waves,
+            ])
+        });
 
     let mut img = RgbImage::new(width, height);
     let (top, bottom) = (palette[0], palette[1]);
@@ -157,19 +169,40 @@ pub fn paint(prompt: &str, width: u32, height: u32) -> Vec<u8> {
 
 use image::ImageEncoder;
 
+/// The prompt's words, so "red" does not match inside "rendered".
+fn words_of(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Index of the first word that is `key` or its plural.
+fn first_use(words: &[&str], key: &str) -> Option<usize> {
+    words.iter().position(|w| {
+        w.strip_prefix(key)
+            .is_some_and(|rest| matches!(rest, "" | "s" | "es"))
+    })
+}
+
 /// Colours named in the prompt, in order, topped up from the hash to at least five.
-fn palette_for(lower: &str, rng: &mut Seeded) -> Vec<[u8; 3]> {
+fn palette_for(words: &[&str], rng: &mut Seeded) -> Vec<[u8; 3]> {
     let mut named: Vec<(usize, [u8; 3])> = COLOURS
         .iter()
-        .filter_map(|(word, rgb)| lower.find(word).map(|pos| (pos, *rgb)))
+        .filter_map(|(word, rgb)| first_use(words, word).map(|pos| (pos, *rgb)))
         .collect();
     named.sort_by_key(|(pos, _)| *pos);
     let mut palette: Vec<[u8; 3]> = named.into_iter().map(|(_, c)| c).collect();
     palette.dedup();
     while palette.len() < 5 {
         let base = rng.pick(COLOURS).1;
-        let jitter = |v: u8, r: &mut Seeded| (v as i32 + r.below(61) as i32 - 30).clamp(0, 255) as u8;
-        palette.push([jitter(base[0], rng), jitter(base[1], rng), jitter(base[2], rng)]);
+        let jitter =
+            |v: u8, r: &mut Seeded| (v as i32 + r.below(61) as i32 - 30).clamp(0, 255) as u8;
+        palette.push([
+            jitter(base[0], rng),
+            jitter(base[1], rng),
+            jitter(base[2], rng),
+        ]);
     }
     // The first two make the sky; soften it so shapes stand out.
     palette[0] = mix(palette[0], [250, 250, 250], 0.35);
@@ -213,7 +246,12 @@ fn ridges(img: &mut RgbImage, colours: &[[u8; 3]], rng: &mut Seeded) {
     for layer in 0..layers {
         let c = colours[layer % colours.len()];
         let base = h as f64 * (0.45 + 0.15 * layer as f64);
-        let (f1, f2, p1, p2) = (1.0 + rng.unit() * 3.0, 4.0 + rng.unit() * 6.0, rng.unit() * 6.3, rng.unit() * 6.3);
+        let (f1, f2, p1, p2) = (
+            1.0 + rng.unit() * 3.0,
+            4.0 + rng.unit() * 6.0,
+            rng.unit() * 6.3,
+            rng.unit() * 6.3,
+        );
         let amp = h as f64 * (0.05 + rng.unit() * 0.08);
         for x in 0..w {
             let t = x as f64 / w as f64 * std::f64::consts::TAU;
@@ -308,6 +346,13 @@ mod tests {
         let b = mean(&paint("a grid of orange and gold tiles", 64, 64));
         let dist: f64 = (0..3).map(|i| (a[i] - b[i]).abs()).sum();
         assert!(dist > 40.0, "{a:?} vs {b:?}");
+    }
+
+    #[test]
+    fn colour_words_match_whole_words_only() {
+        let words = words_of("rendered in greyish tones");
+        assert_eq!(first_use(&words, "red"), None);
+        assert_eq!(first_use(&words_of("two red circles"), "circle"), Some(2));
     }
 
     #[test]
