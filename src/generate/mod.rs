@@ -2,24 +2,34 @@
 //! `runs/` before any provider is called, then drives every run through its stages
 //! (artist → brush → image) and records each step. It never renders HTML.
 
+pub mod budget;
+pub mod events;
+pub mod image;
 pub mod parse;
 pub mod providers;
+mod resume;
+pub mod retry;
+pub mod throttle;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::config::{Artist, Brush, Project};
+use crate::config::{Artist, Brush, Limits, Project};
 use crate::store::{
     self, ArtistRef, BrushRef, Cost, CostSource, GroupRecord, RunMeta, RunRecord, StageMeta,
     StageStatus, Status, SCHEMA_VERSION,
 };
-use providers::{
-    ArtistProvider, ArtistRequest, BrushProvider, BrushRequest, ImageSource, ProviderError,
-};
+use budget::Budget;
+use events::{Event, Sink};
+use providers::{ArtistProvider, ArtistRequest, BrushProvider, BrushRequest, Kit, ProviderError};
+pub use resume::{plan_resume, ResumePlan};
+use retry::{with_retries, Attempts, Stop};
+use throttle::{Gate, Gates};
 
 /// What the user asked `generate` for.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +42,8 @@ pub struct GenerateOptions {
     /// Fixes the seed of the first group (later repetitions add one each).
     pub seed: Option<u64>,
     pub concurrency: Option<usize>,
+    /// `--max-cost`: dollars this batch may spend.
+    pub max_cost: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +98,16 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
                 let artist = roster.iter().find(|a| &a.slug == slug).ok_or_else(|| {
                     GenerateError::Plan(format!(
                         "--artists: no Artist {slug:?}{}; known: {}",
-                        if opts.offline { " among the offline Artists" } else { " in chorus.toml" },
-                        roster.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>().join(", ")
+                        if opts.offline {
+                            " among the offline Artists"
+                        } else {
+                            " in chorus.toml"
+                        },
+                        roster
+                            .iter()
+                            .map(|a| a.slug.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?;
                 chosen.push(artist.clone());
@@ -104,21 +124,42 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
     let brush = if opts.offline {
         procedural_brush()
     } else {
-        let slug = opts.brush.as_ref().or(config.defaults.brush.as_ref()).ok_or_else(|| {
-            GenerateError::Plan("no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml".into())
-        })?;
+        let slug = opts
+            .brush
+            .as_ref()
+            .or(config.defaults.brush.as_ref())
+            .ok_or_else(|| {
+                GenerateError::Plan(
+                    "no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml"
+                        .into(),
+                )
+            })?;
         project.brush(slug).cloned().ok_or_else(|| {
             GenerateError::Plan(format!(
                 "--brush: no Brush {slug:?} in chorus.toml; known: {}",
-                config.brushes.iter().map(|b| b.slug.as_str()).collect::<Vec<_>>().join(", ")
+                config
+                    .brushes
+                    .iter()
+                    .map(|b| b.slug.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?
     };
 
-    let version = opts.prompt.as_ref().or(config.defaults.prompt.as_ref()).ok_or_else(|| {
-        GenerateError::Plan("no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml".into())
-    })?;
-    let prompt = project.prompt(version).map_err(|p| GenerateError::Plan(p.to_string()))?;
+    let version = opts
+        .prompt
+        .as_ref()
+        .or(config.defaults.prompt.as_ref())
+        .ok_or_else(|| {
+            GenerateError::Plan(
+                "no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml"
+                    .into(),
+            )
+        })?;
+    let prompt = project
+        .prompt(version)
+        .map_err(|p| GenerateError::Plan(p.to_string()))?;
     let prompt_sha256 = store::sha256_hex(prompt.text.as_bytes());
 
     let now = Utc::now();
@@ -143,7 +184,11 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
             }
         })
         .collect();
-    Ok(Plan { artists, brush, groups })
+    Ok(Plan {
+        artists,
+        brush,
+        groups,
+    })
 }
 
 fn artist_ref(a: &Artist) -> ArtistRef {
@@ -203,9 +248,94 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
 
 fn save(runs_dir: &Path, run: &RunRecord) -> Result<(), GenerateError> {
     store::write_run(runs_dir, run).map_err(|source| GenerateError::Write {
-        path: store::run_file(&store::group_dir(runs_dir, &run.run_group_id), &run.artist_slug),
+        path: store::run_file(
+            &store::group_dir(runs_dir, &run.run_group_id),
+            &run.artist_slug,
+        ),
         source,
     })
+}
+
+/// Artists and Brushes whose `api_key_env` names a variable that is unset or empty, as
+/// lines for the message shown before any request is sent.
+pub fn missing_keys(artists: &[Artist], brushes: &[&Brush]) -> Vec<String> {
+    let unset = |env: &Option<String>| {
+        env.as_ref()
+            .filter(|e| std::env::var(e).map_or(true, |v| v.is_empty()))
+            .cloned()
+    };
+    let mut lines: Vec<String> = artists
+        .iter()
+        .filter_map(|a| {
+            unset(&a.api_key_env)
+                .map(|env| format!("artist {:?} ({}): {env} is not set", a.slug, a.name))
+        })
+        .collect();
+    lines.extend(brushes.iter().filter_map(|b| {
+        unset(&b.api_key_env)
+            .map(|env| format!("brush {:?} ({}): {env} is not set", b.slug, b.name))
+    }));
+    lines
+}
+
+/// The message for [`missing_keys`]: what is missing and the way to try chorus anyway.
+pub fn missing_keys_message(lines: &[String]) -> String {
+    format!(
+        "missing API keys; nothing was sent and nothing was written:\n  {}\n\
+         Export the variables above (or set api_key_env in chorus.toml), or try chorus without keys:\n  chorus generate --offline",
+        lines.join("\n  ")
+    )
+}
+
+/// The provider instances and throttles for a batch, one per Artist/Brush slug.
+pub struct Providers {
+    artists: Vec<(Artist, Arc<dyn ArtistProvider>)>,
+    brushes: Vec<(Brush, Arc<dyn BrushProvider>)>,
+    gates: Gates,
+}
+
+impl Providers {
+    /// Sets every provider up; fails (before anything is written) if one cannot be.
+    pub fn new(
+        artists: &[Artist],
+        brushes: &[Brush],
+        kit: &Kit,
+    ) -> Result<Providers, ProviderError> {
+        Ok(Providers {
+            artists: artists
+                .iter()
+                .map(|a| Ok((a.clone(), providers::artist_provider(a, kit)?)))
+                .collect::<Result<_, ProviderError>>()?,
+            brushes: brushes
+                .iter()
+                .map(|b| Ok((b.clone(), providers::brush_provider(b, kit)?)))
+                .collect::<Result<_, ProviderError>>()?,
+            gates: Gates::new(artists, brushes),
+        })
+    }
+
+    /// The job for one run of `group`; None if its Artist or Brush is not in this batch.
+    pub fn job(&self, run: RunRecord, group: &GroupRecord) -> Option<RunJob> {
+        let (artist_config, artist) = self
+            .artists
+            .iter()
+            .find(|(a, _)| a.slug == run.artist_slug)?;
+        let (brush_config, brush) = self
+            .brushes
+            .iter()
+            .find(|(b, _)| b.slug == run.brush_slug)?;
+        Some(RunJob {
+            prompt: group.prompt_text.clone(),
+            seed: group.seed,
+            artist: artist.clone(),
+            artist_gate: self.gates.for_artist(artist_config),
+            artist_config: artist_config.clone(),
+            brush: brush.clone(),
+            brush_gate: self.gates.for_brush(brush_config),
+            brush_config: brush_config.clone(),
+            run,
+        })
+    }
 }
 
 /// Everything one run needs to proceed.
@@ -215,23 +345,130 @@ pub struct RunJob {
     pub seed: u64,
     pub artist: Arc<dyn ArtistProvider>,
     pub artist_config: Artist,
+    pub artist_gate: Arc<Gate>,
     pub brush: Arc<dyn BrushProvider>,
     pub brush_config: Brush,
+    pub brush_gate: Arc<Gate>,
 }
 
-/// Drives one run through its remaining stages, writing the record after each. A stage
-/// already done (say, a paid-for statement) is never repeated.
-pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, GenerateError> {
-    let RunJob { mut run, prompt, seed, artist, artist_config, brush, brush_config } = job;
+impl RunJob {
+    /// What this run may still cost (stages already done cost nothing more).
+    pub fn estimate(&self) -> Result<f64, String> {
+        budget::estimate_run(
+            &self.artist_config,
+            &self.brush_config,
+            &self.prompt,
+            stage_done(&self.run.meta.artist),
+        )
+    }
+}
+
+/// What every run of a batch shares.
+pub struct Batch {
+    pub runs_dir: PathBuf,
+    pub limits: Limits,
+    pub kit: Kit,
+    pub stop: Stop,
+    pub budget: Option<Budget>,
+    pub events: Arc<dyn Sink>,
+}
+
+impl Batch {
+    pub fn new(
+        runs_dir: PathBuf,
+        limits: Limits,
+        events: Arc<dyn Sink>,
+    ) -> Result<Batch, ProviderError> {
+        let kit = Kit {
+            client: providers::http::client()?,
+            timeout: Duration::from_secs_f64(limits.request_timeout_secs.max(0.001)),
+        };
+        Ok(Batch {
+            runs_dir,
+            limits,
+            kit,
+            stop: Stop::default(),
+            budget: None,
+            events,
+        })
+    }
+
+    fn save(&self, run: &RunRecord) -> Result<(), GenerateError> {
+        save(&self.runs_dir, run)
+    }
+
+    /// Runs one stage's call with retries, telling the watcher about each retry.
+    async fn attempt<T, F, Fut>(
+        &self,
+        run: &RunRecord,
+        stage: &'static str,
+        gate: &Gate,
+        call: F,
+    ) -> (Result<T, ProviderError>, Attempts)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        self.events.emit(Event::Stage {
+            group: run.run_group_id,
+            artist: run.artist_slug.clone(),
+            stage,
+        });
+        let events = self.events.clone();
+        let (group, artist) = (run.run_group_id, run.artist_slug.clone());
+        let on_retry = move |attempt: u32, reason: &str, wait: Duration| {
+            events.emit(Event::Retry {
+                group,
+                artist: artist.clone(),
+                stage,
+                attempt,
+                reason: reason.to_string(),
+                wait_ms: wait.as_millis() as u64,
+            })
+        };
+        with_retries(&self.limits, gate, &self.stop, &on_retry, call).await
+    }
+}
+
+/// Drives one run through its remaining stages (artist → brush → download), writing the
+/// record after each. A stage already done (say, a paid-for statement) is never repeated.
+pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, GenerateError> {
+    let RunJob {
+        mut run,
+        prompt,
+        seed,
+        artist,
+        artist_config,
+        artist_gate,
+        brush,
+        brush_config,
+        brush_gate,
+    } = job;
+    batch.events.emit(Event::RunStarted {
+        group: run.run_group_id,
+        artist: run.artist_slug.clone(),
+    });
     run.status = Status::Generating;
     run.error = None;
     touch(&mut run);
-    save(runs_dir, &run)?;
+    batch.save(&run)?;
 
     if !stage_done(&run.meta.artist) {
+        if batch.stop.is_set() {
+            return interrupted(batch, run, "artist");
+        }
         let started = Instant::now();
-        let result = artist.write(&ArtistRequest { prompt, seed }).await;
-        let mut stage = stage_meta(&artist_config.provider, &artist_config.model, artist.params(), started);
+        let request = ArtistRequest { prompt, seed };
+        let (result, attempts) = batch
+            .attempt(&run, "artist", &artist_gate, || artist.write(&request))
+            .await;
+        let mut stage = stage_meta(
+            &artist_config.provider,
+            &artist_config.model,
+            artist.params(),
+            started,
+            attempts,
+        );
         match result {
             Ok(reply) => {
                 let parsed = parse::parse_reply(&reply.text);
@@ -243,51 +480,114 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
                 stage.cost = cost(reply.cost_usd, || {
                     let t = reply.tokens?;
                     let p = &artist_config.price;
-                    Some(t.input as f64 * p.input_per_mtok? / 1e6 + t.output as f64 * p.output_per_mtok? / 1e6)
+                    Some(
+                        t.input as f64 * p.input_per_mtok? / 1e6
+                            + t.output as f64 * p.output_per_mtok? / 1e6,
+                    )
                 });
                 run.meta.artist = Some(stage);
             }
-            Err(e) => return fail(runs_dir, run, stage, |m| &mut m.artist, "artist", e),
+            Err(e) => return fail(batch, run, stage, |m| &mut m.artist, "artist", e),
         }
-        save(runs_dir, &run)?;
+        touch(&mut run);
+        batch.save(&run)?;
     }
 
-    if !stage_done(&run.meta.brush) || !image_present(runs_dir, &run) {
+    // The image URL is signed and short-lived, so it is never stored: without a stored
+    // image, the brush stage has to run again.
+    if !(stage_done(&run.meta.download) && image_present(&batch.runs_dir, &run)) {
+        if batch.stop.is_set() {
+            return interrupted(batch, run, "brush");
+        }
         let started = Instant::now();
-        let result = brush
-            .paint(&BrushRequest { image_prompt: run.image_prompt.clone(), seed })
+        let request = BrushRequest {
+            image_prompt: run.image_prompt.clone(),
+            seed,
+        };
+        let (result, attempts) = batch
+            .attempt(&run, "brush", &brush_gate, || brush.paint(&request))
             .await;
-        let mut stage = stage_meta(&brush_config.provider, &brush_config.model, brush.params(), started);
+        let mut stage = stage_meta(
+            &brush_config.provider,
+            &brush_config.model,
+            brush.params(),
+            started,
+            attempts,
+        );
         let reply = match result {
             Ok(reply) => reply,
-            Err(e) => return fail(runs_dir, run, stage, |m| &mut m.brush, "brush", e),
+            Err(e) => return fail(batch, run, stage, |m| &mut m.brush, "brush", e),
         };
-        stage.request_id = reply.request_id;
+        stage.request_id = reply.request_id.clone();
         stage.cost = cost(reply.cost_usd, || brush_config.price.per_image);
-        let ImageSource::Bytes(bytes) = reply.image;
-        match store_image(runs_dir, &run, &bytes) {
-            Ok(file) => run.image_file = Some(file),
-            Err(reason) => {
-                return fail(runs_dir, run, stage, |m| &mut m.brush, "brush", ProviderError::Fatal { reason })
-            }
-        }
-        run.revised_prompt = reply.revised_prompt;
+        run.revised_prompt = reply.revised_prompt.clone();
         run.meta.brush = Some(stage);
+        run.meta.download = None;
+        touch(&mut run);
+        batch.save(&run)?;
+
+        let started = Instant::now();
+        let source = reply.image;
+        let (kit, limits) = (&batch.kit, &batch.limits);
+        let (result, attempts) = batch
+            .attempt(&run, "download", &Gate::default(), || {
+                image::obtain(&kit.client, &source, kit.timeout, limits.max_image_bytes)
+            })
+            .await;
+        let kind = match source {
+            providers::ImageSource::Bytes(_) => "inline",
+            providers::ImageSource::Url(_) => "url",
+        };
+        let mut params = BTreeMap::from([("source".to_string(), serde_json::Value::from(kind))]);
+        let mut stage = stage_meta(kind, "", BTreeMap::new(), started, attempts);
+        stage.provider = None;
+        stage.model = None;
+        let checked = match result {
+            Ok(checked) => checked,
+            Err(e) => {
+                stage.params = params;
+                return fail(batch, run, stage, |m| &mut m.download, "download", e);
+            }
+        };
+        params.insert("bytes".into(), checked.bytes.len().into());
+        params.insert("format".into(), checked.extension.into());
+        stage.params = params;
+        let name = store::image_file_name(&run.artist_slug, checked.extension);
+        let path = store::group_dir(&batch.runs_dir, &run.run_group_id).join(&name);
+        if let Err(e) = crate::fsutil::write_atomic(&path, &checked.bytes) {
+            let reason = format!("cannot write {}: {e}", path.display());
+            return fail(
+                batch,
+                run,
+                stage,
+                |m| &mut m.download,
+                "download",
+                ProviderError::Fatal { reason },
+            );
+        }
+        stage.latency_ms = started.elapsed().as_millis() as u64;
+        run.image_file = Some(name);
+        run.meta.download = Some(stage);
     }
 
     run.status = Status::Done;
     touch(&mut run);
-    save(runs_dir, &run)?;
+    batch.save(&run)?;
+    batch.events.emit(Event::finished(&run));
     Ok(run)
 }
 
 fn stage_done(stage: &Option<StageMeta>) -> bool {
-    stage.as_ref().is_some_and(|s| s.status == StageStatus::Done)
+    stage
+        .as_ref()
+        .is_some_and(|s| s.status == StageStatus::Done)
 }
 
 fn image_present(runs_dir: &Path, run: &RunRecord) -> bool {
     let dir = store::group_dir(runs_dir, &run.run_group_id);
-    run.image_file.as_ref().is_some_and(|f| dir.join(f).is_file())
+    run.image_file
+        .as_ref()
+        .is_some_and(|f| dir.join(f).is_file())
 }
 
 fn touch(run: &mut RunRecord) {
@@ -297,8 +597,9 @@ fn touch(run: &mut RunRecord) {
 fn stage_meta(
     provider: &str,
     model: &str,
-    params: std::collections::BTreeMap<String, serde_json::Value>,
+    params: BTreeMap<String, serde_json::Value>,
     started: Instant,
+    attempts: Attempts,
 ) -> StageMeta {
     StageMeta {
         status: StageStatus::Done,
@@ -308,8 +609,8 @@ fn stage_meta(
         latency_ms: started.elapsed().as_millis() as u64,
         tokens: None,
         cost: None,
-        attempts: 1,
-        retries: Vec::new(),
+        attempts: attempts.count.max(1),
+        retries: attempts.reasons,
         request_id: None,
         error: None,
         finished_at: Utc::now(),
@@ -319,90 +620,200 @@ fn stage_meta(
 /// The provider's figure when it gives one, else the estimate from config prices.
 fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
     match reported {
-        Some(usd) => Some(Cost { usd, source: CostSource::Provider }),
-        None => estimate().map(|usd| Cost { usd, source: CostSource::Estimate }),
+        Some(usd) => Some(Cost {
+            usd,
+            source: CostSource::Provider,
+        }),
+        None => estimate().map(|usd| Cost {
+            usd,
+            source: CostSource::Estimate,
+        }),
     }
 }
 
 fn fail(
-    runs_dir: &Path,
+    batch: &Batch,
     mut run: RunRecord,
     mut stage: StageMeta,
     slot: fn(&mut RunMeta) -> &mut Option<StageMeta>,
     stage_name: &str,
     error: ProviderError,
 ) -> Result<RunRecord, GenerateError> {
-    stage.status = StageStatus::Failed;
+    stage.status = match error {
+        ProviderError::Interrupted => StageStatus::Interrupted,
+        _ => StageStatus::Failed,
+    };
     stage.error = Some(error.to_string());
     *slot(&mut run.meta) = Some(stage);
     run.status = Status::Failed;
-    run.error = Some(format!("{stage_name} stage: {error}"));
+    run.error = Some(match error {
+        ProviderError::Interrupted => format!(
+            "{stage_name} stage interrupted (Ctrl-C); run `chorus resume {}` to continue",
+            run.run_group_id
+        ),
+        e => format!("{stage_name} stage: {e}"),
+    });
     touch(&mut run);
-    save(runs_dir, &run)?;
+    batch.save(&run)?;
+    batch.events.emit(Event::finished(&run));
     Ok(run)
 }
 
-/// Decodes the image to prove it is one, then writes it as `<slug>.<ext>`, the extension
-/// taken from the decoded format.
-fn store_image(runs_dir: &Path, run: &RunRecord, bytes: &[u8]) -> Result<String, String> {
-    let format = image::guess_format(bytes).map_err(|e| format!("the Brush returned something that is not an image ({e})"))?;
-    image::load_from_memory_with_format(bytes, format)
-        .map_err(|e| format!("the Brush returned an image that does not decode ({e})"))?;
-    let ext = format.extensions_str().first().copied().unwrap_or("img");
-    let name = store::image_file_name(&run.artist_slug, ext);
-    let path = store::group_dir(runs_dir, &run.run_group_id).join(&name);
-    crate::fsutil::write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(name)
+/// Ctrl-C came between stages: the run is recorded as stopped before `stage`.
+fn interrupted(batch: &Batch, mut run: RunRecord, stage: &str) -> Result<RunRecord, GenerateError> {
+    run.status = Status::Failed;
+    run.error = Some(format!(
+        "interrupted (Ctrl-C) before the {stage} stage; run `chorus resume {}` to continue",
+        run.run_group_id
+    ));
+    touch(&mut run);
+    batch.save(&run)?;
+    batch.events.emit(Event::finished(&run));
+    Ok(run)
 }
 
-/// Runs every job, at most `concurrency` at a time, calling `on_done` as each finishes.
+/// Runs every job, at most `concurrency` runs at a time, in order. Stops starting runs on
+/// Ctrl-C or when the budget would be passed; those runs stay `queued` on disk. Returns
+/// every run's record, started or not.
 pub async fn execute_all(
-    runs_dir: &Path,
+    batch: Arc<Batch>,
     jobs: Vec<RunJob>,
     concurrency: usize,
-    mut on_done: impl FnMut(&RunRecord),
 ) -> Result<Vec<RunRecord>, GenerateError> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
-    for job in jobs {
-        let permit = semaphore.clone();
-        let dir = runs_dir.to_path_buf();
+    let mut not_started = Vec::new();
+    let mut jobs = jobs.into_iter();
+    for job in jobs.by_ref() {
+        let permit = tokio::select! {
+            permit = semaphore.clone().acquire_owned() => permit.ok(),
+            _ = batch.stop.wait() => None,
+        };
+        let Some(permit) = permit else {
+            not_started.push(job.run);
+            break;
+        };
+        if batch.stop.is_set() {
+            not_started.push(job.run);
+            break;
+        }
+        let estimate = job.estimate().unwrap_or(0.0);
+        if let Some(budget) = &batch.budget {
+            if !budget.try_reserve(estimate) {
+                batch.events.emit(Event::Notice {
+                    message: format!(
+                        "budget: ${:.4} spent, and the next run (estimate ${estimate:.4}) would pass --max-cost ${:.4}; no more runs start (resume later with `chorus resume`)",
+                        budget.spent(),
+                        budget.max_usd
+                    ),
+                });
+                not_started.push(job.run);
+                break;
+            }
+        }
+        let batch = batch.clone();
         set.spawn(async move {
-            let _permit = permit.acquire_owned().await.expect("semaphore never closes");
-            execute_run(&dir, job).await
+            let _permit = permit;
+            let before = job.run.cost_usd().unwrap_or(0.0);
+            let result = execute_run(&batch, job).await;
+            if let (Some(budget), Ok(run)) = (&batch.budget, &result) {
+                budget.settle(estimate, run.cost_usd().unwrap_or(0.0) - before);
+            }
+            result
         });
     }
+    not_started.extend(jobs.map(|j| j.run));
     let mut finished = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let run = joined.map_err(|e| GenerateError::Plan(format!("a run task stopped: {e}")))??;
-        on_done(&run);
-        finished.push(run);
+        finished
+            .push(joined.map_err(|e| GenerateError::Plan(format!("a run task stopped: {e}")))??);
     }
+    finished.extend(not_started);
     Ok(finished)
 }
 
-/// Builds the jobs for queued runs of a freshly written plan.
-pub fn jobs_for(plan: &Plan, runs: Vec<RunRecord>) -> Result<Vec<RunJob>, ProviderError> {
-    let brush = providers::brush_provider(&plan.brush)?;
-    let mut artist_providers = Vec::new();
-    for a in &plan.artists {
-        artist_providers.push((a.slug.clone(), providers::artist_provider(a)?));
+/// The CLI's Ctrl-C handling: the first stops new work (in-flight requests finish or are
+/// recorded as interrupted); the second quits at once. Every write is atomic, so quitting
+/// never leaves a half-written file.
+pub fn watch_ctrl_c(stop: Stop, events: Arc<dyn Sink>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        stop.trigger();
+        events.emit(Event::Notice {
+            message: "Ctrl-C: no new work will start; finishing requests in flight (Ctrl-C again to quit at once)".into(),
+        });
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Ctrl-C again: quitting now; files on disk are whole. Continue later with `chorus resume --all`.");
+            std::process::exit(130);
+        }
+    });
+}
+
+impl Plan {
+    /// The estimate `--max-cost` checks before anything starts.
+    pub fn estimate(&self) -> Result<f64, GenerateError> {
+        let prompt = self
+            .groups
+            .first()
+            .map(|g| g.prompt_text.as_str())
+            .unwrap_or_default();
+        let per_group = self
+            .artists
+            .iter()
+            .map(|a| budget::estimate_run(a, &self.brush, prompt, false))
+            .sum::<Result<f64, String>>()
+            .map_err(GenerateError::Plan)?;
+        Ok(per_group * self.groups.len() as f64)
     }
-    Ok(runs
-        .into_iter()
-        .filter_map(|run| {
-            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
-            let (_, provider) = artist_providers.iter().find(|(s, _)| s == &run.artist_slug)?;
-            let artist_config = plan.artists.iter().find(|a| a.slug == run.artist_slug)?.clone();
-            Some(RunJob {
-                prompt: group.prompt_text.clone(),
-                seed: group.seed,
-                artist: provider.clone(),
-                artist_config,
-                brush: brush.clone(),
-                brush_config: plan.brush.clone(),
-                run,
-            })
+}
+
+/// The estimate of what a list of jobs may still cost.
+pub fn estimate_jobs(jobs: &[RunJob]) -> Result<f64, GenerateError> {
+    jobs.iter()
+        .map(RunJob::estimate)
+        .sum::<Result<f64, String>>()
+        .map_err(GenerateError::Plan)
+}
+
+/// Refuses a batch whose estimate is over the budget, naming both figures.
+pub fn check_budget(estimate: f64, max_cost: f64) -> Result<(), GenerateError> {
+    if estimate > max_cost {
+        Err(GenerateError::Plan(format!(
+            "the batch is estimated at ${estimate:.4}, over --max-cost ${max_cost:.4}; nothing was sent or written. \
+             Raise --max-cost, run fewer Artists (--artists) or groups (--repeat)"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// How a driven batch ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub runs: Vec<RunRecord>,
+    /// Ctrl-C stopped it early.
+    pub interrupted: bool,
+}
+
+/// Runs the jobs on a fresh runtime with Ctrl-C handling.
+pub fn drive(
+    batch: Batch,
+    jobs: Vec<RunJob>,
+    concurrency: usize,
+) -> Result<Outcome, GenerateError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| GenerateError::Plan(format!("cannot start the async runtime: {e}")))?;
+    let batch = Arc::new(batch);
+    runtime.block_on(async {
+        watch_ctrl_c(batch.stop.clone(), batch.events.clone());
+        let runs = execute_all(batch.clone(), jobs, concurrency).await?;
+        Ok(Outcome {
+            runs,
+            interrupted: batch.stop.is_set(),
         })
-        .collect())
+    })
 }
