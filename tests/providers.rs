@@ -27,7 +27,11 @@ fn stderr(out: &Output) -> String {
 fn group_id(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<&str> = stdout.lines().collect();
-    assert_eq!(ids.len(), 1, "stdout should hold exactly one group id: {stdout:?}");
+    assert_eq!(
+        ids.len(),
+        1,
+        "stdout should hold exactly one group id: {stdout:?}"
+    );
     ids[0].to_string()
 }
 
@@ -42,11 +46,17 @@ fn assert_no_secrets(p: &TestProject, out: &Output) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(CANARY), "key in runs/{file}");
         assert!(!text.contains("SIGNED-SECRET"), "signed URL in runs/{file}");
-        assert!(!text.to_lowercase().contains("bearer"), "auth header in runs/{file}");
+        assert!(
+            !text.to_lowercase().contains("bearer"),
+            "auth header in runs/{file}"
+        );
     }
     for stream in [&out.stdout, &out.stderr] {
         let text = String::from_utf8_lossy(stream);
-        assert!(!text.contains(CANARY) && !text.contains("SIGNED-SECRET"), "secret in output: {text}");
+        assert!(
+            !text.contains(CANARY) && !text.contains("SIGNED-SECRET"),
+            "secret in output: {text}"
+        );
     }
 }
 
@@ -56,13 +66,24 @@ async fn openai_chat_and_dalle_url_image() {
     m.chat_ok().await;
     m.images_url().await;
     m.image_file(200, "image/png", mock::png(24, 16)).await;
-    let (p, out) = generate(&[mock::artist("gpt", "openai", &m.v1()), mock::brush("openai-images", "dall-e-3", &m.v1())], "", &[]).await;
+    let (p, out) = generate(
+        &[
+            mock::artist("gpt", "openai", &m.v1()),
+            mock::brush("openai-images", "dall-e-3", &m.v1()),
+        ],
+        "",
+        &[],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let g = group_id(&out);
     let run = run_json(&p, &g, "gpt");
     assert_eq!(run["status"], "done");
     assert_eq!(run["artistStmt"], "I paint the hush before rain.");
-    assert_eq!(run["imagePrompt"], "A grey field under a low violet sky, one red kite.");
+    assert_eq!(
+        run["imagePrompt"],
+        "A grey field under a low violet sky, one red kite."
+    );
     assert_eq!(run["revisedPrompt"], "A revised grey field.");
     assert_eq!(run["imageFile"], "gpt.png");
     assert!(p.path(&format!("runs/{g}/gpt.png")).is_file());
@@ -78,13 +99,28 @@ async fn openai_chat_and_dalle_url_image() {
     assert_eq!(run["meta"]["download"]["params"]["source"], "url");
 
     let chat = &m.requests(CHAT).await[0];
-    assert_eq!(chat.headers.get("authorization").unwrap(), &format!("Bearer {CANARY}"));
-    assert!(chat.headers.get("x-title").is_none(), "OpenRouter headers only go to OpenRouter");
+    assert_eq!(
+        chat.headers.get("authorization").unwrap(),
+        &format!("Bearer {CANARY}")
+    );
+    assert!(
+        chat.headers.get("x-title").is_none(),
+        "OpenRouter headers only go to OpenRouter"
+    );
     let body: Value = chat.body_json().unwrap();
-    assert_eq!(body["messages"][0]["content"], "Describe the painting you would make about rain.");
+    assert_eq!(
+        body["messages"][0]["content"],
+        "Describe the painting you would make about rain."
+    );
     let img: Value = m.requests(IMAGES).await[0].body_json().unwrap();
-    assert_eq!(img["prompt"], "A grey field under a low violet sky, one red kite.");
-    assert_eq!((img["n"].as_u64(), img["quality"].as_str()), (Some(1), Some("standard")));
+    assert_eq!(
+        img["prompt"],
+        "A grey field under a low violet sky, one red kite."
+    );
+    assert_eq!(
+        (img["n"].as_u64(), img["quality"].as_str()),
+        (Some(1), Some("standard"))
+    );
     assert_no_secrets(&p, &out);
 }
 
@@ -92,7 +128,11 @@ async fn openai_chat_and_dalle_url_image() {
 async fn openrouter_chat_cost_and_data_url_image() {
     // Two mocks, so the Artist's and the Brush's chat requests can be told apart.
     let (chat, painter) = (MockProvider::start().await, MockProvider::start().await);
-    chat.chat_reply(mock::REPLY, serde_json::json!({"prompt_tokens": 10, "completion_tokens": 20, "cost": 0.0123})).await;
+    chat.chat_reply(
+        mock::REPLY,
+        serde_json::json!({"prompt_tokens": 10, "completion_tokens": 20, "cost": 0.0123}),
+    )
+    .await;
     painter.openrouter_image(&mock::png(8, 8), 0.02).await;
     let blocks = [
         mock::artist("or", "openrouter", &chat.v1()),
@@ -102,11 +142,20 @@ async fn openrouter_chat_cost_and_data_url_image() {
     assert!(out.status.success(), "{}", stderr(&out));
     let run = run_json(&p, &group_id(&out), "or");
     assert_eq!(run["status"], "done");
-    assert_eq!(run["meta"]["artist"]["cost"], serde_json::json!({"usd": 0.0123, "source": "provider"}));
-    assert_eq!(run["meta"]["brush"]["cost"], serde_json::json!({"usd": 0.02, "source": "provider"}));
+    assert_eq!(
+        run["meta"]["artist"]["cost"],
+        serde_json::json!({"usd": 0.0123, "source": "provider"})
+    );
+    assert_eq!(
+        run["meta"]["brush"]["cost"],
+        serde_json::json!({"usd": 0.02, "source": "provider"})
+    );
     assert_eq!(run["meta"]["download"]["params"]["source"], "inline");
     assert_eq!(run["imageFile"], "or.png");
-    for request in [&chat.requests(CHAT).await[0], &painter.requests(CHAT).await[0]] {
+    for request in [
+        &chat.requests(CHAT).await[0],
+        &painter.requests(CHAT).await[0],
+    ] {
         assert_eq!(request.headers.get("x-title").unwrap(), "chorus");
         assert!(request.headers.get("http-referer").is_some());
     }
@@ -115,7 +164,10 @@ async fn openrouter_chat_cost_and_data_url_image() {
     assert!(body.get("modalities").is_none());
     let body: Value = painter.requests(CHAT).await[0].body_json().unwrap();
     assert_eq!(body["modalities"], serde_json::json!(["image", "text"]));
-    assert_eq!(body["messages"][0]["content"], "A grey field under a low violet sky, one red kite.");
+    assert_eq!(
+        body["messages"][0]["content"],
+        "A grey field under a low violet sky, one red kite."
+    );
     assert_no_secrets(&p, &out);
 }
 
@@ -124,17 +176,29 @@ async fn anthropic_messages_and_gpt_image_b64() {
     let m = MockProvider::start().await;
     m.anthropic_ok().await;
     let mut jpeg = std::io::Cursor::new(Vec::new());
-    image::RgbImage::new(10, 10).write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    image::RgbImage::new(10, 10)
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
     m.images_b64(&jpeg.into_inner()).await;
-    let (p, out) =
-        generate(&[mock::artist("claude", "anthropic", &m.root()), mock::brush("openai-images", "gpt-image-1", &m.v1())], "", &[]).await;
+    let (p, out) = generate(
+        &[
+            mock::artist("claude", "anthropic", &m.root()),
+            mock::brush("openai-images", "gpt-image-1", &m.v1()),
+        ],
+        "",
+        &[],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let g = group_id(&out);
     let run = run_json(&p, &g, "claude");
     assert_eq!(run["status"], "done");
     // The extension comes from the decoded bytes, not from what was asked for.
     assert_eq!(run["imageFile"], "claude.jpg");
-    assert_eq!(run["meta"]["artist"]["tokens"], serde_json::json!({"input": 100, "output": 60}));
+    assert_eq!(
+        run["meta"]["artist"]["tokens"],
+        serde_json::json!({"input": 100, "output": 60})
+    );
     assert_eq!(run["meta"]["artist"]["requestId"], "req-anthropic-1");
     let req = &m.requests(MESSAGES).await[0];
     assert_eq!(req.headers.get("x-api-key").unwrap(), CANARY);
@@ -143,7 +207,10 @@ async fn anthropic_messages_and_gpt_image_b64() {
     let body: Value = req.body_json().unwrap();
     assert_eq!(body["max_tokens"], 500);
     let img: Value = m.requests(IMAGES).await[0].body_json().unwrap();
-    assert!(img.get("response_format").is_none(), "gpt-image-1 rejects response_format");
+    assert!(
+        img.get("response_format").is_none(),
+        "gpt-image-1 rejects response_format"
+    );
     assert_eq!(img["output_format"], "png");
     assert_no_secrets(&p, &out);
 }
@@ -151,7 +218,15 @@ async fn anthropic_messages_and_gpt_image_b64() {
 /// An Artist on the mock, painted by a b64 Brush: the setup of the fault tests below.
 async fn chat_case(m: &MockProvider, limits: &str) -> (TestProject, Output, Value) {
     m.images_b64(&mock::png(8, 8)).await;
-    let (p, out) = generate(&[mock::artist("a", "openai", &m.v1()), mock::brush("openai-images", "gpt-image-1", &m.v1())], limits, &[]).await;
+    let (p, out) = generate(
+        &[
+            mock::artist("a", "openai", &m.v1()),
+            mock::brush("openai-images", "gpt-image-1", &m.v1()),
+        ],
+        limits,
+        &[],
+    )
+    .await;
     let g = group_id(&out);
     let run = run_json(&p, &g, "a");
     (p, out, run)
@@ -165,12 +240,22 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
     let started = std::time::Instant::now();
     let (_p, out, run) = chat_case(&m, "").await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was not honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not honoured"
+    );
     assert_eq!(m.count(CHAT).await, 2);
     assert_eq!(run["meta"]["artist"]["attempts"], 2);
     let reason = run["meta"]["artist"]["retries"][0].as_str().unwrap();
-    assert!(reason.contains("429") && reason.contains("waited 1000 ms"), "{reason}");
-    assert!(stderr(&out).contains("retrying in 1.0 s"), "{}", stderr(&out));
+    assert!(
+        reason.contains("429") && reason.contains("waited 1000 ms"),
+        "{reason}"
+    );
+    assert!(
+        stderr(&out).contains("retrying in 1.0 s"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
@@ -182,7 +267,10 @@ async fn server_errors_twice_then_success() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(m.count(CHAT).await, 3);
     assert_eq!(run["meta"]["artist"]["attempts"], 3);
-    assert_eq!(run["meta"]["artist"]["retries"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        run["meta"]["artist"]["retries"].as_array().unwrap().len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -194,8 +282,15 @@ async fn timeout_is_retried_then_fails_with_its_reason() {
     assert_eq!(m.count(CHAT).await, 2);
     assert_eq!(run["status"], "failed");
     let error = run["error"].as_str().unwrap();
-    assert!(error.contains("timed out") && error.contains("gave up after 2 attempts"), "{error}");
-    assert_eq!(m.count(IMAGES).await, 0, "no brush call without a statement");
+    assert!(
+        error.contains("timed out") && error.contains("gave up after 2 attempts"),
+        "{error}"
+    );
+    assert_eq!(
+        m.count(IMAGES).await,
+        0,
+        "no brush call without a statement"
+    );
 }
 
 #[tokio::test]
@@ -205,20 +300,38 @@ async fn malformed_json_fails_clearly() {
     let (_p, out, run) = chat_case(&m, "").await;
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(run["status"], "failed");
-    assert!(run["error"].as_str().unwrap().contains("not valid JSON"), "{}", run["error"]);
+    assert!(
+        run["error"].as_str().unwrap().contains("not valid JSON"),
+        "{}",
+        run["error"]
+    );
     assert_eq!(run["meta"]["artist"]["status"], "failed");
 }
 
 #[tokio::test]
 async fn reply_without_markers_is_kept_with_a_warning() {
     let m = MockProvider::start().await;
-    m.chat_reply("Just a paragraph about rain, with no markers at all.", Value::Null).await;
+    m.chat_reply(
+        "Just a paragraph about rain, with no markers at all.",
+        Value::Null,
+    )
+    .await;
     let (_p, out, run) = chat_case(&m, "").await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(run["status"], "done");
     assert!(!run["imagePrompt"].as_str().unwrap().is_empty());
-    assert!(run["meta"]["warnings"][0].as_str().unwrap().contains("markers"), "{}", run["meta"]);
-    assert!(run["meta"]["artist"].get("tokens").is_none(), "usage is optional");
+    assert!(
+        run["meta"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("markers"),
+        "{}",
+        run["meta"]
+    );
+    assert!(
+        run["meta"]["artist"].get("tokens").is_none(),
+        "usage is optional"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +341,11 @@ async fn insufficient_quota_is_never_retried() {
     let (_p, out, run) = chat_case(&m, "").await;
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(m.count(CHAT).await, 1);
-    assert!(run["error"].as_str().unwrap().contains("quota"), "{}", run["error"]);
+    assert!(
+        run["error"].as_str().unwrap().contains("quota"),
+        "{}",
+        run["error"]
+    );
 }
 
 #[tokio::test]
@@ -244,16 +361,32 @@ async fn unauthorized_names_the_env_var_and_never_leaks_the_key() {
 }
 
 /// A dall-e style Brush whose image URL serves `status`/`content_type`/`bytes`.
-async fn image_case(limits: &str, status: u16, content_type: &str, bytes: Vec<u8>) -> (MockProvider, Value) {
+async fn image_case(
+    limits: &str,
+    status: u16,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (MockProvider, Value) {
     let m = MockProvider::start().await;
     m.chat_ok().await;
     m.images_url().await;
     m.image_file(status, content_type, bytes).await;
-    let (p, out) = generate(&[mock::artist("a", "openai", &m.v1()), mock::brush("openai-images", "dall-e-3", &m.v1())], limits, &[]).await;
+    let (p, out) = generate(
+        &[
+            mock::artist("a", "openai", &m.v1()),
+            mock::brush("openai-images", "dall-e-3", &m.v1()),
+        ],
+        limits,
+        &[],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let run = run_json(&p, &group_id(&out), "a");
     assert_eq!(run["status"], "failed");
-    assert_eq!(run["meta"]["artist"]["status"], "done", "the statement is kept");
+    assert_eq!(
+        run["meta"]["artist"]["status"], "done",
+        "the statement is kept"
+    );
     assert_eq!(run["meta"]["download"]["status"], "failed");
     assert!(run.get("imageFile").is_none());
     assert_no_secrets(&p, &out);
@@ -263,24 +396,49 @@ async fn image_case(limits: &str, status: u16, content_type: &str, bytes: Vec<u8
 #[tokio::test]
 async fn invalid_image_bytes_fail_the_download_stage() {
     let (_m, run) = image_case("", 200, "image/png", b"<html>not a picture</html>".to_vec()).await;
-    assert!(run["error"].as_str().unwrap().contains("not an image"), "{}", run["error"]);
+    assert!(
+        run["error"].as_str().unwrap().contains("not an image"),
+        "{}",
+        run["error"]
+    );
 }
 
 #[tokio::test]
 async fn image_over_the_size_cap_is_refused() {
     let (_m, run) = image_case("max_image_bytes = 100", 200, "image/png", mock::png(64, 64)).await;
-    assert!(run["error"].as_str().unwrap().contains("limits.max_image_bytes"), "{}", run["error"]);
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_image_bytes"),
+        "{}",
+        run["error"]
+    );
 }
 
 #[tokio::test]
 async fn expired_image_url_fails_clearly_without_retry() {
-    let (m, run) = image_case("", 403, "application/xml", b"<Error>AuthenticationFailed</Error>".to_vec()).await;
-    assert!(run["error"].as_str().unwrap().contains("expired"), "{}", run["error"]);
+    let (m, run) = image_case(
+        "",
+        403,
+        "application/xml",
+        b"<Error>AuthenticationFailed</Error>".to_vec(),
+    )
+    .await;
+    assert!(
+        run["error"].as_str().unwrap().contains("expired"),
+        "{}",
+        run["error"]
+    );
     assert_eq!(m.count(IMAGE_FILE).await, 1);
 }
 
 #[tokio::test]
 async fn a_non_image_content_type_is_refused() {
     let (_m, run) = image_case("", 200, "text/html", mock::png(4, 4)).await;
-    assert!(run["error"].as_str().unwrap().contains("content-type"), "{}", run["error"]);
+    assert!(
+        run["error"].as_str().unwrap().contains("content-type"),
+        "{}",
+        run["error"]
+    );
 }

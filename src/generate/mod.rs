@@ -566,6 +566,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
             );
         }
         stage.latency_ms = started.elapsed().as_millis() as u64;
+        stage.finished_at = Utc::now();
         run.image_file = Some(name);
         run.meta.download = Some(stage);
     }
@@ -619,6 +620,9 @@ fn stage_meta(
 
 /// The provider's figure when it gives one, else the estimate from config prices.
 fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
+    // Rounded to 1e-10 dollars so float noise never shows up in `git diff`.
+    let round = |usd: f64| (usd * 1e10).round() / 1e10;
+    let (reported, estimate) = (reported.map(round), || estimate().map(round));
     match reported {
         Some(usd) => Some(Cost {
             usd,

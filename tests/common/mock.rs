@@ -33,7 +33,9 @@ pub struct MockProvider {
 
 impl MockProvider {
     pub async fn start() -> MockProvider {
-        MockProvider { server: MockServer::start().await }
+        MockProvider {
+            server: MockServer::start().await,
+        }
     }
 
     /// Base URL for OpenAI-style providers (`.../v1`).
@@ -48,7 +50,9 @@ impl MockProvider {
 
     async fn mount(&self, at: &str, response: ResponseTemplate, times: Option<u64>) {
         let verb = if at == IMAGE_FILE { "GET" } else { "POST" };
-        let mut mock = Mock::given(method(verb)).and(path(at.to_string())).respond_with(response);
+        let mut mock = Mock::given(method(verb))
+            .and(path(at.to_string()))
+            .respond_with(response);
         if let Some(n) = times {
             mock = mock.up_to_n_times(n).with_priority(FAULT);
         }
@@ -59,7 +63,11 @@ impl MockProvider {
 
     /// Answers every chat request with `REPLY`, usage and a request id.
     pub async fn chat_ok(&self) {
-        self.chat_reply(REPLY, json!({"prompt_tokens": 120, "completion_tokens": 80})).await;
+        self.chat_reply(
+            REPLY,
+            json!({"prompt_tokens": 120, "completion_tokens": 80}),
+        )
+        .await;
     }
 
     pub async fn chat_reply(&self, text: &str, usage: Value) {
@@ -68,8 +76,14 @@ impl MockProvider {
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": usage,
         });
-        self.mount(CHAT, ResponseTemplate::new(200).set_body_json(body).insert_header("x-request-id", "req-chat-1"), None)
-            .await;
+        self.mount(
+            CHAT,
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .insert_header("x-request-id", "req-chat-1"),
+            None,
+        )
+        .await;
     }
 
     /// 429 with `Retry-After: <secs>`, `times` times.
@@ -82,30 +96,48 @@ impl MockProvider {
 
     /// 500, `times` times.
     pub async fn chat_server_error(&self, times: u64) {
-        self.mount(CHAT, ResponseTemplate::new(500).set_body_string("upstream exploded"), Some(times)).await;
+        self.mount(
+            CHAT,
+            ResponseTemplate::new(500).set_body_string("upstream exploded"),
+            Some(times),
+        )
+        .await;
     }
 
     /// Answers, but only after `delay`.
     pub async fn chat_slow(&self, delay: Duration) {
         let body = json!({"choices": [{"message": {"content": REPLY}}]});
-        self.mount(CHAT, ResponseTemplate::new(200).set_body_json(body).set_delay(delay), None).await;
+        self.mount(
+            CHAT,
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .set_delay(delay),
+            None,
+        )
+        .await;
     }
 
     pub async fn chat_malformed(&self) {
-        self.mount(CHAT, ResponseTemplate::new(200).set_body_raw("{\"choices\": [ {\"mess", "application/json"), None)
-            .await;
+        self.mount(
+            CHAT,
+            ResponseTemplate::new(200).set_body_raw("{\"choices\": [ {\"mess", "application/json"),
+            None,
+        )
+        .await;
     }
 
     /// OpenAI's final 429: the account is out of quota.
     pub async fn chat_insufficient_quota(&self) {
         let body = json!({"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}});
-        self.mount(CHAT, ResponseTemplate::new(429).set_body_json(body), None).await;
+        self.mount(CHAT, ResponseTemplate::new(429).set_body_json(body), None)
+            .await;
     }
 
     /// 401 whose message echoes the key, as OpenAI's does.
     pub async fn chat_unauthorized(&self) {
         let body = json!({"error": {"message": format!("Incorrect API key provided: {CANARY}."), "type": "invalid_request_error"}});
-        self.mount(CHAT, ResponseTemplate::new(401).set_body_json(body), None).await;
+        self.mount(CHAT, ResponseTemplate::new(401).set_body_json(body), None)
+            .await;
     }
 
     // ---- Anthropic Messages ----
@@ -117,8 +149,14 @@ impl MockProvider {
             "content": [{"type": "text", "text": REPLY}],
             "usage": {"input_tokens": 100, "output_tokens": 60},
         });
-        self.mount(MESSAGES, ResponseTemplate::new(200).set_body_json(body).insert_header("request-id", "req-anthropic-1"), None)
-            .await;
+        self.mount(
+            MESSAGES,
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .insert_header("request-id", "req-anthropic-1"),
+            None,
+        )
+        .await;
     }
 
     // ---- OpenAI Images ----
@@ -127,7 +165,8 @@ impl MockProvider {
     pub async fn images_url(&self) {
         let url = format!("{}{IMAGE_FILE}?sig=SIGNED-SECRET-123", self.server.uri());
         let body = json!({"created": 1, "data": [{"url": url, "revised_prompt": "A revised grey field."}]});
-        self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None).await;
+        self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None)
+            .await;
     }
 
     /// gpt-image-1 style: base64 bytes.
@@ -135,7 +174,8 @@ impl MockProvider {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD.encode(image);
         let body = json!({"created": 1, "data": [{"b64_json": b64}]});
-        self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None).await;
+        self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None)
+            .await;
     }
 
     /// 500 on the image endpoint, `times` times (None: always).
@@ -146,20 +186,29 @@ impl MockProvider {
 
     /// What the image URL serves.
     pub async fn image_file(&self, status: u16, content_type: &str, bytes: Vec<u8>) {
-        self.mount(IMAGE_FILE, ResponseTemplate::new(status).set_body_raw(bytes, content_type), None).await;
+        self.mount(
+            IMAGE_FILE,
+            ResponseTemplate::new(status).set_body_raw(bytes, content_type),
+            None,
+        )
+        .await;
     }
 
     // ---- OpenRouter image output ----
 
     pub async fn openrouter_image(&self, image: &[u8], cost: f64) {
         use base64::Engine;
-        let data_url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(image));
+        let data_url = format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(image)
+        );
         let body = json!({
             "id": "gen-image-1",
             "choices": [{"message": {"role": "assistant", "content": "", "images": [{"type": "image_url", "image_url": {"url": data_url}}]}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 1290, "cost": cost},
         });
-        self.mount(CHAT, ResponseTemplate::new(200).set_body_json(body), None).await;
+        self.mount(CHAT, ResponseTemplate::new(200).set_body_json(body), None)
+            .await;
     }
 
     // ---- what happened ----
@@ -181,9 +230,12 @@ impl MockProvider {
 
 /// A small valid PNG.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 5) as u8, 90])
+    });
     let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
     out.into_inner()
 }
 
@@ -209,7 +261,11 @@ pub fn brush(provider: &str, model: &str, base_url: &str) -> String {
 /// `limits` lines override the defaults here.
 pub fn project_toml(blocks: &[String], limits: &str) -> String {
     let mut all_limits = limits.to_string();
-    for (key, value) in [("max_attempts", "3"), ("max_retry_wait_secs", "10"), ("request_timeout_secs", "5")] {
+    for (key, value) in [
+        ("max_attempts", "3"),
+        ("max_retry_wait_secs", "10"),
+        ("request_timeout_secs", "5"),
+    ] {
         if !limits.contains(key) {
             all_limits.push_str(&format!("\n{key} = {value}"));
         }
@@ -223,5 +279,7 @@ pub fn project_toml(blocks: &[String], limits: &str) -> String {
 
 /// Runs the real binary off the async runtime, so the mock keeps answering.
 pub async fn run(mut cmd: assert_cmd::Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("run chorus")).await.expect("join")
+    tokio::task::spawn_blocking(move || cmd.output().expect("run chorus"))
+        .await
+        .expect("join")
 }
