@@ -312,3 +312,29 @@ async fn second_ctrl_c_quits_at_once_with_whole_files() {
     }
     p.chorus(&["check"]).assert().success();
 }
+
+#[tokio::test]
+async fn a_refused_key_stops_requests_to_that_endpoint() {
+    let m = MockProvider::start().await;
+    m.chat_unauthorized().await;
+    let p = project(&m, &["a", "b", "c"], "");
+    let out = chorus(&p, &["generate", "--concurrency", "1"]).await;
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        m.count(CHAT).await,
+        1,
+        "one 401 is enough to know the key is wrong"
+    );
+    let g = ids(&out).remove(0);
+    for s in ["b", "c"] {
+        let run = run_json(&p, &g, s);
+        assert_eq!(run["status"], "failed");
+        let error = run["error"].as_str().unwrap();
+        assert!(
+            error.contains("not sent") && error.contains(KEY_ENV),
+            "{error}"
+        );
+        assert_eq!(run["meta"]["artist"]["attempts"], 0);
+    }
+    assert!(!stderr(&out).contains(CANARY));
+}

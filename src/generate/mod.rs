@@ -610,7 +610,7 @@ fn stage_meta(
         latency_ms: started.elapsed().as_millis() as u64,
         tokens: None,
         cost: None,
-        attempts: attempts.count.max(1),
+        attempts: attempts.count,
         retries: attempts.reasons,
         request_id: None,
         error: None,

@@ -73,6 +73,10 @@ where
     let mut waited = Duration::ZERO;
     let mut jitter = Seeded::from_parts(&[&nanos().to_le_bytes()]);
     loop {
+        if let Some(reason) = gate.refused() {
+            let reason = format!("not sent: an earlier request was refused: {reason}");
+            return (Err(ProviderError::Refused { reason }), attempts);
+        }
         attempts.count += 1;
         let result = {
             let _slot = gate.enter().await;
@@ -84,6 +88,10 @@ where
                 reason,
                 retry_after,
             }) => (reason, retry_after),
+            Err(ProviderError::Refused { reason }) => {
+                gate.refuse(&reason);
+                return (Err(ProviderError::Refused { reason }), attempts);
+            }
             Err(other) => return (Err(other), attempts),
         };
         if attempts.count >= max_attempts {

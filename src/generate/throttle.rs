@@ -16,6 +16,8 @@ use crate::config::{Artist, Brush};
 #[derive(Debug, Default)]
 pub struct Gate {
     permits: Option<Arc<Semaphore>>,
+    /// Set when the endpoint refused the key or the account: later requests are not sent.
+    refused: std::sync::Mutex<Option<String>>,
     spacing: Option<(Duration, Mutex<Option<Instant>>)>,
 }
 
@@ -23,6 +25,7 @@ impl Gate {
     pub fn new(concurrency: Option<usize>, rpm: Option<u32>) -> Gate {
         Gate {
             permits: concurrency.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            refused: std::sync::Mutex::new(None),
             // Evenly spaced starts: never a burst the provider would count against us.
             spacing: rpm.filter(|r| *r > 0).map(|r| {
                 (
@@ -35,6 +38,19 @@ impl Gate {
 
     pub fn unlimited() -> Arc<Gate> {
         Arc::new(Gate::default())
+    }
+
+    /// Remembers that the endpoint refused us (bad key, quota), with its reason.
+    pub fn refuse(&self, reason: &str) {
+        *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+    }
+
+    /// Why the endpoint refused an earlier request, if it did.
+    pub fn refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Waits for a request slot; the returned guard frees it when dropped.

@@ -113,14 +113,14 @@ pub fn classify(
     let message = caller.scrub(&error_message(body));
     let who = &caller.label;
     if is_quota_error(body) {
-        return ProviderError::Fatal {
+        return ProviderError::Refused {
             reason: format!(
                 "{who}: quota or spend limit reached (HTTP {status}: {message}); add credit or raise the limit with the provider, then run `chorus resume`"
             ),
         };
     }
     match status {
-        401 | 403 => ProviderError::Fatal {
+        401 | 403 => ProviderError::Refused {
             reason: match &caller.key_env {
                 Some(env) => format!(
                     "{who}: the provider refused the key (HTTP {status}: {message}); set a valid key in the environment variable {env}"
@@ -282,7 +282,7 @@ mod tests {
         let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#;
         assert!(matches!(
             classify(429, quota, None, &caller),
-            ProviderError::Fatal { .. }
+            ProviderError::Refused { .. }
         ));
         assert!(matches!(
             classify(429, "{}", None, &caller),

@@ -79,6 +79,10 @@ pub enum ProviderError {
     },
     #[error("{reason}")]
     Fatal { reason: String },
+    /// The provider refused the account (bad key, no quota, spend limit): final for
+    /// every request to that endpoint, so the batch sends it no more.
+    #[error("{reason}")]
+    Refused { reason: String },
     /// Ctrl-C arrived while the stage waited to try again.
     #[error("interrupted (Ctrl-C) before the stage finished")]
     Interrupted,
