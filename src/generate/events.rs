@@ -147,7 +147,10 @@ impl Reporter {
         let done = runs.iter().filter(|r| r.status == Status::Done).count();
         let failed = runs.iter().filter(|r| r.status == Status::Failed).count();
         let queued = runs.len() - done - failed;
-        let cost: f64 = runs.iter().filter_map(RunRecord::cost_usd).sum();
+        let cost: f64 = runs
+            .iter()
+            .filter_map(RunRecord::cost_usd)
+            .fold(0.0, |a, b| a + b);
         if self.style == Style::Json {
             self.emit(Event::Summary {
                 done,
@@ -181,7 +184,10 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
     }
     let done = runs.iter().filter(|r| r.status == Status::Done).count();
     let failed = runs.iter().filter(|r| r.status == Status::Failed).count();
-    let cost: f64 = runs.iter().filter_map(RunRecord::cost_usd).sum();
+    let cost: f64 = runs
+        .iter()
+        .filter_map(RunRecord::cost_usd)
+        .fold(0.0, |a, b| a + b);
     out.push_str(&format!(
         "{done} done, {failed} failed, {} not run; cost ${cost:.4}",
         runs.len() - done - failed

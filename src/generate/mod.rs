@@ -687,6 +687,12 @@ pub async fn execute_all(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let mut not_started = Vec::new();
+    // Records come back in plan order, whatever order they finished in.
+    let order: std::collections::HashMap<(Uuid, String), usize> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| ((j.run.run_group_id, j.run.artist_slug.clone()), i))
+        .collect();
     let mut jobs = jobs.into_iter();
     for job in jobs.by_ref() {
         let permit = tokio::select! {
@@ -733,6 +739,7 @@ pub async fn execute_all(
             .push(joined.map_err(|e| GenerateError::Plan(format!("a run task stopped: {e}")))??);
     }
     finished.extend(not_started);
+    finished.sort_by_key(|r| order.get(&(r.run_group_id, r.artist_slug.clone())).copied());
     Ok(finished)
 }
 
