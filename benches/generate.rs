@@ -3,6 +3,8 @@
 //! release binary on 10 and then 50 groups × 5 Artists at concurrency 16 and prints wall
 //! time, the ideal wall time (stage latencies summed over all runs / concurrency), their
 //! ratio, and the child's peak RSS, to show that memory does not grow with the image count.
+//! "ideal" uses the mock's fixed latencies; "ideal(m)" the stage latencies the runs recorded
+//! (which add the download, decode and write of each image).
 //!
 //! Options (env): BENCH_GROUPS (default "10,50"), BENCH_CONCURRENCY (default 16).
 
@@ -26,9 +28,15 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let concurrency: usize = std::env::var("BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
 
-    let server = MockServer::builder().disable_request_recording().start().await;
+    let server = MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
     let image = noise_png(1024 * 1024);
     mount(&server, image.clone()).await;
     println!(
@@ -36,7 +44,18 @@ async fn main() {
         server.uri(),
         image.len()
     );
-    println!("{:>6} {:>5} {:>9} {:>9} {:>6} {:>10} {:>5}", "groups", "runs", "wall s", "ideal s", "ratio", "peak RSS", "done");
+    println!(
+        "{:>6} {:>5} {:>8} {:>8} {:>6} {:>11} {:>7} {:>10} {:>5}",
+        "groups",
+        "runs",
+        "wall s",
+        "ideal s",
+        "ratio",
+        "ideal(m) s",
+        "ratio(m)",
+        "peak RSS",
+        "done"
+    );
     for g in groups {
         let dir = tempfile::tempdir().expect("temp dir");
         write_project(dir.path(), &server.uri(), concurrency);
@@ -48,11 +67,13 @@ async fn main() {
         .expect("join");
         let runs = g * ARTISTS;
         let ideal = runs as f64 * (CHAT_MS + IMAGE_MS) as f64 / 1000.0 / concurrency as f64;
-        let done = count_done(&dir.path().join("runs"));
+        let (done, stage_ms) = done_and_latency(&dir.path().join("runs"));
+        let measured = stage_ms as f64 / 1000.0 / concurrency as f64;
         println!(
-            "{g:>6} {runs:>5} {:>9.2} {ideal:>9.2} {:>6.3} {:>7.1} MiB {done:>5}{}",
+            "{g:>6} {runs:>5} {:>8.2} {ideal:>8.2} {:>6.3} {measured:>11.2} {:>7.3} {:>6.1} MiB {done:>5}{}",
             wall.as_secs_f64(),
             wall.as_secs_f64() / ideal,
+            wall.as_secs_f64() / measured,
             rss_kib as f64 / 1024.0,
             if ok { "" } else { "  (chorus exited non-zero)" }
         );
@@ -106,7 +127,13 @@ fn run_chorus(root: &Path, groups: usize, concurrency: usize) -> (Duration, u64,
     let mut child = Command::new(env!("CARGO_BIN_EXE_chorus"))
         .arg("--root")
         .arg(root)
-        .args(["generate", "--repeat", &groups.to_string(), "--concurrency", &concurrency.to_string()])
+        .args([
+            "generate",
+            "--repeat",
+            &groups.to_string(),
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -116,7 +143,10 @@ fn run_chorus(root: &Path, groups: usize, concurrency: usize) -> (Duration, u64,
     loop {
         // VmHWM is the kernel's own high-water mark, so sampling only risks missing the
         // last few milliseconds.
-        if let Some(hwm) = std::fs::read_to_string(&status_file).ok().and_then(|s| vm_hwm(&s)) {
+        if let Some(hwm) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| vm_hwm(&s))
+        {
             peak = peak.max(hwm);
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -131,13 +161,29 @@ fn vm_hwm(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn count_done(runs: &Path) -> usize {
-    walkdir::WalkDir::new(runs)
+/// Runs done, and the sum of every stage's recorded latency (ms) over all runs.
+fn done_and_latency(runs: &Path) -> (usize, u64) {
+    let mut done = 0;
+    let mut total_ms = 0;
+    let records = walkdir::WalkDir::new(runs)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json") && e.file_name() != "group.json")
-        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"status\": \"done\"")))
-        .count()
+        .filter(|e| {
+            e.path().extension().is_some_and(|x| x == "json") && e.file_name() != "group.json"
+        });
+    for entry in records {
+        let Some(run) = std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        else {
+            continue;
+        };
+        done += usize::from(run["status"] == "done");
+        for stage in ["artist", "brush", "download"] {
+            total_ms += run["meta"][stage]["latencyMs"].as_u64().unwrap_or(0);
+        }
+    }
+    (done, total_ms)
 }
 
 /// A PNG of random pixels close to `bytes` long (noise barely compresses).
@@ -151,6 +197,7 @@ fn noise_png(bytes: usize) -> Vec<u8> {
         image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
     });
     let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("encode");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
     out.into_inner()
 }

@@ -213,16 +213,20 @@ fn brush_ref(b: &Brush) -> BrushRef {
 
 /// Writes every group and every run as `queued`, so the plan is on disk before any
 /// money is spent. Returns the queued runs.
+/// Files are written in parallel: each write ends in an fsync, and one after another
+/// they would delay the first request of a large batch by seconds.
 pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, GenerateError> {
+    use rayon::prelude::*;
+    plan.groups.par_iter().try_for_each(|group| {
+        store::write_group(runs_dir, group).map_err(|source| GenerateError::Write {
+            path: store::group_dir(runs_dir, &group.run_group_id).join(store::GROUP_FILE),
+            source,
+        })
+    })?;
     let mut runs = Vec::new();
     for group in &plan.groups {
-        let dir = store::group_dir(runs_dir, &group.run_group_id);
-        store::write_group(runs_dir, group).map_err(|source| GenerateError::Write {
-            path: dir.join(store::GROUP_FILE),
-            source,
-        })?;
         for artist in &plan.artists {
-            let run = RunRecord {
+            runs.push(RunRecord {
                 schema_version: SCHEMA_VERSION,
                 run_id: Uuid::new_v4(),
                 run_group_id: group.run_group_id,
@@ -238,11 +242,10 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
                 meta: RunMeta::default(),
                 created_at: group.created_at,
                 updated_at: None,
-            };
-            save(runs_dir, &run)?;
-            runs.push(run);
+            });
         }
     }
+    runs.par_iter().try_for_each(|run| save(runs_dir, run))?;
     Ok(runs)
 }
 
@@ -393,8 +396,11 @@ impl Batch {
         })
     }
 
-    fn save(&self, run: &RunRecord) -> Result<(), GenerateError> {
-        save(&self.runs_dir, run)
+    /// Writes the record off the async workers: each write ends in an fsync, and a
+    /// blocked worker would stall every other run's network I/O.
+    async fn save(&self, run: &RunRecord) -> Result<(), GenerateError> {
+        let (dir, run) = (self.runs_dir.clone(), run.clone());
+        blocking(move || save(&dir, &run)).await
     }
 
     /// Runs one stage's call with retries, telling the watcher about each retry.
@@ -448,14 +454,18 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         group: run.run_group_id,
         artist: run.artist_slug.clone(),
     });
+    let mut rec = Recorder {
+        batch,
+        pending: None,
+    };
     run.status = Status::Generating;
     run.error = None;
     touch(&mut run);
-    batch.save(&run)?;
+    rec.save_behind(&run).await?;
 
     if !stage_done(&run.meta.artist) {
         if batch.stop.is_set() {
-            return interrupted(batch, run, "artist");
+            return interrupted(&mut rec, run, "artist").await;
         }
         let started = Instant::now();
         let request = ArtistRequest { prompt, seed };
@@ -487,17 +497,17 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
                 });
                 run.meta.artist = Some(stage);
             }
-            Err(e) => return fail(batch, run, stage, |m| &mut m.artist, "artist", e),
+            Err(e) => return fail(&mut rec, run, stage, |m| &mut m.artist, "artist", e).await,
         }
         touch(&mut run);
-        batch.save(&run)?;
+        rec.save_behind(&run).await?;
     }
 
     // The image URL is signed and short-lived, so it is never stored: without a stored
     // image, the brush stage has to run again.
     if !(stage_done(&run.meta.download) && image_present(&batch.runs_dir, &run)) {
         if batch.stop.is_set() {
-            return interrupted(batch, run, "brush");
+            return interrupted(&mut rec, run, "brush").await;
         }
         let started = Instant::now();
         let request = BrushRequest {
@@ -516,7 +526,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         );
         let reply = match result {
             Ok(reply) => reply,
-            Err(e) => return fail(batch, run, stage, |m| &mut m.brush, "brush", e),
+            Err(e) => return fail(&mut rec, run, stage, |m| &mut m.brush, "brush", e).await,
         };
         stage.request_id = reply.request_id.clone();
         stage.cost = cost(reply.cost_usd, || brush_config.price.per_image);
@@ -524,7 +534,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         run.meta.brush = Some(stage);
         run.meta.download = None;
         touch(&mut run);
-        batch.save(&run)?;
+        rec.save_behind(&run).await?;
 
         let started = Instant::now();
         let source = reply.image;
@@ -546,7 +556,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
             Ok(checked) => checked,
             Err(e) => {
                 stage.params = params;
-                return fail(batch, run, stage, |m| &mut m.download, "download", e);
+                return fail(&mut rec, run, stage, |m| &mut m.download, "download", e).await;
             }
         };
         params.insert("bytes".into(), checked.bytes.len().into());
@@ -554,16 +564,22 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         stage.params = params;
         let name = store::image_file_name(&run.artist_slug, checked.extension);
         let path = store::group_dir(&batch.runs_dir, &run.run_group_id).join(&name);
-        if let Err(e) = crate::fsutil::write_atomic(&path, &checked.bytes) {
+        let written = blocking({
+            let path = path.clone();
+            move || crate::fsutil::write_atomic(&path, &checked.bytes).map_err(|e| e.to_string())
+        })
+        .await;
+        if let Err(e) = written {
             let reason = format!("cannot write {}: {e}", path.display());
             return fail(
-                batch,
+                &mut rec,
                 run,
                 stage,
                 |m| &mut m.download,
                 "download",
                 ProviderError::Fatal { reason },
-            );
+            )
+            .await;
         }
         stage.latency_ms = started.elapsed().as_millis() as u64;
         stage.finished_at = Utc::now();
@@ -573,7 +589,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
 
     run.status = Status::Done;
     touch(&mut run);
-    batch.save(&run)?;
+    rec.save(&run).await?;
     batch.events.emit(Event::finished(&run));
     Ok(run)
 }
@@ -635,8 +651,8 @@ fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option
     }
 }
 
-fn fail(
-    batch: &Batch,
+async fn fail(
+    rec: &mut Recorder<'_>,
     mut run: RunRecord,
     mut stage: StageMeta,
     slot: fn(&mut RunMeta) -> &mut Option<StageMeta>,
@@ -658,22 +674,70 @@ fn fail(
         e => format!("{stage_name} stage: {e}"),
     });
     touch(&mut run);
-    batch.save(&run)?;
-    batch.events.emit(Event::finished(&run));
+    rec.save(&run).await?;
+    rec.batch.events.emit(Event::finished(&run));
     Ok(run)
 }
 
 /// Ctrl-C came between stages: the run is recorded as stopped before `stage`.
-fn interrupted(batch: &Batch, mut run: RunRecord, stage: &str) -> Result<RunRecord, GenerateError> {
+async fn interrupted(
+    rec: &mut Recorder<'_>,
+    mut run: RunRecord,
+    stage: &str,
+) -> Result<RunRecord, GenerateError> {
     run.status = Status::Failed;
     run.error = Some(format!(
         "interrupted (Ctrl-C) before the {stage} stage; run `chorus resume {}` to continue",
         run.run_group_id
     ));
     touch(&mut run);
-    batch.save(&run)?;
-    batch.events.emit(Event::finished(&run));
+    rec.save(&run).await?;
+    rec.batch.events.emit(Event::finished(&run));
     Ok(run)
+}
+
+/// A run's record writes. Intermediate states are written behind: the write finishes
+/// while the next request is in flight. Each write waits for the one before, so the file
+/// on disk only moves forward, and the final state is written before the run counts as
+/// finished.
+struct Recorder<'a> {
+    batch: &'a Batch,
+    pending: Option<tokio::task::JoinHandle<Result<(), GenerateError>>>,
+}
+
+impl Recorder<'_> {
+    async fn flush(&mut self) -> Result<(), GenerateError> {
+        match self.pending.take() {
+            None => Ok(()),
+            Some(handle) => match handle.await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("a record write was cancelled: {e}"),
+            },
+        }
+    }
+
+    async fn save_behind(&mut self, run: &RunRecord) -> Result<(), GenerateError> {
+        self.flush().await?;
+        let (dir, run) = (self.batch.runs_dir.clone(), run.clone());
+        self.pending = Some(tokio::task::spawn_blocking(move || save(&dir, &run)));
+        Ok(())
+    }
+
+    async fn save(&mut self, run: &RunRecord) -> Result<(), GenerateError> {
+        self.flush().await?;
+        self.batch.save(run).await
+    }
+}
+
+/// Runs blocking file work on the blocking pool; a panic there stays a panic.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime shutting down cancels a blocking task; nothing waits for it then.
+        Err(e) => panic!("a file write was cancelled: {e}"),
+    }
 }
 
 /// Runs every job, at most `concurrency` runs at a time, in order. Stops starting runs on
