@@ -216,8 +216,7 @@ fn brush_ref(b: &Brush) -> BrushRef {
 /// Files are written in parallel: each write ends in an fsync, and one after another
 /// they would delay the first request of a large batch by seconds.
 pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, GenerateError> {
-    use rayon::prelude::*;
-    plan.groups.par_iter().try_for_each(|group| {
+    in_parallel(&plan.groups, |group| {
         store::write_group(runs_dir, group).map_err(|source| GenerateError::Write {
             path: store::group_dir(runs_dir, &group.run_group_id).join(store::GROUP_FILE),
             source,
@@ -245,8 +244,28 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
             });
         }
     }
-    runs.par_iter().try_for_each(|run| save(runs_dir, run))?;
+    in_parallel(&runs, |run| save(runs_dir, run))?;
     Ok(runs)
+}
+
+/// Threads for writing a plan. fsync waits on the disk, not the CPU, so many more threads
+/// than cores pay off: 300 records took 1.0 s on 2 threads and 0.25 s on 16 here.
+const PLAN_WRITERS: usize = 16;
+
+fn in_parallel<T: Sync>(
+    items: &[T],
+    write: impl Fn(&T) -> Result<(), GenerateError> + Sync,
+) -> Result<(), GenerateError> {
+    let chunk = items.len().div_ceil(PLAN_WRITERS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().try_for_each(&write)))
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
 }
 
 fn save(runs_dir: &Path, run: &RunRecord) -> Result<(), GenerateError> {
