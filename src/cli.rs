@@ -139,11 +139,18 @@ pub struct GenerateArgs {
 pub struct BatchArgs {
     /// Refuse to start if the estimate from config prices is over USD; stop starting runs
     /// once spent + in-flight estimates would pass it
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
     pub max_cost: Option<f64>,
     /// Progress as JSON lines on stderr (stdout still has only the group ids)
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_usd(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!("{text:?} is not an amount of dollars, e.g. 2.50")),
+    }
 }
 
 #[derive(Debug, Args)]
