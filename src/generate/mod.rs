@@ -492,8 +492,8 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
             .attempt(&run, "artist", &artist_gate, || artist.write(&request))
             .await;
         let mut stage = stage_meta(
-            &artist_config.provider,
-            &artist_config.model,
+            Some(&artist_config.provider),
+            Some(&artist_config.model),
             artist.params(),
             started,
             attempts,
@@ -537,8 +537,8 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
             .attempt(&run, "brush", &brush_gate, || brush.paint(&request))
             .await;
         let mut stage = stage_meta(
-            &brush_config.provider,
-            &brush_config.model,
+            Some(&brush_config.provider),
+            Some(&brush_config.model),
             brush.params(),
             started,
             attempts,
@@ -567,20 +567,18 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
             providers::ImageSource::Bytes(_) => "inline",
             providers::ImageSource::Url(_) => "url",
         };
-        let mut params = BTreeMap::from([("source".to_string(), serde_json::Value::from(kind))]);
-        let mut stage = stage_meta(kind, "", BTreeMap::new(), started, attempts);
-        stage.provider = None;
-        stage.model = None;
+        let params = BTreeMap::from([("source".to_string(), serde_json::Value::from(kind))]);
+        let mut stage = stage_meta(None, None, params, started, attempts);
         let checked = match result {
             Ok(checked) => checked,
-            Err(e) => {
-                stage.params = params;
-                return fail(&mut rec, run, stage, |m| &mut m.download, "download", e).await;
-            }
+            Err(e) => return fail(&mut rec, run, stage, |m| &mut m.download, "download", e).await,
         };
-        params.insert("bytes".into(), checked.bytes.len().into());
-        params.insert("format".into(), checked.extension.into());
-        stage.params = params;
+        stage
+            .params
+            .insert("bytes".into(), checked.bytes.len().into());
+        stage
+            .params
+            .insert("format".into(), checked.extension.into());
         let name = store::image_file_name(&run.artist_slug, checked.extension);
         let path = store::group_dir(&batch.runs_dir, &run.run_group_id).join(&name);
         let written = blocking({
@@ -631,16 +629,16 @@ fn touch(run: &mut RunRecord) {
 }
 
 fn stage_meta(
-    provider: &str,
-    model: &str,
+    provider: Option<&str>,
+    model: Option<&str>,
     params: BTreeMap<String, serde_json::Value>,
     started: Instant,
     attempts: Attempts,
 ) -> StageMeta {
     StageMeta {
         status: StageStatus::Done,
-        provider: Some(provider.to_string()),
-        model: Some(model.to_string()),
+        provider: provider.map(str::to_string),
+        model: model.map(str::to_string),
         params,
         latency_ms: started.elapsed().as_millis() as u64,
         tokens: None,
