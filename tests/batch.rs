@@ -338,3 +338,27 @@ async fn a_refused_key_stops_requests_to_that_endpoint() {
     }
     assert!(!stderr(&out).contains(CANARY));
 }
+
+#[tokio::test]
+async fn per_endpoint_concurrency_holds_requests_back() {
+    let m = MockProvider::start().await;
+    m.chat_slow(Duration::from_millis(300)).await;
+    m.images_b64(&mock::png(8, 8)).await;
+    // Three Artists share one endpoint limited to one request at a time; the global
+    // limit (4) would let all three go at once.
+    let mut blocks = vec![format!(
+        "{}concurrency = 1\n",
+        mock::artist("a", "openai", &m.v1())
+    )];
+    blocks.extend(["b", "c"].map(|s| mock::artist(s, "openai", &m.v1())));
+    blocks.push(mock::brush("openai-images", "gpt-image-1", &m.v1()));
+    let p = TestProject::with_config(&mock::project_toml(&blocks, ""));
+    let started = Instant::now();
+    let out = chorus(&p, &["generate"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "three 300 ms requests ran side by side"
+    );
+    assert_eq!(m.count(CHAT).await, 3);
+}
