@@ -3,12 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Project};
-use crate::generate::{self, GenerateOptions};
+use crate::generate::budget::Budget;
+use crate::generate::events::{Event, Reporter, Sink, Style};
+use crate::generate::{self, Batch, GenerateOptions, Providers};
 use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
 
@@ -18,8 +21,10 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// `check` found problems, or `build --strict` met broken files in runs/.
     pub const PROBLEMS: u8 = 3;
-    /// `generate` finished, but at least one run failed.
+    /// `generate` finished, but at least one run failed or was not started.
     pub const RUNS_FAILED: u8 = 4;
+    /// `generate`/`resume` stopped by Ctrl-C (the shell convention, 128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const EXIT_CODES: &str = "\
@@ -28,7 +33,8 @@ Exit codes:
   1  error (bad chorus.toml, unreadable files, a provider that cannot be set up)
   2  bad command-line usage
   3  problems found in runs/ (check; build --strict)
-  4  generate finished but some runs failed (see `chorus status`)";
+  4  generate/resume finished but some runs failed or did not start (see `chorus status`)
+130  generate/resume stopped by Ctrl-C (resume with `chorus resume --all`)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +70,14 @@ The plan (group.json and every run as `queued`) is written before any provider i
         after_help = EXIT_CODES
     )]
     Generate(GenerateArgs),
+    /// Continue runs that are queued, failed, or left generating by a crash
+    #[command(
+        long_about = "Continue the runs of one group (or --all) that are queued, failed, or were left \
+`generating` by a crash or Ctrl-C. Each run restarts at its first unfinished stage: a statement \
+that was paid for is never requested again. Resumed group ids are printed on stdout.",
+        after_help = EXIT_CODES
+    )]
+    Resume(ResumeArgs),
     /// Render runs/ into the static site (default site/)
     #[command(
         long_about = "Render runs/ into the static site (default site/). Pages use relative links, \
@@ -116,6 +130,42 @@ pub struct GenerateArgs {
     /// Build the site afterwards
     #[arg(long)]
     pub build: bool,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// Flags shared by `generate` and `resume`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Refuse to start if the estimate from config prices is over USD; stop starting runs
+    /// once spent + in-flight estimates would pass it
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost: Option<f64>,
+    /// Progress as JSON lines on stderr (stdout still has only the group ids)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_usd(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!("{text:?} is not an amount of dollars, e.g. 2.50")),
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["group", "all"]))]
+pub struct ResumeArgs {
+    /// The run group to continue
+    pub group: Option<uuid::Uuid>,
+    /// Continue every group with unfinished runs
+    #[arg(long)]
+    pub all: bool,
+    /// Runs in flight at once (default: defaults.concurrency)
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +197,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init(args) => init(&cli.root, args),
         Command::Generate(args) => generate_cmd(&cli.root, args),
+        Command::Resume(args) => resume_cmd(&cli.root, args),
         Command::Build(args) => {
             let project = load_project(&cli.root)?;
             build_cmd(&project, &args)
@@ -213,58 +264,95 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         repeat: args.repeat,
         seed: args.seed,
         concurrency: args.concurrency,
+        max_cost: args.batch.max_cost,
     };
     let plan = generate::plan(&project, &opts)?;
-    let jobs_plan = plan.clone();
-    // Set up providers before writing anything, so a misconfigured one costs no files.
-    let probe = generate::jobs_for(&jobs_plan, Vec::new())?;
-    drop(probe);
-    let runs_dir = project.runs_dir();
-    let queued = generate::write_plan(&runs_dir, &plan)?;
+    if !opts.offline {
+        let missing = generate::missing_keys(&plan.artists, &[&plan.brush]);
+        if !missing.is_empty() {
+            eprintln!("error: {}", generate::missing_keys_message(&missing));
+            return Ok(exit::ERROR);
+        }
+    }
+    let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
+    let mut batch = Batch::new(project.runs_dir(), project.config.limits.clone(), reporter.clone())?;
+    // Set up providers and check the budget before writing anything.
+    let providers = Providers::new(&plan.artists, std::slice::from_ref(&plan.brush), &batch.kit)?;
+    if let Some(max) = opts.max_cost {
+        generate::check_budget(plan.estimate()?, max)?;
+        batch.budget = Some(Budget::new(max));
+    }
+    let queued = generate::write_plan(&batch.runs_dir, &plan)?;
+    for g in &plan.groups {
+        println!("{}", g.run_group_id);
+        reporter.emit(Event::Planned { group: g.run_group_id, runs: plan.artists.len() });
+    }
+    let jobs = queued
+        .into_iter()
+        .filter_map(|run| {
+            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
+            providers.job(run, group)
+        })
+        .collect();
+    let concurrency = opts.concurrency.unwrap_or(project.config.defaults.concurrency);
+    let code = finish_batch(batch, jobs, concurrency, &reporter)?;
+    if args.build && code != exit::INTERRUPTED {
+        let built = build_cmd(&project, &BuildArgs { out: None, base_url: None, strict: false })?;
+        if built != exit::OK {
+            return Ok(built);
+        }
+    }
+    Ok(code)
+}
+
+fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
+    let project = load_project(root)?;
+    let plan = generate::plan_resume(&project, args.group)?;
+    for p in &plan.problems {
+        eprintln!("warning: {p}");
+    }
+    if plan.runs.is_empty() {
+        eprintln!("Nothing to resume: every run is done.");
+        return Ok(exit::OK);
+    }
+    let brushes: Vec<_> = plan.brushes.iter().collect();
+    let missing = generate::missing_keys(&plan.artists, &brushes);
+    if !missing.is_empty() {
+        eprintln!("error: {}", generate::missing_keys_message(&missing));
+        return Ok(exit::ERROR);
+    }
+    let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
+    let mut batch = Batch::new(project.runs_dir(), project.config.limits.clone(), reporter.clone())?;
+    let providers = Providers::new(&plan.artists, &plan.brushes, &batch.kit)?;
+    let jobs: Vec<_> = plan
+        .runs
+        .into_iter()
+        .filter_map(|run| {
+            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
+            providers.job(run, group)
+        })
+        .collect();
+    if let Some(max) = args.batch.max_cost {
+        generate::check_budget(generate::estimate_jobs(&jobs)?, max)?;
+        batch.budget = Some(Budget::new(max));
+    }
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
-    let jobs = generate::jobs_for(&plan, queued)?;
-    let concurrency = opts
-        .concurrency
-        .unwrap_or(project.config.defaults.concurrency);
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let finished = runtime.block_on(generate::execute_all(
-        &runs_dir,
-        jobs,
-        concurrency,
-        |run| match &run.error {
-            None => eprintln!("{} {} {}", run.run_group_id, run.artist_slug, run.status),
-            Some(e) => eprintln!(
-                "{} {} {}: {e}",
-                run.run_group_id, run.artist_slug, run.status
-            ),
-        },
-    ))?;
-    let failed = finished
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .count();
-    eprintln!("{} run(s) done, {failed} failed.", finished.len() - failed);
+    let concurrency = args.concurrency.unwrap_or(project.config.defaults.concurrency);
+    finish_batch(batch, jobs, concurrency, &reporter)
+}
 
-    if args.build {
-        let code = build_cmd(
-            &project,
-            &BuildArgs {
-                out: None,
-                base_url: None,
-                strict: false,
-            },
-        )?;
-        if code != exit::OK {
-            return Ok(code);
-        }
+/// Runs the batch, prints the summary and picks the exit code.
+fn finish_batch(batch: Batch, jobs: Vec<generate::RunJob>, concurrency: usize, reporter: &Reporter) -> Result<u8> {
+    let outcome = generate::drive(batch, jobs, concurrency)?;
+    reporter.summary(&outcome.runs);
+    if outcome.interrupted {
+        eprintln!("Stopped by Ctrl-C; every file on disk is whole. Continue with `chorus resume --all`.");
+        return Ok(exit::INTERRUPTED);
     }
-    Ok(if failed > 0 {
-        exit::RUNS_FAILED
-    } else {
-        exit::OK
-    })
+    let unfinished = outcome.runs.iter().filter(|r| r.status != Status::Done).count();
+    Ok(if unfinished > 0 { exit::RUNS_FAILED } else { exit::OK })
 }
 
 fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {

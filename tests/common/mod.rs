@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod mock;
+
 /// A throwaway chorus project in a temp folder.
 pub struct TestProject {
     pub dir: tempfile::TempDir,

@@ -2,6 +2,9 @@
 //! the factory that picks the implementation named by `provider = "..."` in chorus.toml.
 //! Providers talk to the outside world; they never write under `runs/`.
 
+mod chat;
+pub mod http;
+mod images;
 mod offline;
 mod procedural;
 
@@ -12,6 +15,8 @@ use std::time::Duration;
 use crate::config::{Artist, Brush};
 use crate::store::Tokens;
 
+pub use chat::{AnthropicMessages, OpenAiChat, ANTHROPIC_DEFAULT_MAX_TOKENS};
+pub use images::{decode_data_url, OpenAiImages, OpenRouterImages};
 pub use offline::{offline_roster, OfflineArtist};
 pub use procedural::{paint, ProceduralBrush};
 
@@ -38,10 +43,21 @@ pub struct BrushRequest {
     pub seed: u64,
 }
 
-/// Where the painted image is. Providers that answer with a URL add a variant here.
-#[derive(Debug, Clone)]
+/// Where the painted image is: bytes in hand (b64, data URL, procedural) or a URL to
+/// download at once. The URL may be signed: it is never written anywhere.
+#[derive(Clone)]
 pub enum ImageSource {
     Bytes(Vec<u8>),
+    Url(String),
+}
+
+impl std::fmt::Debug for ImageSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            ImageSource::Url(_) => f.write_str("Url(..)"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +79,13 @@ pub enum ProviderError {
     },
     #[error("{reason}")]
     Fatal { reason: String },
+    /// The provider refused the account (bad key, no quota, spend limit): final for
+    /// every request to that endpoint, so the batch sends it no more.
+    #[error("{reason}")]
+    Refused { reason: String },
+    /// Ctrl-C arrived while the stage waited to try again.
+    #[error("interrupted (Ctrl-C) before the stage finished")]
+    Interrupted,
 }
 
 #[async_trait::async_trait]
@@ -78,27 +101,46 @@ pub trait BrushProvider: Send + Sync {
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError>;
 }
 
+/// What every HTTP provider shares: one client (one connection pool) and the timeout.
+#[derive(Clone)]
+pub struct Kit {
+    pub client: reqwest::Client,
+    pub timeout: Duration,
+}
+
 /// Builds the Artist implementation that the config names.
-pub fn artist_provider(artist: &Artist) -> Result<Arc<dyn ArtistProvider>, ProviderError> {
+pub fn artist_provider(
+    artist: &Artist,
+    kit: &Kit,
+) -> Result<Arc<dyn ArtistProvider>, ProviderError> {
+    let (client, timeout) = (kit.client.clone(), kit.timeout);
     match artist.provider.as_str() {
         "offline" => Ok(Arc::new(OfflineArtist::new(&artist.model)?)),
+        "openai" => Ok(Arc::new(OpenAiChat::new(artist, false, client, timeout))),
+        "openrouter" => Ok(Arc::new(OpenAiChat::new(artist, true, client, timeout))),
+        "anthropic" => Ok(Arc::new(AnthropicMessages::new(artist, client, timeout))),
         other => Err(ProviderError::Fatal {
             reason: format!(
-                "artist {:?}: provider {other:?} is not available in this build; run with --offline",
-                artist.slug
+                "artist {:?}: unknown provider {other:?}; use one of: {}",
+                artist.slug,
+                crate::config::ARTIST_PROVIDERS.join(", ")
             ),
         }),
     }
 }
 
 /// Builds the Brush implementation that the config names.
-pub fn brush_provider(brush: &Brush) -> Result<Arc<dyn BrushProvider>, ProviderError> {
+pub fn brush_provider(brush: &Brush, kit: &Kit) -> Result<Arc<dyn BrushProvider>, ProviderError> {
+    let (client, timeout) = (kit.client.clone(), kit.timeout);
     match brush.provider.as_str() {
         "procedural" => Ok(Arc::new(ProceduralBrush::new(brush)?)),
+        "openai-images" => Ok(Arc::new(OpenAiImages::new(brush, client, timeout))),
+        "openrouter-images" => Ok(Arc::new(OpenRouterImages::new(brush, client, timeout))),
         other => Err(ProviderError::Fatal {
             reason: format!(
-                "brush {:?}: provider {other:?} is not available in this build; run with --offline",
-                brush.slug
+                "brush {:?}: unknown provider {other:?}; use one of: {}",
+                brush.slug,
+                crate::config::BRUSH_PROVIDERS.join(", ")
             ),
         }),
     }

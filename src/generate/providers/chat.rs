@@ -1,0 +1,251 @@
+//! Artists over HTTP: OpenAI-compatible chat completions (OpenAI, OpenRouter, Mistral,
+//! Ollama, llama.cpp, vLLM) and Anthropic Messages. Each turns one prompt into one reply
+//! with tokens, cost and request id; neither retries (the batch does) nor writes files.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::http::{post_json, Caller};
+use super::{ArtistProvider, ArtistReply, ArtistRequest, ProviderError};
+use crate::config::Artist;
+use crate::store::Tokens;
+
+/// Anthropic refuses a request without `max_tokens`; this is used when config gives none.
+pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
+/// OpenRouter attribution (https://openrouter.ai/docs/api-reference/overview#headers).
+const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
+const OPENROUTER_TITLE: &str = "chorus";
+
+/// `{base_url}/chat/completions` with an optional Bearer key.
+pub struct OpenAiChat {
+    url: String,
+    caller: Caller,
+    body: Value,
+    openrouter: bool,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl OpenAiChat {
+    pub fn new(
+        artist: &Artist,
+        openrouter: bool,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> OpenAiChat {
+        let default_base = if openrouter {
+            "https://openrouter.ai/api/v1"
+        } else {
+            "https://api.openai.com/v1"
+        };
+        let base = artist
+            .base_url
+            .as_deref()
+            .unwrap_or(default_base)
+            .trim_end_matches('/');
+        let mut body = json!({ "model": artist.model });
+        if let Some(t) = artist.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(m) = artist.max_tokens {
+            body["max_tokens"] = json!(m);
+        }
+        if openrouter {
+            // Asks OpenRouter to report what the call cost in `usage.cost`.
+            body["usage"] = json!({ "include": true });
+        }
+        OpenAiChat {
+            url: format!("{base}/chat/completions"),
+            caller: Caller::new(
+                format!("artist {:?}", artist.slug),
+                artist.api_key_env.clone(),
+            ),
+            body,
+            openrouter,
+            client,
+            timeout,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtistProvider for OpenAiChat {
+    fn params(&self) -> BTreeMap<String, Value> {
+        params_of(&self.body)
+    }
+
+    async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
+        let mut body = self.body.clone();
+        body["messages"] = json!([{ "role": "user", "content": request.prompt }]);
+        let mut headers = Vec::new();
+        if let Some(key) = self.caller.key() {
+            headers.push(("authorization", format!("Bearer {key}")));
+        }
+        if self.openrouter {
+            headers.push(("http-referer", OPENROUTER_REFERER.to_string()));
+            headers.push(("x-title", OPENROUTER_TITLE.to_string()));
+        }
+        let reply = post_json(
+            &self.client,
+            self.timeout,
+            &self.url,
+            &headers,
+            &body,
+            &self.caller,
+        )
+        .await?;
+        let text = message_text(&reply.body).ok_or_else(|| ProviderError::Fatal {
+            reason: format!(
+                "{}: the reply has no text in choices[0].message.content",
+                self.caller.label
+            ),
+        })?;
+        let usage = reply.body.get("usage");
+        let tokens = usage.and_then(|u| {
+            Some(Tokens {
+                input: u.get("prompt_tokens")?.as_u64()?,
+                output: u.get("completion_tokens")?.as_u64()?,
+            })
+        });
+        let cost_usd = usage.and_then(|u| u.get("cost")).and_then(Value::as_f64);
+        Ok(ArtistReply {
+            text,
+            tokens,
+            cost_usd,
+            request_id: reply.request_id,
+        })
+    }
+}
+
+/// `content` is a string, or (some servers) an array of `{type: "text", text}` parts.
+fn message_text(body: &Value) -> Option<String> {
+    let content = body.pointer("/choices/0/message/content")?;
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let text: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            (!text.is_empty()).then(|| text.join(""))
+        }
+        _ => None,
+    }
+}
+
+/// `{base_url}/v1/messages` with `x-api-key` and a pinned `anthropic-version`.
+pub struct AnthropicMessages {
+    url: String,
+    caller: Caller,
+    body: Value,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl AnthropicMessages {
+    pub fn new(artist: &Artist, client: reqwest::Client, timeout: Duration) -> AnthropicMessages {
+        let base = artist
+            .base_url
+            .as_deref()
+            .unwrap_or("https://api.anthropic.com")
+            .trim_end_matches('/');
+        let mut body = json!({
+            "model": artist.model,
+            "max_tokens": artist.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS),
+        });
+        if let Some(t) = artist.temperature {
+            // Anthropic accepts 0..=1; config allows up to 2 for OpenAI-style models.
+            body["temperature"] = json!(t.min(1.0));
+        }
+        AnthropicMessages {
+            url: format!("{base}/v1/messages"),
+            caller: Caller::new(
+                format!("artist {:?}", artist.slug),
+                artist.api_key_env.clone(),
+            ),
+            body,
+            client,
+            timeout,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtistProvider for AnthropicMessages {
+    fn params(&self) -> BTreeMap<String, Value> {
+        params_of(&self.body)
+    }
+
+    async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
+        let mut body = self.body.clone();
+        body["messages"] = json!([{ "role": "user", "content": request.prompt }]);
+        let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
+        if let Some(key) = self.caller.key() {
+            headers.push(("x-api-key", key.to_string()));
+        }
+        let reply = post_json(
+            &self.client,
+            self.timeout,
+            &self.url,
+            &headers,
+            &body,
+            &self.caller,
+        )
+        .await?;
+        let blocks = reply.body.get("content").and_then(Value::as_array);
+        let text: Vec<&str> = blocks
+            .into_iter()
+            .flatten()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect();
+        if text.is_empty() {
+            return Err(ProviderError::Fatal {
+                reason: format!(
+                    "{}: the reply has no text block in content[]",
+                    self.caller.label
+                ),
+            });
+        }
+        let tokens = reply.body.get("usage").and_then(|u| {
+            Some(Tokens {
+                input: u.get("input_tokens")?.as_u64()?,
+                output: u.get("output_tokens")?.as_u64()?,
+            })
+        });
+        Ok(ArtistReply {
+            text: text.join("\n"),
+            tokens,
+            cost_usd: None,
+            request_id: reply.request_id,
+        })
+    }
+}
+
+/// The request body minus the conversation: what the run's meta records as "sent".
+pub(super) fn params_of(body: &Value) -> BTreeMap<String, Value> {
+    body.as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| *k != "messages" && *k != "prompt")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_as_string_or_parts() {
+        let s = json!({"choices":[{"message":{"content":"hi"}}]});
+        assert_eq!(message_text(&s).as_deref(), Some("hi"));
+        let parts = json!({"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}]});
+        assert_eq!(message_text(&parts).as_deref(), Some("ab"));
+        assert_eq!(message_text(&json!({"choices":[]})), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! Brushes over HTTP: the OpenAI Images API (dall-e-3 answers with a short-lived `url`,
+//! gpt-image-1 with `b64_json`) and OpenRouter image output (chat completions with
+//! `modalities`, images as data URLs). They return where the image is; the batch
+//! downloads, validates and stores it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::chat::params_of;
+use super::http::{post_json, Caller};
+use super::{BrushProvider, BrushReply, BrushRequest, ImageSource, ProviderError};
+use crate::config::Brush;
+
+/// `{base_url}/images/generations`.
+pub struct OpenAiImages {
+    url: String,
+    caller: Caller,
+    body: Value,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl OpenAiImages {
+    pub fn new(brush: &Brush, client: reqwest::Client, timeout: Duration) -> OpenAiImages {
+        let base = brush
+            .base_url
+            .as_deref()
+            .unwrap_or("https://api.openai.com/v1")
+            .trim_end_matches('/');
+        let mut body = json!({ "model": brush.model, "n": 1 });
+        if let Some(size) = &brush.size {
+            body["size"] = json!(size);
+        }
+        if let Some(quality) = &brush.quality {
+            body["quality"] = json!(quality);
+        }
+        // gpt-image-* always answers b64_json and rejects `response_format`; it takes
+        // `output_format` instead. dall-e-* answers with a URL by default.
+        if brush.model.starts_with("gpt-image") {
+            body["output_format"] = json!("png");
+        }
+        OpenAiImages {
+            url: format!("{base}/images/generations"),
+            caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
+            body,
+            client,
+            timeout,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BrushProvider for OpenAiImages {
+    fn params(&self) -> BTreeMap<String, Value> {
+        params_of(&self.body)
+    }
+
+    async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
+        let mut body = self.body.clone();
+        body["prompt"] = json!(request.image_prompt);
+        let mut headers = Vec::new();
+        if let Some(key) = self.caller.key() {
+            headers.push(("authorization", format!("Bearer {key}")));
+        }
+        let reply = post_json(
+            &self.client,
+            self.timeout,
+            &self.url,
+            &headers,
+            &body,
+            &self.caller,
+        )
+        .await?;
+        let item = reply.body.pointer("/data/0");
+        let image = if let Some(b64) = item.and_then(|i| i.get("b64_json")).and_then(Value::as_str)
+        {
+            ImageSource::Bytes(decode_base64(b64, &self.caller.label)?)
+        } else if let Some(url) = item.and_then(|i| i.get("url")).and_then(Value::as_str) {
+            ImageSource::Url(url.to_string())
+        } else {
+            return Err(ProviderError::Fatal {
+                reason: format!(
+                    "{}: the reply has neither data[0].url nor data[0].b64_json",
+                    self.caller.label
+                ),
+            });
+        };
+        Ok(BrushReply {
+            image,
+            revised_prompt: item
+                .and_then(|i| i.get("revised_prompt"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            cost_usd: None,
+            request_id: reply.request_id,
+        })
+    }
+}
+
+/// OpenRouter image output: `{base_url}/chat/completions` with `modalities: ["image","text"]`.
+pub struct OpenRouterImages {
+    url: String,
+    caller: Caller,
+    body: Value,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl OpenRouterImages {
+    pub fn new(brush: &Brush, client: reqwest::Client, timeout: Duration) -> OpenRouterImages {
+        let base = brush
+            .base_url
+            .as_deref()
+            .unwrap_or("https://openrouter.ai/api/v1")
+            .trim_end_matches('/');
+        let body = json!({
+            "model": brush.model,
+            "modalities": ["image", "text"],
+            "usage": { "include": true },
+        });
+        OpenRouterImages {
+            url: format!("{base}/chat/completions"),
+            caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
+            body,
+            client,
+            timeout,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BrushProvider for OpenRouterImages {
+    fn params(&self) -> BTreeMap<String, Value> {
+        params_of(&self.body)
+    }
+
+    async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
+        let mut body = self.body.clone();
+        body["messages"] = json!([{ "role": "user", "content": request.image_prompt }]);
+        let mut headers = vec![
+            (
+                "http-referer",
+                "https://github.com/chorus-art/chorus".to_string(),
+            ),
+            ("x-title", "chorus".to_string()),
+        ];
+        if let Some(key) = self.caller.key() {
+            headers.push(("authorization", format!("Bearer {key}")));
+        }
+        let reply = post_json(
+            &self.client,
+            self.timeout,
+            &self.url,
+            &headers,
+            &body,
+            &self.caller,
+        )
+        .await?;
+        let url = reply
+            .body
+            .pointer("/choices/0/message/images/0/image_url/url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::Fatal {
+                reason: format!(
+                    "{}: the reply has no image in choices[0].message.images[]; is {:?} an image model?",
+                    self.caller.label,
+                    self.body["model"].as_str().unwrap_or_default()
+                ),
+            })?;
+        let image = if url.starts_with("data:") {
+            ImageSource::Bytes(decode_data_url(url, &self.caller.label)?)
+        } else {
+            ImageSource::Url(url.to_string())
+        };
+        let revised = reply
+            .body
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .map(str::trim);
+        Ok(BrushReply {
+            image,
+            revised_prompt: revised.filter(|t| !t.is_empty()).map(str::to_string),
+            cost_usd: reply.body.pointer("/usage/cost").and_then(Value::as_f64),
+            request_id: reply.request_id,
+        })
+    }
+}
+
+fn decode_base64(b64: &str, who: &str) -> Result<Vec<u8>, ProviderError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| ProviderError::Fatal {
+            reason: format!("{who}: the image is not valid base64 ({e})"),
+        })
+}
+
+/// `data:image/png;base64,....` → bytes. The declared type is ignored: the bytes are
+/// decoded and their real format decides the extension.
+pub fn decode_data_url(url: &str, who: &str) -> Result<Vec<u8>, ProviderError> {
+    let (header, data) = url.split_once(',').ok_or_else(|| ProviderError::Fatal {
+        reason: format!("{who}: the image data URL has no ',' separator"),
+    })?;
+    if !header.ends_with(";base64") {
+        return Err(ProviderError::Fatal {
+            reason: format!("{who}: the image data URL is not base64 ({header})"),
+        });
+    }
+    decode_base64(data, who)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            decode_data_url("data:image/png;base64,aGk=", "b").unwrap(),
+            b"hi"
+        );
+        assert!(decode_data_url("data:image/png,hi", "b").is_err());
+        assert!(decode_data_url("nonsense", "b").is_err());
+    }
+}
