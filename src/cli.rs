@@ -275,7 +275,11 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         }
     }
     let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
-    let mut batch = Batch::new(project.runs_dir(), project.config.limits.clone(), reporter.clone())?;
+    let mut batch = Batch::new(
+        project.runs_dir(),
+        project.config.limits.clone(),
+        reporter.clone(),
+    )?;
     // Set up providers and check the budget before writing anything.
     let providers = Providers::new(&plan.artists, std::slice::from_ref(&plan.brush), &batch.kit)?;
     if let Some(max) = opts.max_cost {
@@ -285,19 +289,34 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     let queued = generate::write_plan(&batch.runs_dir, &plan)?;
     for g in &plan.groups {
         println!("{}", g.run_group_id);
-        reporter.emit(Event::Planned { group: g.run_group_id, runs: plan.artists.len() });
+        reporter.emit(Event::Planned {
+            group: g.run_group_id,
+            runs: plan.artists.len(),
+        });
     }
     let jobs = queued
         .into_iter()
         .filter_map(|run| {
-            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
+            let group = plan
+                .groups
+                .iter()
+                .find(|g| g.run_group_id == run.run_group_id)?;
             providers.job(run, group)
         })
         .collect();
-    let concurrency = opts.concurrency.unwrap_or(project.config.defaults.concurrency);
+    let concurrency = opts
+        .concurrency
+        .unwrap_or(project.config.defaults.concurrency);
     let code = finish_batch(batch, jobs, concurrency, &reporter)?;
     if args.build && code != exit::INTERRUPTED {
-        let built = build_cmd(&project, &BuildArgs { out: None, base_url: None, strict: false })?;
+        let built = build_cmd(
+            &project,
+            &BuildArgs {
+                out: None,
+                base_url: None,
+                strict: false,
+            },
+        )?;
         if built != exit::OK {
             return Ok(built);
         }
@@ -322,13 +341,20 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         return Ok(exit::ERROR);
     }
     let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
-    let mut batch = Batch::new(project.runs_dir(), project.config.limits.clone(), reporter.clone())?;
+    let mut batch = Batch::new(
+        project.runs_dir(),
+        project.config.limits.clone(),
+        reporter.clone(),
+    )?;
     let providers = Providers::new(&plan.artists, &plan.brushes, &batch.kit)?;
     let jobs: Vec<_> = plan
         .runs
         .into_iter()
         .filter_map(|run| {
-            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
+            let group = plan
+                .groups
+                .iter()
+                .find(|g| g.run_group_id == run.run_group_id)?;
             providers.job(run, group)
         })
         .collect();
@@ -339,20 +365,37 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
-    let concurrency = args.concurrency.unwrap_or(project.config.defaults.concurrency);
+    let concurrency = args
+        .concurrency
+        .unwrap_or(project.config.defaults.concurrency);
     finish_batch(batch, jobs, concurrency, &reporter)
 }
 
 /// Runs the batch, prints the summary and picks the exit code.
-fn finish_batch(batch: Batch, jobs: Vec<generate::RunJob>, concurrency: usize, reporter: &Reporter) -> Result<u8> {
+fn finish_batch(
+    batch: Batch,
+    jobs: Vec<generate::RunJob>,
+    concurrency: usize,
+    reporter: &Reporter,
+) -> Result<u8> {
     let outcome = generate::drive(batch, jobs, concurrency)?;
     reporter.summary(&outcome.runs);
     if outcome.interrupted {
-        eprintln!("Stopped by Ctrl-C; every file on disk is whole. Continue with `chorus resume --all`.");
+        eprintln!(
+            "Stopped by Ctrl-C; every file on disk is whole. Continue with `chorus resume --all`."
+        );
         return Ok(exit::INTERRUPTED);
     }
-    let unfinished = outcome.runs.iter().filter(|r| r.status != Status::Done).count();
-    Ok(if unfinished > 0 { exit::RUNS_FAILED } else { exit::OK })
+    let unfinished = outcome
+        .runs
+        .iter()
+        .filter(|r| r.status != Status::Done)
+        .count();
+    Ok(if unfinished > 0 {
+        exit::RUNS_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
