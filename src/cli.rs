@@ -238,7 +238,7 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         config::STARTER_PROMPT.0,
         config::STARTER_PROMPT.1.as_bytes(),
     )?;
-    write(".gitignore", b"/site/\n")?;
+    write(".gitignore", b"/site/\n/.chorus-cache/\n")?;
     write("runs/.gitkeep", b"")?;
     site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
         format!(
@@ -405,6 +405,7 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         &BuildOptions {
             out: args.out.clone(),
             base_url: args.base_url.clone(),
+            cache_dir: None,
         },
     )
     .context("building the site")?;

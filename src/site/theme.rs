@@ -15,6 +15,8 @@ pub static DEFAULT_THEME: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes/def
 /// A loaded theme: compiled templates plus the static files to copy.
 pub struct Theme {
     pub tera: tera::Tera,
+    /// Template name → (file it came from, its text), for error messages.
+    pub sources: std::collections::BTreeMap<String, (PathBuf, String)>,
     /// (path relative to the output's `static/`, bytes)
     pub statics: Vec<(PathBuf, Vec<u8>)>,
 }
@@ -87,16 +89,79 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
         .map(|(n, t, _)| (n.clone(), t.clone()))
         .collect();
     if let Err(e) = tera.add_raw_templates(all) {
-        let culprit = templates.iter().find(|(name, text, _)| {
-            let mut single = tera::Tera::default();
-            single.add_raw_template(name, text).is_err()
+        // Tera names the template it failed to parse ("Failed to parse 'group.html'");
+        // other errors (a missing parent, say) are found by parsing each file alone.
+        let message = error_chain(&e);
+        let named = message
+            .split('\'')
+            .nth(1)
+            .and_then(|n| templates.iter().find(|(name, _, _)| name == n));
+        let culprit = named.or_else(|| {
+            templates
+                .iter()
+                .find(|(name, text, _)| tera::Template::new(name, None, text).is_err())
         });
         let place = culprit
             .map(|(_, _, path)| format!("{}: ", path.display()))
             .unwrap_or_default();
-        return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
+        return Err(SiteError::Template(format!("{place}{message}")));
     }
-    Ok(Theme { tera, statics })
+    let sources = templates.into_iter().map(|(n, t, p)| (n, (p, t))).collect();
+    Ok(Theme {
+        tera,
+        sources,
+        statics,
+    })
+}
+
+impl Theme {
+    /// Renders one template; an error names the template's file and, when tera names
+    /// the variable or filter at fault, the first line that uses it.
+    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, SiteError> {
+        self.tera.render(name, ctx).map_err(|e| {
+            let message = error_chain(&e);
+            let (file, line) = self.locate(name, &message);
+            let at = match line {
+                Some(l) => format!("{}:{l}", file.display()),
+                None => file.display().to_string(),
+            };
+            SiteError::Template(format!("{at}: {message}"))
+        })
+    }
+
+    /// Tera 1 reports render errors without a line; the quoted name in the message
+    /// (`x` in "Variable `x` not found") is searched for in the template and its parents.
+    fn locate(&self, name: &str, message: &str) -> (PathBuf, Option<usize>) {
+        let file_of = |n: &str| {
+            self.sources
+                .get(n)
+                .map(|(p, _)| p.clone())
+                .unwrap_or_else(|| PathBuf::from(n))
+        };
+        let needle = message.split('`').nth(1).filter(|s| !s.is_empty());
+        let mut chain = vec![name.to_string()];
+        while let Some(parent) = self
+            .tera
+            .get_template(chain.last().map_or(name, |s| s.as_str()))
+            .ok()
+            .and_then(|t| t.parent.clone())
+        {
+            if chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent);
+        }
+        if let Some(needle) = needle {
+            for n in &chain {
+                if let Some((path, text)) = self.sources.get(n) {
+                    if let Some(i) = text.lines().position(|l| l.contains(needle)) {
+                        return (path.clone(), Some(i + 1));
+                    }
+                }
+            }
+        }
+        (file_of(name), None)
+    }
 }
 
 /// Tera's default escaper also turns `/` into `&#x2F;`, which mangles every URL in the
