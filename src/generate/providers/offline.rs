@@ -178,9 +178,13 @@ impl OfflineArtist {
         let form = rng.pick(p.forms);
         let mood = rng.pick(p.moods);
         let belief = rng.pick(p.beliefs);
-        let c1 = rng.pick(p.colours);
-        let c2 = rng.pick(p.colours);
-        let c3 = rng.pick(p.colours);
+        // Three distinct colours: a partial Fisher-Yates shuffle of the personality's own.
+        let mut colours = p.colours.to_vec();
+        for i in 0..3 {
+            let j = i + rng.below(colours.len() - i);
+            colours.swap(i, j);
+        }
+        let (c1, c2, c3) = (colours[0], colours[1], colours[2]);
         let title = format!(
             "{} {}",
             capitalise(mood),
