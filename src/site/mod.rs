@@ -2,16 +2,18 @@
 //! templates and writes the output folder. It never touches the network, and never
 //! rewrites an output file whose content is unchanged.
 
+pub mod incremental;
 pub mod markdown;
 pub mod model;
 pub mod theme;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::config::Project;
 use crate::fsutil::write_if_changed;
-use crate::store::{load_runs, StoreProblem};
+use crate::store::{LoadedGroup, StoreProblem};
+pub use incremental::{Rebuild, Site};
 use model::GroupView;
 
 /// Marks a folder as chorus output, so stale files may be pruned from it safely.
@@ -54,53 +56,80 @@ pub struct BuildReport {
 
 /// Builds the whole site.
 pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let out = opts.out.clone().unwrap_or_else(|| project.root.join("site"));
-    let theme = theme::load(&project.root, &project.config.site.theme)?;
-    let tree = load_runs(&project.runs_dir());
+    Site::load(project.clone(), opts).map(|(_, report)| report)
+}
 
-    let groups: Vec<GroupView> = tree
-        .groups
-        .iter()
-        .map(|g| {
-            model::group_view(g, |run| {
-                run.image_file.as_ref().is_some_and(|f| g.dir.join(f).is_file())
-            })
+/// The theme and site-wide values every page render needs.
+pub(crate) struct Renderer {
+    site: SiteContext,
+    theme: theme::Theme,
+}
+
+impl Renderer {
+    pub(crate) fn load(project: &Project, opts: &BuildOptions) -> Result<Renderer, SiteError> {
+        Ok(Renderer {
+            site: SiteContext {
+                title: project.config.site.title.clone(),
+                base_url: opts.base_url.clone().unwrap_or_else(|| project.config.site.base_url.clone()),
+            },
+            theme: theme::load(&project.root, &project.config.site.theme)?,
         })
-        .collect();
+    }
 
-    let site = SiteContext {
-        title: project.config.site.title.clone(),
-        base_url: opts.base_url.clone().unwrap_or_else(|| project.config.site.base_url.clone()),
-    };
-    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
-    let render = |template: &str, depth: usize, extra: tera::Context| -> Result<Vec<u8>, SiteError> {
+    fn render(&self, template: &str, depth: usize, extra: tera::Context) -> Result<Vec<u8>, SiteError> {
         let mut ctx = tera::Context::new();
-        ctx.insert("site", &site);
+        ctx.insert("site", &self.site);
         ctx.insert("root", &"../".repeat(depth));
         ctx.extend(extra);
-        theme
+        self.theme
             .tera
             .render(template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| SiteError::Template(format!("rendering {template}: {}", theme::error_chain(&e))))
-    };
+    }
+}
 
+/// Which pages a render makes: everything, or the site-wide pages plus those of some groups.
+pub(crate) enum Scope<'a> {
+    All,
+    /// Group ids whose pages (and images) are re-rendered.
+    Groups(&'a BTreeSet<String>),
+}
+
+pub(crate) fn group_view(loaded: &LoadedGroup) -> GroupView {
+    model::group_view(loaded, |run| run.image_file.as_ref().is_some_and(|f| loaded.dir.join(f).is_file()))
+}
+
+/// Renders the pages in `scope` into (output-relative path, bytes). `groups` is newest first.
+pub(crate) fn render_files(
+    r: &Renderer,
+    groups: &[(LoadedGroup, GroupView)],
+    problems: &[StoreProblem],
+    scope: &Scope,
+) -> Result<BTreeMap<PathBuf, Vec<u8>>, SiteError> {
+    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+    let views: Vec<&GroupView> = groups.iter().map(|(_, v)| v).collect();
     let mut ctx = tera::Context::new();
-    ctx.insert("groups", &groups);
-    ctx.insert("problems", &tree.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
-    files.insert("index.html".into(), render("index.html", 0, ctx)?);
+    ctx.insert("groups", &views);
+    ctx.insert("problems", &problems.iter().map(ToString::to_string).collect::<Vec<_>>());
+    files.insert("index.html".into(), r.render("index.html", 0, ctx)?);
 
-    for (view, loaded) in groups.iter().zip(&tree.groups) {
+    for (loaded, view) in groups {
+        if let Scope::Groups(ids) = scope {
+            if !ids.contains(&view.id) {
+                continue;
+            }
+        }
         let mut ctx = tera::Context::new();
         ctx.insert("group", view);
-        files.insert(PathBuf::from(&view.url), render("group.html", 2, ctx)?);
+        files.insert(PathBuf::from(&view.url), r.render("group.html", 2, ctx)?);
         for (i, run) in view.runs.iter().enumerate() {
             let mut ctx = tera::Context::new();
             ctx.insert("group", view);
             ctx.insert("run", run);
             ctx.insert("prev", &i.checked_sub(1).map(|p| &view.runs[p]));
             ctx.insert("next", &view.runs.get(i + 1));
-            files.insert(PathBuf::from(&run.url), render("run.html", 2, ctx)?);
+            files.insert(PathBuf::from(&run.url), r.render("run.html", 2, ctx)?);
         }
         for run in &loaded.runs {
             if let Some(file) = &run.image_file {
@@ -111,20 +140,16 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
             }
         }
     }
-    for (rel, bytes) in theme.statics {
-        files.insert(Path::new("static").join(rel), bytes);
+    if let Scope::All = scope {
+        for (rel, bytes) in &r.theme.statics {
+            files.insert(Path::new("static").join(rel), bytes.clone());
+        }
+        files.insert(
+            OUTPUT_MARKER.into(),
+            b"This folder is written by `chorus build`; files not made by it are removed.\n".to_vec(),
+        );
     }
-    files.insert(OUTPUT_MARKER.into(), b"This folder is written by `chorus build`; files not made by it are removed.\n".to_vec());
-
-    let (written, removed) = write_output(&out, &files)?;
-    Ok(BuildReport {
-        out,
-        groups: groups.len(),
-        files: files.len(),
-        written,
-        removed,
-        problems: tree.problems,
-    })
+    Ok(files)
 }
 
 #[derive(serde::Serialize)]
@@ -135,7 +160,7 @@ struct SiteContext {
 
 /// Writes changed files and prunes files the build no longer makes. Refuses to prune a
 /// non-empty folder that chorus did not write, so `--out ~/Documents` cannot lose data.
-fn write_output(out: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> Result<(usize, usize), SiteError> {
+pub(crate) fn write_output(out: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> Result<(usize, usize), SiteError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SiteError::Io { path, source }
