@@ -10,6 +10,7 @@
 mod engine;
 mod http;
 mod inject;
+mod poll;
 mod resolve;
 mod watch;
 
@@ -86,12 +87,8 @@ pub fn serve(root: &Path, opts: ServeOptions) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
     runtime.block_on(async {
         let (listener, addr) = bind(opts.bind, opts.port).await?;
-        if !opts.bind.is_loopback() {
-            eprintln!(
-                "warning: serving on {} makes the preview reachable from other machines; \
-                 it is meant for 127.0.0.1 (drop --bind)",
-                opts.bind
-            );
+        if let Some(warning) = exposure_warning(opts.bind) {
+            eprintln!("{warning}");
         }
         let url = format!("http://{addr}/");
         eprintln!("Serving {} at {url} (Ctrl-C to stop)", out.display());
@@ -170,6 +167,16 @@ fn report(outcome: &Outcome) {
     }
 }
 
+/// The preview is for the person at this machine; say so when it is bound wider.
+fn exposure_warning(ip: IpAddr) -> Option<String> {
+    (!ip.is_loopback()).then(|| {
+        format!(
+            "warning: serving on {ip} makes the preview (and nothing but the site folder) \
+             reachable from other machines; drop --bind to keep it on 127.0.0.1"
+        )
+    })
+}
+
 /// The path part of a base URL, with slashes at both ends: `https://x.io/repo` → `/repo/`.
 fn base_path(base_url: &str) -> String {
     let after_scheme = base_url
@@ -244,6 +251,14 @@ fn open_browser(url: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_non_loopback_addresses_warn() {
+        assert!(exposure_warning("0.0.0.0".parse().unwrap()).is_some());
+        assert!(exposure_warning("192.168.1.5".parse().unwrap()).is_some());
+        assert!(exposure_warning("127.0.0.1".parse().unwrap()).is_none());
+        assert!(exposure_warning("::1".parse().unwrap()).is_none());
+    }
 
     #[test]
     fn base_path_is_the_url_path() {

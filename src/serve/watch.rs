@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
-use notify::{
-    Event, EventHandler, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher, WatcherKind,
-};
+use notify::{Event, EventHandler, RecommendedWatcher, RecursiveMode, Watcher, WatcherKind};
 use notify_debouncer_mini::{new_debouncer_opt, Config, DebounceEventResult, Debouncer};
+
+use super::poll::FinePollWatcher;
 
 /// Long enough to gather the burst of events one atomic write makes (create, write,
 /// rename), short enough to keep write-to-reload well under the 150 ms target. Zola and
@@ -51,7 +51,7 @@ impl<W: Watcher> Watcher for ChangesOnly<W> {
 
 enum AnyDebouncer {
     Native(Debouncer<ChangesOnly<RecommendedWatcher>>),
-    Poll(Debouncer<PollWatcher>),
+    Poll(Debouncer<FinePollWatcher>),
 }
 
 impl AnyDebouncer {
