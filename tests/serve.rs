@@ -203,6 +203,24 @@ fn a_changed_run_file_and_a_new_group_show_up_over_http() {
         wait_until(|| get(port, &image).status == 200),
         "the new image is not served"
     );
+
+    // A config change rebuilds everything.
+    let config = p
+        .read("chorus.toml")
+        .replacen("title = ", "title = \"Harbour studies\"\n# was: ", 1);
+    p.write("chorus.toml", &config);
+    assert!(
+        wait_until(|| get(port, &page).body.contains("Harbour studies")),
+        "the new title never showed"
+    );
+
+    // What the incremental rebuilds left in site/ is exactly what a clean build makes.
+    let out = p.chorus(&["build"]).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(" 0 written, 0 removed"),
+        "incremental output differs from a full build:\n{log}"
+    );
 }
 
 #[test]
