@@ -1,26 +1,36 @@
 //! Incremental rebuilds for `chorus serve` and `chorus build --watch`: a [`Site`] keeps the
-//! loaded runs, page views and theme between builds, and for a changed run file re-renders
-//! only the pages that depend on it. It never watches files or serves anything (`serve` does).
+//! loaded runs, page model, prepared images and theme between builds, and for a changed run
+//! file re-renders only what depends on it. It never watches files or serves anything
+//! (`serve` does).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use super::model::GroupView;
+use super::images::{ImageCache, Prepared};
+use super::model::{self, GroupView, SiteModel};
+use super::theme::{self, Theme};
 use super::{
-    group_view, render_files, write_output, BuildOptions, BuildReport, Renderer, Scope, SiteError,
+    image_files, image_sources, image_view, problem_lines, site_files, write_output, BuildOptions,
+    BuildReport, OutFile, Scope, SiteContext, SiteError, CACHE_DIR,
 };
 use crate::config::Project;
-use crate::fsutil::{write_if_changed, TEMP_PREFIX};
-use crate::store::{load_group_dir, load_runs, sort_newest_first, LoadedGroup, StoreProblem};
+use crate::fsutil::TEMP_PREFIX;
+use crate::store::{load_group_dir, load_runs, newest_first, LoadedGroup, StoreProblem};
 
 /// A built site, kept in memory so the next change costs only what depends on it.
 pub struct Site {
     project: Project,
     opts: BuildOptions,
     out: PathBuf,
-    renderer: Renderer,
-    /// Newest first, each with its page view (Markdown already rendered).
-    groups: Vec<(LoadedGroup, GroupView)>,
+    cache: ImageCache,
+    theme: Theme,
+    site: SiteContext,
+    /// Newest first; `model.groups` holds their views in the same order.
+    groups: Vec<LoadedGroup>,
+    model: SiteModel,
+    prepared: BTreeMap<PathBuf, Prepared>,
+    /// Images that could not be read: (file, reason), sorted by file.
+    image_failures: Vec<(PathBuf, String)>,
     problems: Vec<StoreProblem>,
     /// Set when a rebuild failed part-way, so the next one renders everything.
     dirty: bool,
@@ -84,18 +94,28 @@ impl Site {
             .out
             .clone()
             .unwrap_or_else(|| project.root.join("site"));
-        let renderer = Renderer::load(&project, opts)?;
-        let mut site = Site {
+        let cache_dir = opts
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| project.root.join(CACHE_DIR));
+        let theme = theme::load(&project.root, &project.config.site.theme)?;
+        let site = SiteContext::new(&project, opts, &theme);
+        let mut s = Site {
             project,
             opts: opts.clone(),
             out,
-            renderer,
+            cache: ImageCache::new(cache_dir),
+            theme,
+            site,
             groups: Vec::new(),
+            model: SiteModel::default(),
+            prepared: BTreeMap::new(),
+            image_failures: Vec::new(),
             problems: Vec::new(),
             dirty: true,
         };
-        let report = site.build_all()?;
-        Ok((site, report))
+        let report = s.build_all()?;
+        Ok((s, report))
     }
 
     pub fn project(&self) -> &Project {
@@ -106,13 +126,15 @@ impl Site {
         &self.out
     }
 
-    /// Problems in runs/ as of the last build; the sound groups were built.
-    pub fn problems(&self) -> &[StoreProblem] {
-        &self.problems
+    /// Problems as of the last build (broken files in runs/, unreadable images); the sound
+    /// groups were built.
+    pub fn problems(&self) -> Vec<String> {
+        problem_lines(&self.problems, &self.image_failures)
     }
 
     /// Brings the output up to date with `changed` files: a run file re-renders its group's
-    /// pages and the site-wide pages; a theme or template change rebuilds everything.
+    /// pages, its Artists' and prompt version's pages, the index and the exports; a theme
+    /// or template change rebuilds everything.
     pub fn rebuild_changed(&mut self, changed: &[PathBuf]) -> Result<Rebuild, SiteError> {
         let affected = if self.dirty {
             Affected::Everything
@@ -123,7 +145,8 @@ impl Site {
             Affected::Nothing => Ok(Rebuild::default()),
             Affected::Everything => {
                 self.dirty = true;
-                self.renderer = Renderer::load(&self.project, &self.opts)?;
+                self.theme = theme::load(&self.project.root, &self.project.config.site.theme)?;
+                self.site = SiteContext::new(&self.project, &self.opts, &self.theme);
                 let report = self.build_all()?;
                 Ok(Rebuild {
                     full: true,
@@ -143,17 +166,22 @@ impl Site {
 
     fn build_all(&mut self) -> Result<BuildReport, SiteError> {
         let tree = load_runs(&self.project.runs_dir());
-        self.groups = tree
-            .groups
-            .into_iter()
-            .map(|g| {
-                let v = group_view(&g);
-                (g, v)
-            })
-            .collect();
+        // Images first: the pages need each image's size and variants.
+        let (prepared, stats) = self.cache.prepare(&image_sources(&tree.groups));
+        self.prepared = prepared;
+        self.image_failures = stats.failed.clone();
+        self.image_failures.sort();
+        self.groups = tree.groups;
         self.problems = tree.problems;
-        let files = render_files(&self.renderer, &self.groups, &self.problems, &Scope::All)?;
-        let (written, removed) = write_output(&self.out, &files)?;
+        let prepared = &self.prepared;
+        self.model = model::site_model(&self.groups, |g, run| image_view(prepared, g, run));
+
+        let problems = self.problems();
+        let mut files = site_files(&self.theme, &self.site, &self.model, &problems, &Scope::All)?;
+        for g in &self.groups {
+            image_files(g, &self.prepared, &mut files);
+        }
+        let (written, removed) = write_output(&self.out, &files, self.cache.dir(), true)?;
         self.dirty = false;
         Ok(BuildReport {
             out: self.out.clone(),
@@ -161,6 +189,7 @@ impl Site {
             files: files.len(),
             written,
             removed,
+            images: stats,
             problems: self.problems.clone(),
         })
     }
@@ -168,96 +197,128 @@ impl Site {
     fn rebuild_groups(&mut self, dirs: &BTreeSet<PathBuf>) -> Result<Rebuild, SiteError> {
         let mut ids = BTreeSet::new();
         let mut gone = BTreeSet::new();
+        let mut artists = BTreeSet::new();
+        let mut prompts = BTreeSet::new();
+        let mut note = |view: &GroupView| {
+            artists.extend(view.runs.iter().map(|r| r.artist_slug.clone()));
+            prompts.insert(view.prompt_version.clone());
+        };
+        let mut fresh = Vec::new();
         for dir in dirs {
-            if let Some(pos) = self.groups.iter().position(|(g, _)| &g.dir == dir) {
-                let (_, old) = self.groups.remove(pos);
+            if let Some(pos) = self.groups.iter().position(|g| &g.dir == dir) {
+                self.groups.remove(pos);
+                let old = self.model.groups.remove(pos);
+                note(&old);
                 gone.insert(old.id);
             }
             self.problems.retain(|p| !p.file.starts_with(dir));
+            self.prepared.retain(|src, _| !src.starts_with(dir));
+            self.image_failures.retain(|(src, _)| !src.starts_with(dir));
             let (loaded, problems) = load_group_dir(dir);
             self.problems.extend(problems);
-            if let Some(loaded) = loaded {
-                let view = group_view(&loaded);
-                gone.remove(&view.id);
-                ids.insert(view.id.clone());
-                self.groups.push((loaded, view));
-            }
+            fresh.extend(loaded);
         }
-        // The same order a full load gives, so incremental output equals a clean build's.
-        let mut loaded: Vec<LoadedGroup> = Vec::with_capacity(self.groups.len());
-        let mut views = std::collections::HashMap::new();
-        for (g, v) in self.groups.drain(..) {
-            views.insert(g.dir.clone(), v);
-            loaded.push(g);
+        let (prepared, stats) = self.cache.prepare_some(&image_sources(&fresh));
+        self.prepared.extend(prepared);
+        self.image_failures.extend(stats.failed);
+        self.image_failures.sort();
+
+        let groups = std::mem::take(&mut self.groups);
+        let views = std::mem::take(&mut self.model.groups);
+        let mut pairs: Vec<(LoadedGroup, GroupView)> = groups.into_iter().zip(views).collect();
+        for g in fresh {
+            let view = model::group_view(&g, |run| image_view(&self.prepared, &g, run));
+            note(&view);
+            gone.remove(&view.id);
+            ids.insert(view.id.clone());
+            pairs.push((g, view));
         }
-        sort_newest_first(&mut loaded);
-        self.groups = loaded
-            .into_iter()
-            .map(|g| {
-                let v = views.remove(&g.dir).expect("every group has its view");
-                (g, v)
-            })
-            .collect();
+        // The order and problem list a full load gives, so the output equals a clean build's.
+        pairs.sort_by(|a, b| newest_first(&a.0, &b.0));
         self.problems
             .sort_by(|a, b| a.file.parent().cmp(&b.file.parent()));
+        let (groups, views): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+        self.groups = groups;
+        self.model = model::assemble(views);
 
-        let files = render_files(
-            &self.renderer,
-            &self.groups,
-            &self.problems,
-            &Scope::Groups(&ids),
+        let mut files = site_files(
+            &self.theme,
+            &self.site,
+            &self.model,
+            &self.problems(),
+            &Scope::Only {
+                groups: ids.clone(),
+                artists: artists.clone(),
+                prompts: prompts.clone(),
+            },
         )?;
-        let mut written = 0;
-        for (rel, bytes) in &files {
-            let path = self.out.join(rel);
-            if write_if_changed(&path, bytes).map_err(|source| SiteError::Io {
-                path: path.clone(),
-                source,
-            })? {
-                written += 1;
-            }
+        for g in self
+            .groups
+            .iter()
+            .filter(|g| ids.contains(&g.group.run_group_id.to_string()))
+        {
+            image_files(g, &self.prepared, &mut files);
         }
-        let removed = prune_groups(&self.out, &ids, &gone, &files)?;
-        Ok(Rebuild {
-            full: false,
-            groups: ids.len(),
-            written,
-            removed,
-        })
-    }
-}
-
-/// Removes what a re-rendered group no longer makes, and the pages of groups that are gone.
-fn prune_groups(
-    out: &Path,
-    rendered: &BTreeSet<String>,
-    gone: &BTreeSet<String>,
-    files: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
-) -> Result<usize, SiteError> {
-    let mut removed = 0;
-    for id in rendered.iter().chain(gone) {
-        let dir = out.join("groups").join(id);
-        let stale: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .filter(|e| {
-                e.path()
-                    .strip_prefix(out)
-                    .is_ok_and(|rel| !files.contains_key(rel))
-            })
-            .map(|e| e.into_path())
-            .collect();
-        for path in stale {
-            std::fs::remove_file(&path).map_err(|source| SiteError::Io {
+        let (written, _) = write_output(&self.out, &files, self.cache.dir(), false)?;
+        let mut stale = self.stale_group_files(ids.iter().chain(&gone), &files);
+        stale.extend(
+            artists
+                .iter()
+                .filter(|slug| !self.model.artists.iter().any(|a| &&a.slug == slug))
+                .map(|slug| self.out.join(model::artist_url(slug))),
+        );
+        stale.extend(
+            prompts
+                .iter()
+                .filter(|v| !self.model.prompts.iter().any(|p| &&p.version == v))
+                .map(|v| self.out.join(model::prompt_url(v))),
+        );
+        let mut removed = 0;
+        for path in stale.iter().filter(|p| p.is_file()) {
+            std::fs::remove_file(path).map_err(|source| SiteError::Io {
                 path: path.clone(),
                 source,
             })?;
             removed += 1;
         }
-        let _ = std::fs::remove_dir(&dir); // only when now empty
+        for id in ids.iter().chain(&gone) {
+            // Only when now empty.
+            let dir = self.out.join("groups").join(id);
+            let _ = std::fs::remove_dir(dir.join("thumbs"));
+            let _ = std::fs::remove_dir(dir);
+        }
+        Ok(Rebuild {
+            full: false,
+            groups: dirs.len(),
+            written,
+            removed,
+        })
     }
-    Ok(removed)
+
+    /// Files under the output folders of these groups that this render did not make.
+    fn stale_group_files<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a String>,
+        files: &BTreeMap<PathBuf, OutFile>,
+    ) -> Vec<PathBuf> {
+        let mut stale = Vec::new();
+        for id in ids {
+            let dir = self.out.join("groups").join(id);
+            stale.extend(
+                walkdir::WalkDir::new(&dir)
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_file())
+                    .filter(|e| {
+                        e.path()
+                            .strip_prefix(&self.out)
+                            .is_ok_and(|rel| !files.contains_key(rel))
+                    })
+                    .map(|e| e.into_path()),
+            );
+        }
+        stale
+    }
 }
 
 #[cfg(test)]
