@@ -328,14 +328,24 @@ fn nothing_outside_the_site_folder_is_served() {
     );
     for (path, ctype) in [
         (format!("/groups/{g}/offline-minimalist.png"), "image/png"),
-        (format!("/groups/{g}/thumbs/offline-minimalist-400.jpg"), "image/jpeg"),
-        ("/static/gallery.js".to_string(), "text/javascript; charset=utf-8"),
+        (
+            format!("/groups/{g}/thumbs/offline-minimalist-400.jpg"),
+            "image/jpeg",
+        ),
+        (
+            "/static/gallery.js".to_string(),
+            "text/javascript; charset=utf-8",
+        ),
         ("/runs.json".to_string(), "application/json"),
         ("/atom.xml".to_string(), "application/xml"),
     ] {
         let reply = get(port, &path);
         assert_eq!(reply.status, 200, "{path}");
-        assert_eq!(reply.header("content-type").as_deref(), Some(ctype), "{path}");
+        assert_eq!(
+            reply.header("content-type").as_deref(),
+            Some(ctype),
+            "{path}"
+        );
     }
 }
 

@@ -219,7 +219,7 @@ pub(crate) fn site_files(
     for (path, bytes) in render_pages(theme, site, m, problems, scope)? {
         files.insert(path, OutFile::Bytes(bytes));
     }
-    for (path, bytes) in exports::all(m, &site.base_url) {
+    for (path, bytes) in exports::all(m, &site.title, &site.base_url) {
         files.insert(path.into(), OutFile::Bytes(bytes));
     }
     if scope.all() {
