@@ -65,12 +65,14 @@ fn main() {
     }
 }
 
-/// 250 groups of 4 done runs, each with a small PNG (image size does not matter here).
+/// 250 groups of 4 done runs, each with a 512 px PNG (one thumbnail width; all alike, so
+/// the thumbnail cache makes it once: what is measured is the rebuild, not resizing).
 fn write_corpus(root: &Path) -> Vec<uuid::Uuid> {
     let runs_dir = root.join("runs");
     let png = {
-        let img =
-            image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 128]));
+        let img = image::RgbImage::from_fn(512, 512, |x, y| {
+            image::Rgb([(x / 2) as u8, (y / 2) as u8, 128])
+        });
         let mut bytes = std::io::Cursor::new(Vec::new());
         img.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
         bytes.into_inner()
@@ -91,7 +93,7 @@ fn write_corpus(root: &Path) -> Vec<uuid::Uuid> {
                     name: "Procedural Brush".into(),
                     provider: "procedural".into(),
                     model: "procedural-v1".into(),
-                    size: Some("64x64".into()),
+                    size: Some("512x512".into()),
                     quality: None,
                 },
                 artists: ARTISTS
