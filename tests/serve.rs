@@ -220,7 +220,9 @@ fn a_changed_run_file_and_a_new_group_show_up_over_http() {
         wait_until(|| !get(port, "/").body.contains(&new[0])),
         "the removed group is still on the index"
     );
-    assert!(wait_until(|| !p.path(&format!("site/groups/{}", new[0])).exists()));
+    assert!(wait_until(|| !p
+        .path(&format!("site/groups/{}", new[0]))
+        .exists()));
 
     // What the incremental rebuilds left in site/ is exactly what a clean build makes.
     let out = p.chorus(&["build"]).output().unwrap();

@@ -15,7 +15,7 @@ use super::poll::FinePollWatcher;
 /// Long enough to gather the burst of events one atomic write makes (create, write,
 /// rename), short enough to keep write-to-reload well under the 150 ms target. Zola and
 /// mdBook wait a full second.
-pub const DEBOUNCE: Duration = Duration::from_millis(40);
+pub const DEBOUNCE: Duration = Duration::from_millis(20);
 /// How often `--poll` looks at modification times.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// The folders under the project root whose every file feeds the site.

@@ -199,17 +199,14 @@ impl Site {
         let mut gone = BTreeSet::new();
         let mut artists = BTreeSet::new();
         let mut prompts = BTreeSet::new();
-        let mut note = |view: &GroupView| {
-            artists.extend(view.runs.iter().map(|r| r.artist_slug.clone()));
-            prompts.insert(view.prompt_version.clone());
-        };
+        let mut old_views: BTreeMap<String, GroupView> = BTreeMap::new();
         let mut fresh = Vec::new();
         for dir in dirs {
             if let Some(pos) = self.groups.iter().position(|g| &g.dir == dir) {
                 self.groups.remove(pos);
                 let old = self.model.groups.remove(pos);
-                note(&old);
-                gone.insert(old.id);
+                gone.insert(old.id.clone());
+                old_views.insert(old.id.clone(), old);
             }
             self.problems.retain(|p| !p.file.starts_with(dir));
             self.prepared.retain(|src, _| !src.starts_with(dir));
@@ -228,10 +225,17 @@ impl Site {
         let mut pairs: Vec<(LoadedGroup, GroupView)> = groups.into_iter().zip(views).collect();
         for g in fresh {
             let view = model::group_view(&g, |run| image_view(&self.prepared, &g, run));
-            note(&view);
+            let old = old_views.remove(&view.id);
+            artists.extend(Self::changed_artists(old.as_ref(), &view));
+            prompts.insert(view.prompt_version.clone());
+            prompts.extend(old.map(|o| o.prompt_version));
             gone.remove(&view.id);
             ids.insert(view.id.clone());
             pairs.push((g, view));
+        }
+        for old in old_views.values() {
+            artists.extend(old.runs.iter().map(|r| r.artist_slug.clone()));
+            prompts.insert(old.prompt_version.clone());
         }
         // The order and problem list a full load gives, so the output equals a clean build's.
         pairs.sort_by(|a, b| newest_first(&a.0, &b.0));
@@ -293,6 +297,43 @@ impl Site {
             written,
             removed,
         })
+    }
+
+    /// The Artists whose pages show something else now: those whose run changed, or all of
+    /// the group's when what their entries say about the group changed.
+    fn changed_artists(old: Option<&GroupView>, new: &GroupView) -> Vec<String> {
+        let slugs = |g: &GroupView| {
+            g.runs
+                .iter()
+                .map(|r| r.artist_slug.clone())
+                .collect::<Vec<_>>()
+        };
+        let Some(old) = old else {
+            return slugs(new);
+        };
+        let heading = |g: &GroupView| {
+            (
+                g.url.clone(),
+                g.short_id.clone(),
+                g.prompt_version.clone(),
+                g.prompt_url.clone(),
+                g.created_date.clone(),
+            )
+        };
+        if heading(old) != heading(new) || old.runs.len() != new.runs.len() {
+            let mut all = slugs(old);
+            all.extend(slugs(new));
+            return all;
+        }
+        new.runs
+            .iter()
+            .zip(&old.runs)
+            .filter(|(n, o)| {
+                n.artist_slug != o.artist_slug
+                    || serde_json::to_value(n).ok() != serde_json::to_value(o).ok()
+            })
+            .flat_map(|(n, o)| [n.artist_slug.clone(), o.artist_slug.clone()])
+            .collect()
     }
 
     /// Files under the output folders of these groups that this render did not make.

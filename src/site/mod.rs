@@ -297,6 +297,76 @@ fn ctx_with<T: Serialize + ?Sized>(key: &str, value: &T) -> tera::Context {
     ctx
 }
 
+/// An Artist as listings show it: the page without its runs.
+#[derive(Serialize)]
+struct ArtistListing<'a> {
+    slug: &'a str,
+    name: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    url: &'a str,
+    totals: &'a model::ArtistTotals,
+}
+
+/// A prompt version as listings show it: its rows name their groups, without the runs.
+#[derive(Serialize)]
+struct PromptListing<'a> {
+    version: &'a str,
+    url: &'a str,
+    text: &'a str,
+    sha256: &'a str,
+    text_variants: usize,
+    columns: &'a [model::ColumnHead],
+    rows: Vec<RowListing<'a>>,
+}
+
+#[derive(Serialize)]
+struct RowListing<'a> {
+    group_url: &'a str,
+    group_short_id: &'a str,
+    created_date: &'a str,
+}
+
+/// The listings the index and the Artist and prompt indexes get. Every run would
+/// otherwise be serialised into their contexts once per listing, which was most of the
+/// time of an incremental rebuild on a 1,000-run site.
+fn listings(m: &SiteModel) -> (Vec<ArtistListing<'_>>, Vec<PromptListing<'_>>) {
+    let artists = m
+        .artists
+        .iter()
+        .map(|a| ArtistListing {
+            slug: &a.slug,
+            name: &a.name,
+            model: &a.model,
+            provider: &a.provider,
+            url: &a.url,
+            totals: &a.totals,
+        })
+        .collect();
+    let prompts = m
+        .prompts
+        .iter()
+        .map(|p| PromptListing {
+            version: &p.version,
+            url: &p.url,
+            text: &p.text,
+            sha256: &p.sha256,
+            text_variants: p.text_variants,
+            columns: &p.columns,
+            rows: p
+                .rows
+                .iter()
+                .map(|r| RowListing {
+                    group_url: &r.group_url,
+                    group_short_id: &r.group_short_id,
+                    created_date: &r.created_date,
+                })
+                .collect(),
+        })
+        .collect();
+    (artists, prompts)
+}
+
 fn render_pages(
     theme: &theme::Theme,
     site: &SiteContext,
@@ -305,9 +375,10 @@ fn render_pages(
     scope: &Scope,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
     let mut pages = Vec::new();
+    let (artists, prompts) = listings(m);
     let mut index = ctx_with("groups", &m.groups);
-    index.insert("artists", &m.artists);
-    index.insert("prompts", &m.prompts);
+    index.insert("artists", &artists);
+    index.insert("prompts", &prompts);
     index.insert("problems", problems);
     pages.push(page("index.html".into(), "index.html", index));
     if scope.all() {
@@ -326,7 +397,7 @@ fn render_pages(
     pages.push(page(
         "artists/index.html".into(),
         "artists.html",
-        ctx_with("artists", &m.artists),
+        ctx_with("artists", &artists),
     ));
     for a in m.artists.iter().filter(|a| scope.artist(&a.slug)) {
         pages.push(page(a.url.clone(), "artist.html", ctx_with("artist", a)));
@@ -334,7 +405,7 @@ fn render_pages(
     pages.push(page(
         "prompts/index.html".into(),
         "prompts.html",
-        ctx_with("prompts", &m.prompts),
+        ctx_with("prompts", &prompts),
     ));
     for p in m.prompts.iter().filter(|p| scope.prompt(&p.version)) {
         pages.push(page(p.url.clone(), "prompt.html", ctx_with("prompt", p)));
