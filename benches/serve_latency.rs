@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus::store::{self, ArtistRef, BrushRef, GroupRecord, RunMeta, RunRecord, Status};
@@ -53,15 +53,17 @@ fn main() {
     );
 
     for (label, extra) in [("native events", &[][..]), ("--poll", &["--poll"][..])] {
-        let (server, port, startup) = start(root, extra);
+        let (server, port, startup, rebuilds) = start(root, extra);
         let (a, b) = measure(root, port, &groups, label);
         drop(server);
+        let rebuilds = rebuilds.lock().unwrap().clone();
         println!(
             "\n{label}: initial build + start {startup} ms; {CHANGES} changes on {} runs",
             groups.len() * ARTISTS.len()
         );
         report("write → reload event", &a);
         report("write → page on disk", &b);
+        report("rebuild alone (server)", &rebuilds);
     }
 }
 
@@ -150,7 +152,9 @@ fn run(
     }
 }
 
-fn start(root: &Path, extra: &[&str]) -> (Server, u16, u128) {
+type Rebuilds = Arc<Mutex<Vec<f64>>>;
+
+fn start(root: &Path, extra: &[&str]) -> (Server, u16, u128, Rebuilds) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_chorus"))
         .arg("--root")
@@ -176,8 +180,20 @@ fn start(root: &Path, extra: &[&str]) -> (Server, u16, u128) {
         if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
             let port = rest.split('/').next().unwrap().parse().unwrap();
             // Drain the log so the pipe never fills.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return (server, port, started.elapsed().as_millis());
+            // Drain the log so the pipe never fills, keeping the server's own rebuild times.
+            let rebuilds = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&rebuilds);
+            std::thread::spawn(move || {
+                while let Ok(line) = rx.recv() {
+                    let ms = line
+                        .strip_prefix("Rebuilt ")
+                        .and_then(|l| l.split(" in ").nth(1));
+                    if let Some(ms) = ms.and_then(|m| m.split(' ').next()?.parse::<f64>().ok()) {
+                        sink.lock().unwrap().push(ms);
+                    }
+                }
+            });
+            return (server, port, started.elapsed().as_millis(), rebuilds);
         }
     }
 }
@@ -254,6 +270,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn report(what: &str, samples: &[f64]) {
+    if samples.is_empty() {
+        println!("  {what:<22} no samples");
+        return;
+    }
     let mut s = samples.to_vec();
     s.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pick = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
