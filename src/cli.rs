@@ -1,5 +1,5 @@
 //! The command line: argument parsing and wiring only. Each subcommand calls into
-//! `config`, `store`, `generate` or `site`; errors gain their context here (anyhow).
+//! `config`, `store`, `generate`, `site` or `serve`; errors gain their context here (anyhow).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +12,7 @@ use crate::config::{self, Project};
 use crate::generate::budget::Budget;
 use crate::generate::events::{Event, Reporter, Sink, Style};
 use crate::generate::{self, Batch, GenerateOptions, Providers};
+use crate::serve::{self, ServeOptions};
 use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
 
@@ -87,6 +88,18 @@ are listed on stderr and on the index page. The exit code is 0 unless --strict i
         after_help = EXIT_CODES
     )]
     Build(BuildArgs),
+    /// Build the site, serve it on 127.0.0.1 and rebuild + reload the browser on every change
+    #[command(
+        long_about = "Build the site, serve it on 127.0.0.1 (port 1111, or the next free one) and \
+watch chorus.toml, runs/, themes/ and templates/. A changed run file re-renders only the pages \
+that depend on it; a template or config change rebuilds everything. Open pages reload by \
+themselves. A failed build shows its error in the browser until the file is fixed; the server \
+keeps running.\n\n\
+The pages are written to the output folder (default site/) exactly as `chorus build` writes \
+them; the live-reload script is added only to what the server sends.",
+        after_help = EXIT_CODES
+    )]
+    Serve(ServeArgs),
     /// List run groups with their run counts by status
     #[command(after_help = EXIT_CODES)]
     Status,
@@ -179,6 +192,34 @@ pub struct BuildArgs {
     /// Exit non-zero (3) when runs/ has problems
     #[arg(long)]
     pub strict: bool,
+    /// Keep running and rebuild whenever chorus.toml, runs/, themes/ or templates/ change
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: poll for changes instead of relying on file-system events
+    #[arg(long, requires = "watch")]
+    pub poll: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (default 1111, or the next free one; 0 picks any free port)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Address to listen on; anything but loopback exposes the preview to the network
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Open the site in the default browser
+    #[arg(long)]
+    pub open: bool,
+    /// Poll for changes instead of relying on file-system events (network drives, some VMs)
+    #[arg(long)]
+    pub poll: bool,
+    /// Output folder (default: <root>/site)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Absolute URL the site is published at (overrides site.base_url)
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 /// Entry point used by `main`.
@@ -198,9 +239,33 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Init(args) => init(&cli.root, args),
         Command::Generate(args) => generate_cmd(&cli.root, args),
         Command::Resume(args) => resume_cmd(&cli.root, args),
+        Command::Build(args) if args.watch => {
+            let build = BuildOptions {
+                out: args.out,
+                base_url: args.base_url,
+                cache_dir: None,
+            };
+            serve::watch(&cli.root, build, args.poll)?;
+            Ok(exit::OK)
+        }
         Command::Build(args) => {
             let project = load_project(&cli.root)?;
             build_cmd(&project, &args)
+        }
+        Command::Serve(args) => {
+            let opts = ServeOptions {
+                bind: args.bind,
+                port: args.port,
+                open: args.open,
+                poll: args.poll,
+                build: BuildOptions {
+                    out: args.out,
+                    base_url: args.base_url,
+                    cache_dir: None,
+                },
+            };
+            serve::serve(&cli.root, opts)?;
+            Ok(exit::OK)
         }
         Command::Status => status(&cli.root),
         Command::Check => check(&cli.root),
@@ -315,6 +380,8 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
                 out: None,
                 base_url: None,
                 strict: false,
+                watch: false,
+                poll: false,
             },
         )?;
         if built != exit::OK {

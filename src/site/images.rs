@@ -115,6 +115,20 @@ impl ImageCache {
     /// Identifies every source and makes the missing thumbnails, in parallel. Sources
     /// that cannot be read are left out of the map and listed in the stats.
     pub fn prepare(&self, sources: &[PathBuf]) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
+        self.prepare_sources(sources, true)
+    }
+
+    /// Like [`ImageCache::prepare`] for some of the sources (an incremental rebuild): the
+    /// memo keeps its other entries and no cached thumbnail is pruned.
+    pub fn prepare_some(&self, sources: &[PathBuf]) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
+        self.prepare_sources(sources, false)
+    }
+
+    fn prepare_sources(
+        &self,
+        sources: &[PathBuf],
+        complete: bool,
+    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
         let memo: SourceMemo = std::fs::read(self.memo_path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -131,6 +145,9 @@ impl ImageCache {
 
         let mut prepared = BTreeMap::new();
         let mut new_memo = SourceMemo::default();
+        if !complete {
+            new_memo.entries = memo.entries.clone();
+        }
         for (src, result) in results {
             match result {
                 Ok((p, entry, made, hashed)) => {
@@ -147,6 +164,9 @@ impl ImageCache {
         // The memo is only an accelerator: failing to save it costs time, not correctness.
         if let Ok(bytes) = serde_json::to_vec(&new_memo) {
             let _ = write_rebuildable(&self.memo_path(), &bytes);
+        }
+        if !complete {
+            return (prepared, stats);
         }
         let keep: BTreeSet<&str> = prepared
             .values()

@@ -5,11 +5,12 @@
 
 pub mod exports;
 pub mod images;
+pub mod incremental;
 pub mod markdown;
 pub mod model;
 pub mod theme;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -17,9 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Project;
 use crate::fsutil::write_rebuildable;
-use crate::store::{load_runs, StoreProblem};
-use images::{ImageCache, ImageStats, Prepared};
-use model::{GroupView, ImageView, SiteModel, ThumbView};
+use crate::store::{LoadedGroup, StoreProblem};
+use images::{ImageStats, Prepared};
+pub use incremental::{Rebuild, Site};
+use model::{ImageView, SiteModel, ThumbView};
 
 /// Marks a folder as chorus output, so stale files may be pruned from it safely.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
@@ -62,15 +64,36 @@ pub struct BuildReport {
     pub images: ImageStats,
     /// Problems in runs/; the sound groups were still built.
     pub problems: Vec<StoreProblem>,
-    /// Wall time of each phase, in order (for `--verbose` output and the bench).
+    /// Wall time of each phase, in order (for the bench).
     pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+/// Wall-clock laps of a build's phases.
+pub(crate) struct Phases {
+    last: std::time::Instant,
+    pub(crate) laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    pub(crate) fn start() -> Phases {
+        Phases {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    pub(crate) fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
 }
 
 /// One file of the output: rendered bytes, or a copy of a file on disk (a run's image
 /// or a cached thumbnail) identified by `key`, which changes when its content does.
 /// `link`: the source is chorus's own cache, never edited in place, so a hard link may
 /// stand in for the copy.
-enum OutFile {
+pub(crate) enum OutFile {
     Bytes(Vec<u8>),
     Copy {
         src: PathBuf,
@@ -106,23 +129,12 @@ fn copy_if_changed(src: &Path, dest: &Path, link: bool) -> std::io::Result<bool>
 
 /// Builds the whole site.
 pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| project.root.join("site"));
-    let cache = ImageCache::new(
-        opts.cache_dir
-            .clone()
-            .unwrap_or_else(|| project.root.join(CACHE_DIR)),
-    );
-    let mut clock = Phases::start();
-    let theme = theme::load(&project.root, &project.config.site.theme)?;
-    let tree = load_runs(&project.runs_dir());
-    clock.lap("load");
+    Site::load(project.clone(), opts).map(|(_, report)| report)
+}
 
-    // Images first: the pages need each image's size and variants.
-    let sources: Vec<PathBuf> = tree
-        .groups
+/// Every image file of a group, as the build reads them.
+pub(crate) fn image_sources(groups: &[LoadedGroup]) -> Vec<PathBuf> {
+    groups
         .iter()
         .flat_map(|g| {
             g.runs
@@ -130,146 +142,157 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
                 .filter_map(|r| model::safe_image_file(r).map(|f| g.dir.join(f)))
         })
         .filter(|p| p.is_file())
-        .collect();
-    let (prepared, image_stats) = cache.prepare(&sources);
-    clock.lap("images");
+        .collect()
+}
 
-    // Nothing that goes into the output changed and the output is as we left it: the
-    // pages would come out byte for byte the same, so rendering them can be skipped.
-    let site = SiteContext::new(project, opts, &theme);
-    let fingerprint = fingerprint(&tree, &theme, &site, &prepared, &image_stats);
-    let memo_path = output_memo_path(cache.dir(), &out);
-    let memo = OutputMemo::load(&memo_path);
-    if memo.fingerprint == fingerprint && memo.intact(&out) {
-        clock.lap("check");
-        return Ok(BuildReport {
-            out,
-            groups: tree.groups.len(),
-            files: memo.files.len(),
-            written: 0,
-            removed: 0,
-            images: image_stats,
-            problems: tree.problems,
-            timings: clock.laps,
-        });
-    }
-
-    let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
-    let site_model = model::site_model(&tree.groups, |g, run| {
-        let file = model::safe_image_file(run)?;
-        let p: &Prepared = prepared.get(&g.dir.join(file))?;
-        let group_id = g.group.run_group_id.to_string();
-        let view = ImageView {
-            url: model::image_url(&group_id, file),
-            width: p.source.width,
-            height: p.source.height,
-            thumbs: p
-                .thumbs
-                .iter()
-                .map(|t| ThumbView {
-                    url: model::thumb_url(&group_id, &run.artist_slug, t.width),
-                    width: t.width,
-                    height: t.height,
-                })
-                .collect(),
-        };
-        Some(view)
-    });
-    for g in &tree.groups {
-        for run in &g.runs {
-            let Some(file) = model::safe_image_file(run) else {
-                continue;
-            };
-            let src = g.dir.join(file);
-            let Some(p) = prepared.get(&src) else {
-                continue;
-            };
-            let group_id = g.group.run_group_id.to_string();
-            files.insert(
-                model::image_url(&group_id, file).into(),
-                OutFile::Copy {
-                    src: src.clone(),
-                    key: p.source.sha256.clone(),
-                    link: false,
-                },
-            );
-            for t in &p.thumbs {
-                files.insert(
-                    model::thumb_url(&group_id, &run.artist_slug, t.width).into(),
-                    OutFile::Copy {
-                        src: t.path.clone(),
-                        key: t.key.clone(),
-                        link: true,
-                    },
-                );
-            }
-        }
-    }
-
-    clock.lap("model");
-    let problems: Vec<String> = tree
-        .problems
-        .iter()
-        .map(ToString::to_string)
-        .chain(
-            image_stats
-                .failed
-                .iter()
-                .map(|(p, e)| format!("{}: {e}", p.display())),
-        )
-        .collect();
-    for (path, bytes) in render_pages(&theme, &site, &site_model, &problems)? {
-        files.insert(path, OutFile::Bytes(bytes));
-    }
-    for (path, bytes) in exports::all(&site_model, &site.title, &site.base_url) {
-        files.insert(path.into(), OutFile::Bytes(bytes));
-    }
-    for (rel, bytes) in &theme.statics {
-        files.insert(Path::new("static").join(rel), OutFile::Bytes(bytes.clone()));
-    }
-    clock.lap("render");
-    // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
-    files.insert(".nojekyll".into(), OutFile::Bytes(Vec::new()));
-    files.insert(
-        OUTPUT_MARKER.into(),
-        OutFile::Bytes(
-            b"This folder is written by `chorus build`; files not made by it are removed.\n"
-                .to_vec(),
-        ),
-    );
-
-    let (written, removed) = write_output(&out, &files, &memo, &memo_path, fingerprint)?;
-    clock.lap("write");
-    Ok(BuildReport {
-        out,
-        groups: site_model.groups.len(),
-        files: files.len(),
-        written,
-        removed,
-        images: image_stats,
-        problems: tree.problems,
-        timings: clock.laps,
+/// How a run's image appears on its pages, once it is prepared.
+pub(crate) fn image_view(
+    prepared: &BTreeMap<PathBuf, Prepared>,
+    g: &LoadedGroup,
+    run: &crate::store::RunRecord,
+) -> Option<ImageView> {
+    let file = model::safe_image_file(run)?;
+    let p: &Prepared = prepared.get(&g.dir.join(file))?;
+    let group_id = g.group.run_group_id.to_string();
+    Some(ImageView {
+        url: model::image_url(&group_id, file),
+        width: p.source.width,
+        height: p.source.height,
+        thumbs: p
+            .thumbs
+            .iter()
+            .map(|t| ThumbView {
+                url: model::thumb_url(&group_id, &run.artist_slug, t.width),
+                width: t.width,
+                height: t.height,
+            })
+            .collect(),
     })
 }
 
-struct Phases {
-    last: std::time::Instant,
-    laps: Vec<(&'static str, std::time::Duration)>,
+/// The full images and thumbnails of one group, as copies into the output.
+pub(crate) fn image_files(
+    g: &LoadedGroup,
+    prepared: &BTreeMap<PathBuf, Prepared>,
+    files: &mut BTreeMap<PathBuf, OutFile>,
+) {
+    for run in &g.runs {
+        let Some(file) = model::safe_image_file(run) else {
+            continue;
+        };
+        let src = g.dir.join(file);
+        let Some(p) = prepared.get(&src) else {
+            continue;
+        };
+        let group_id = g.group.run_group_id.to_string();
+        files.insert(
+            model::image_url(&group_id, file).into(),
+            OutFile::Copy {
+                src: src.clone(),
+                key: p.source.sha256.clone(),
+                link: false,
+            },
+        );
+        for t in &p.thumbs {
+            files.insert(
+                model::thumb_url(&group_id, &run.artist_slug, t.width).into(),
+                OutFile::Copy {
+                    src: t.path.clone(),
+                    key: t.key.clone(),
+                    link: true,
+                },
+            );
+        }
+    }
 }
 
-impl Phases {
-    fn start() -> Phases {
-        Phases {
-            last: std::time::Instant::now(),
-            laps: Vec::new(),
+/// The problems the index lists: broken files in runs/, then unreadable images.
+pub(crate) fn problem_lines(
+    problems: &[StoreProblem],
+    image_failures: &[(PathBuf, String)],
+) -> Vec<String> {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .chain(
+            image_failures
+                .iter()
+                .map(|(p, e)| format!("{}: {e}", p.display())),
+        )
+        .collect()
+}
+
+/// Which pages a render makes: all of them, or the site-wide pages (index, listings,
+/// exports) plus the pages of some groups, Artists and prompt versions.
+#[derive(Debug, Default)]
+pub(crate) enum Scope {
+    #[default]
+    All,
+    Only {
+        groups: BTreeSet<String>,
+        artists: BTreeSet<String>,
+        prompts: BTreeSet<String>,
+    },
+}
+
+impl Scope {
+    fn all(&self) -> bool {
+        matches!(self, Scope::All)
+    }
+
+    fn group(&self, id: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only { groups, .. } => groups.contains(id),
         }
     }
 
-    fn lap(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        self.laps.push((name, now - self.last));
-        self.last = now;
+    fn artist(&self, slug: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only { artists, .. } => artists.contains(slug),
+        }
     }
+
+    fn prompt(&self, version: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only { prompts, .. } => prompts.contains(version),
+        }
+    }
+}
+
+/// The rendered files in `scope`: pages, exports, and (for a full build) the theme's
+/// static files and the output markers. Images are added by [`image_files`].
+pub(crate) fn site_files(
+    theme: &theme::Theme,
+    site: &SiteContext,
+    m: &SiteModel,
+    problems: &[String],
+    scope: &Scope,
+) -> Result<BTreeMap<PathBuf, OutFile>, SiteError> {
+    let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
+    for (path, bytes) in render_pages(theme, site, m, problems, scope)? {
+        files.insert(path, OutFile::Bytes(bytes));
+    }
+    for (path, bytes) in exports::all(m, &site.title, &site.base_url) {
+        files.insert(path.into(), OutFile::Bytes(bytes));
+    }
+    if scope.all() {
+        for (rel, bytes) in &theme.statics {
+            files.insert(Path::new("static").join(rel), OutFile::Bytes(bytes.clone()));
+        }
+        // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
+        files.insert(".nojekyll".into(), OutFile::Bytes(Vec::new()));
+        files.insert(
+            OUTPUT_MARKER.into(),
+            OutFile::Bytes(
+                b"This folder is written by `chorus build`; files not made by it are removed.\n"
+                    .to_vec(),
+            ),
+        );
+    }
+    Ok(files)
 }
 
 /// What every template sees as `site`.
@@ -285,7 +308,7 @@ pub struct SiteContext {
 }
 
 impl SiteContext {
-    fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
+    pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
         let base = opts
             .base_url
             .clone()
@@ -330,24 +353,98 @@ fn ctx_with<T: Serialize + ?Sized>(key: &str, value: &T) -> tera::Context {
     ctx
 }
 
+/// An Artist as listings show it: the page without its runs.
+#[derive(Serialize)]
+struct ArtistListing<'a> {
+    slug: &'a str,
+    name: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    url: &'a str,
+    totals: &'a model::ArtistTotals,
+}
+
+/// A prompt version as listings show it: its rows name their groups, without the runs.
+#[derive(Serialize)]
+struct PromptListing<'a> {
+    version: &'a str,
+    url: &'a str,
+    text: &'a str,
+    sha256: &'a str,
+    text_variants: usize,
+    columns: &'a [model::ColumnHead],
+    rows: Vec<RowListing<'a>>,
+}
+
+#[derive(Serialize)]
+struct RowListing<'a> {
+    group_url: &'a str,
+    group_short_id: &'a str,
+    created_date: &'a str,
+}
+
+/// The listings the index and the Artist and prompt indexes get. Every run would
+/// otherwise be serialised into their contexts once per listing, which was most of the
+/// time of an incremental rebuild on a 1,000-run site.
+fn listings(m: &SiteModel) -> (Vec<ArtistListing<'_>>, Vec<PromptListing<'_>>) {
+    let artists = m
+        .artists
+        .iter()
+        .map(|a| ArtistListing {
+            slug: &a.slug,
+            name: &a.name,
+            model: &a.model,
+            provider: &a.provider,
+            url: &a.url,
+            totals: &a.totals,
+        })
+        .collect();
+    let prompts = m
+        .prompts
+        .iter()
+        .map(|p| PromptListing {
+            version: &p.version,
+            url: &p.url,
+            text: &p.text,
+            sha256: &p.sha256,
+            text_variants: p.text_variants,
+            columns: &p.columns,
+            rows: p
+                .rows
+                .iter()
+                .map(|r| RowListing {
+                    group_url: &r.group_url,
+                    group_short_id: &r.group_short_id,
+                    created_date: &r.created_date,
+                })
+                .collect(),
+        })
+        .collect();
+    (artists, prompts)
+}
+
 fn render_pages(
     theme: &theme::Theme,
     site: &SiteContext,
     m: &SiteModel,
     problems: &[String],
+    scope: &Scope,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
     let mut pages = Vec::new();
+    let (artists, prompts) = listings(m);
     let mut index = ctx_with("groups", &m.groups);
-    index.insert("artists", &m.artists);
-    index.insert("prompts", &m.prompts);
+    index.insert("artists", &artists);
+    index.insert("prompts", &prompts);
     index.insert("problems", problems);
     pages.push(page("index.html".into(), "index.html", index));
-    pages.push(page("404.html".into(), "404.html", tera::Context::new()));
-    for g in &m.groups {
+    if scope.all() {
+        pages.push(page("404.html".into(), "404.html", tera::Context::new()));
+    }
+    for g in m.groups.iter().filter(|g| scope.group(&g.id)) {
         pages.push(page(g.url.clone(), "group.html", ctx_with("group", g)));
         // Run pages see the group without its runs (they have prev/next): serialising every
         // sibling into every run page was most of the render time.
-        let summary = GroupView {
+        let summary = model::GroupView {
             runs: Vec::new(),
             ..g.clone()
         };
@@ -362,17 +459,17 @@ fn render_pages(
     pages.push(page(
         "artists/index.html".into(),
         "artists.html",
-        ctx_with("artists", &m.artists),
+        ctx_with("artists", &artists),
     ));
-    for a in &m.artists {
+    for a in m.artists.iter().filter(|a| scope.artist(&a.slug)) {
         pages.push(page(a.url.clone(), "artist.html", ctx_with("artist", a)));
     }
     pages.push(page(
         "prompts/index.html".into(),
         "prompts.html",
-        ctx_with("prompts", &m.prompts),
+        ctx_with("prompts", &prompts),
     ));
-    for p in &m.prompts {
+    for p in m.prompts.iter().filter(|p| scope.prompt(&p.version)) {
         pages.push(page(p.url.clone(), "prompt.html", ctx_with("prompt", p)));
     }
 
@@ -401,7 +498,8 @@ fn render_pages(
 /// and mtime after the build (and, for copies, what it was copied from), so an unchanged
 /// file or an unchanged site is recognised without reading it.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct OutputMemo {
+pub(crate) struct OutputMemo {
+    /// Empty after an incremental rebuild: only a full build vouches for the whole output.
     #[serde(default)]
     fingerprint: String,
     /// Root-relative path → (copy key, or empty for rendered files; length; mtime in ns).
@@ -410,16 +508,17 @@ struct OutputMemo {
 }
 
 impl OutputMemo {
-    fn load(path: &Path) -> OutputMemo {
+    pub(crate) fn load(path: &Path) -> OutputMemo {
         std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
 
-    /// Every file recorded is there with the same length and mtime, and no other file is.
-    fn intact(&self, out: &Path) -> bool {
-        if self.files.is_empty() {
+    /// The output was made from inputs with this fingerprint, and every file recorded is
+    /// there with the same length and mtime, and no other file is.
+    pub(crate) fn vouches_for(&self, fingerprint: &str, out: &Path) -> bool {
+        if self.files.is_empty() || self.fingerprint != fingerprint {
             return false;
         }
         let same = self
@@ -433,16 +532,20 @@ impl OutputMemo {
             .count()
             == self.files.len()
     }
+
+    pub(crate) fn file_count(&self) -> usize {
+        self.files.len()
+    }
 }
 
 /// A hash of everything the output is made from: the runs, the theme, the site settings,
 /// the images' identities and the chorus version.
-fn fingerprint(
-    tree: &crate::store::RunsTree,
+pub(crate) fn fingerprint(
+    groups: &[LoadedGroup],
+    problems: &[String],
     theme: &theme::Theme,
     site: &SiteContext,
     prepared: &BTreeMap<PathBuf, Prepared>,
-    stats: &ImageStats,
 ) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -451,15 +554,15 @@ fn fingerprint(
         h.update(bytes);
     };
     feed(env!("CARGO_PKG_VERSION").as_bytes());
-    for g in &tree.groups {
+    for g in groups {
         feed(g.dir.as_os_str().as_encoded_bytes());
         feed(&serde_json::to_vec(&g.group).unwrap_or_default());
         for r in &g.runs {
             feed(&serde_json::to_vec(r).unwrap_or_default());
         }
     }
-    for p in &tree.problems {
-        feed(p.to_string().as_bytes());
+    for p in problems {
+        feed(p.as_bytes());
     }
     for (name, (path, text)) in &theme.sources {
         feed(name.as_bytes());
@@ -473,16 +576,12 @@ fn fingerprint(
     feed(&serde_json::to_vec(site).unwrap_or_default());
     for (src, p) in prepared {
         feed(src.as_os_str().as_encoded_bytes());
-        feed(format!("{:?}", p).as_bytes());
-    }
-    for (src, e) in &stats.failed {
-        feed(src.as_os_str().as_encoded_bytes());
-        feed(e.as_bytes());
+        feed(format!("{p:?}").as_bytes());
     }
     crate::store::sha256_hex(&h.finalize())
 }
 
-fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
+pub(crate) fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
     let abs = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
     let id = crate::store::sha256_hex(abs.to_string_lossy().as_bytes());
     cache_dir.join(format!("output-{}.json", &id[..16]))
@@ -490,12 +589,14 @@ fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
 
 /// Writes changed files and prunes files the build no longer makes. Refuses to prune a
 /// non-empty folder that chorus did not write, so `--out ~/Documents` cannot lose data.
-fn write_output(
+/// With `fingerprint` (a full build) stale files are pruned and the memo vouches for the
+/// output; without it (an incremental rebuild) only `files` are written, nothing is
+/// removed, and what the memo knows of other files is kept.
+pub(crate) fn write_output(
     out: &Path,
     files: &BTreeMap<PathBuf, OutFile>,
-    memo: &OutputMemo,
-    memo_path: &Path,
-    fingerprint: String,
+    cache_dir: &Path,
+    fingerprint: Option<String>,
 ) -> Result<(usize, usize), SiteError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -511,6 +612,8 @@ fn write_output(
         )));
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let memo_path = output_memo_path(cache_dir, out);
+    let memo = OutputMemo::load(&memo_path);
 
     type Written = (bool, PathBuf, (String, u64, u128));
     let results: Vec<Result<Written, SiteError>> = files
@@ -537,11 +640,18 @@ fn write_output(
             Ok((wrote, rel.clone(), (key.to_string(), len, mtime)))
         })
         .collect();
-    let mut written = 0;
-    let mut new_memo = OutputMemo {
-        fingerprint,
-        files: BTreeMap::new(),
+    let prune = fingerprint.is_some();
+    let mut new_memo = match fingerprint {
+        Some(fingerprint) => OutputMemo {
+            fingerprint,
+            files: BTreeMap::new(),
+        },
+        None => OutputMemo {
+            fingerprint: String::new(),
+            files: memo.files,
+        },
     };
+    let mut written = 0;
     for r in results {
         let (wrote, rel, entry) = r?;
         written += usize::from(wrote);
@@ -549,25 +659,27 @@ fn write_output(
     }
 
     let mut removed = 0;
-    let stale: Vec<PathBuf> = walkdir::WalkDir::new(out)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            e.path()
-                .strip_prefix(out)
-                .is_ok_and(|rel| !files.contains_key(rel))
-        })
-        .map(|e| e.into_path())
-        .collect();
-    for path in stale {
-        std::fs::remove_file(&path).map_err(io(&path))?;
-        removed += 1;
+    if prune {
+        let stale: Vec<PathBuf> = walkdir::WalkDir::new(out)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter(|e| {
+                e.path()
+                    .strip_prefix(out)
+                    .is_ok_and(|rel| !files.contains_key(rel))
+            })
+            .map(|e| e.into_path())
+            .collect();
+        for path in stale {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            removed += 1;
+        }
+        remove_empty_dirs(out);
     }
-    remove_empty_dirs(out);
     // The memo is only an accelerator: failing to save it costs time, not correctness.
     if let Ok(bytes) = serde_json::to_vec(&new_memo) {
-        let _ = write_rebuildable(memo_path, &bytes);
+        let _ = write_rebuildable(&memo_path, &bytes);
     }
     Ok((written, removed))
 }

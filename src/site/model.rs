@@ -238,6 +238,12 @@ pub fn site_model(
         .iter()
         .map(|g| group_view(g, |run| image(g, run)))
         .collect();
+    assemble(groups)
+}
+
+/// The model from group views already made (newest first): the Artist and prompt-version
+/// pages are derived from them. Incremental rebuilds remake only the changed views.
+pub fn assemble(groups: Vec<GroupView>) -> SiteModel {
     let artists = artist_pages(&groups);
     let prompts = prompt_pages(&groups);
     SiteModel {

@@ -8,7 +8,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
-pub use read::{load_runs, LoadedGroup, RunsTree, StoreProblem};
+pub use read::{load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem};
 pub use schema::*;
 
 use crate::fsutil::write_atomic;

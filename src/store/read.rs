@@ -73,10 +73,24 @@ pub fn load_runs(runs_dir: &Path) -> RunsTree {
             tree.groups.push(group);
         }
     }
-    tree.groups.sort_by(|a, b| {
-        (b.group.created_at, b.group.run_group_id).cmp(&(a.group.created_at, a.group.run_group_id))
-    });
+    tree.groups.sort_by(newest_first);
     tree
+}
+
+/// The order of groups everywhere: newest first, ties broken by id.
+pub fn newest_first(a: &LoadedGroup, b: &LoadedGroup) -> std::cmp::Ordering {
+    (b.group.created_at, b.group.run_group_id).cmp(&(a.group.created_at, a.group.run_group_id))
+}
+
+/// Reads one group folder, as [`load_runs`] does for each (used by incremental rebuilds).
+/// `None` when the folder holds no readable group; the problems say why.
+pub fn load_group_dir(dir: &Path) -> (Option<LoadedGroup>, Vec<StoreProblem>) {
+    let mut problems = Vec::new();
+    if !dir.is_dir() || is_hidden(dir) {
+        return (None, problems);
+    }
+    let group = load_group(dir, &mut problems);
+    (group, problems)
 }
 
 fn is_hidden(path: &Path) -> bool {
