@@ -1,0 +1,17 @@
+//! `analysis` makes the Artists' differences visible: palettes, image and statement
+//! similarity, distinctive words, simple measures and profiles across groups, drawn as
+//! inline SVG. Everything here is pure except `cache`, which stores image signatures
+//! under `<root>/.chorus-cache/analysis/`; nothing here writes the site or renders templates.
+
+pub mod cache;
+pub mod group;
+pub mod image;
+pub mod palette;
+pub mod profile;
+pub mod svg;
+pub mod text;
+
+pub use cache::{AnalysisError, SignatureCache};
+pub use group::{group_analysis, group_numbers, Entry, GroupAnalysis, GroupNumbers};
+pub use image::ImageSignature;
+pub use profile::{artist_analysis, version_analysis, ArtistAnalysis, RunStats, VersionAnalysis};
