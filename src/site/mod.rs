@@ -2,6 +2,7 @@
 //! templates and writes the output folder. It never touches the network, and never
 //! rewrites an output file whose content is unchanged.
 
+pub mod analysis;
 pub mod markdown;
 pub mod model;
 pub mod theme;
