@@ -129,6 +129,9 @@ pub struct BuildArgs {
     /// Exit non-zero (3) when runs/ has problems
     #[arg(long)]
     pub strict: bool,
+    /// Leave out the difference views (palettes, similarity maps, profiles)
+    #[arg(long)]
+    pub no_analysis: bool,
 }
 
 /// Entry point used by `main`.
@@ -226,7 +229,7 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     eprintln!("{} run(s) done, {failed} failed.", finished.len() - failed);
 
     if args.build {
-        let code = build_cmd(&project, &BuildArgs { out: None, base_url: None, strict: false })?;
+        let code = build_cmd(&project, &BuildArgs { out: None, base_url: None, strict: false, no_analysis: false })?;
         if code != exit::OK {
             return Ok(code);
         }
@@ -238,7 +241,7 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let report = site::build(
         project,
-        &BuildOptions { out: args.out.clone(), base_url: args.base_url.clone() },
+        &BuildOptions { out: args.out.clone(), base_url: args.base_url.clone(), no_analysis: args.no_analysis },
     )
     .context("building the site")?;
     for p in &report.problems {

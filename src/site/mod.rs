@@ -24,6 +24,8 @@ pub struct BuildOptions {
     pub out: Option<PathBuf>,
     /// Overrides `site.base_url`.
     pub base_url: Option<String>,
+    /// Skips the difference views (palettes, similarity, profiles; see `analysis`).
+    pub no_analysis: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +59,14 @@ pub struct BuildReport {
 pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
     let out = opts.out.clone().unwrap_or_else(|| project.root.join("site"));
     let theme = theme::load(&project.root, &project.config.site.theme)?;
-    let tree = load_runs(&project.runs_dir());
+    let mut tree = load_runs(&project.runs_dir());
+    let analysis = match opts.no_analysis {
+        true => None,
+        false => Some(analysis::analyse(&tree.groups, &analysis::SignatureCache::for_project(&project.root))?),
+    };
+    if let Some(a) = &analysis {
+        tree.problems.extend(a.problems.iter().cloned());
+    }
 
     let groups: Vec<GroupView> = tree
         .groups
@@ -91,10 +100,18 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
     ctx.insert("problems", &tree.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
     files.insert("index.html".into(), render("index.html", 0, ctx)?);
 
-    for (view, loaded) in groups.iter().zip(&tree.groups) {
+    for (g, (view, loaded)) in groups.iter().zip(&tree.groups).enumerate() {
+        let group_analysis = analysis.as_ref().and_then(|a| a.groups.get(g));
         let mut ctx = tera::Context::new();
         ctx.insert("group", view);
+        ctx.insert("analysis", &group_analysis);
         files.insert(PathBuf::from(&view.url), render("group.html", 2, ctx)?);
+        if let Some(a) = group_analysis.filter(|_| theme.tera.get_template_names().any(|n| n == analysis::BLIND_TEMPLATE)) {
+            let mut ctx = tera::Context::new();
+            ctx.insert("group", view);
+            ctx.insert("blind_runs", &analysis::group::blind_columns(a, &view.runs));
+            files.insert(PathBuf::from(analysis::blind_url(&view.id)), render(analysis::BLIND_TEMPLATE, 2, ctx)?);
+        }
         for (i, run) in view.runs.iter().enumerate() {
             let mut ctx = tera::Context::new();
             ctx.insert("group", view);

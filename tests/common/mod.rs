@@ -13,7 +13,9 @@ pub struct TestProject {
 impl TestProject {
     /// An empty folder (no chorus.toml yet).
     pub fn empty() -> TestProject {
-        TestProject { dir: tempfile::tempdir().expect("temp dir") }
+        TestProject {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A project made by `chorus init`.
@@ -63,8 +65,16 @@ impl TestProject {
         let mut args = vec!["generate", "--offline"];
         args.extend_from_slice(extra);
         let out = self.chorus(&args).output().expect("run chorus");
-        assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+        assert!(
+            out.status.success(),
+            "generate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Every file under `rel`, relative to it, sorted.
@@ -74,7 +84,13 @@ impl TestProject {
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(&base).unwrap().to_string_lossy().into_owned())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(&base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         files.sort();
         files

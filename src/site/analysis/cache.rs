@@ -28,6 +28,15 @@ pub enum AnalysisError {
     },
 }
 
+impl From<AnalysisError> for crate::site::SiteError {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::Cache { path, source } => crate::site::SiteError::Io { path, source },
+            other => crate::site::SiteError::Output(other.to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SignatureCache {
     dir: PathBuf,

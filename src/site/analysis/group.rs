@@ -218,7 +218,7 @@ pub fn group_analysis(
     let (measure_names, measures) = measure_rows(entries);
     GroupAnalysis {
         columns,
-        palette_line: "Six dominant colours of each image (median cut on a 64-pixel thumbnail), with the mean \
+        palette_line: "Up to six dominant colours of each image (median cut on a 64-pixel thumbnail), with the mean \
                        colour distance (CIE ΔE; about 2 is just noticeable) to the other images' palettes."
             .into(),
         image_similarity: Figure {
@@ -242,6 +242,34 @@ pub fn group_analysis(
         measure_names,
         measures,
     }
+}
+
+/// One column of the blind page: the neutral label and the column's run view.
+#[derive(Debug, Serialize)]
+pub struct BlindColumn<'a, T> {
+    pub label: &'a str,
+    pub run: &'a T,
+}
+
+/// The group's columns in blind order; `runs` is in the group's Artist order, like
+/// `analysis.columns`.
+pub fn blind_columns<'a, T>(analysis: &'a GroupAnalysis, runs: &'a [T]) -> Vec<BlindColumn<'a, T>> {
+    let mut cols: Vec<(usize, BlindColumn<T>)> = analysis
+        .columns
+        .iter()
+        .zip(runs)
+        .map(|(c, run)| {
+            (
+                c.blind_order,
+                BlindColumn {
+                    label: &c.blind_label,
+                    run,
+                },
+            )
+        })
+        .collect();
+    cols.sort_by_key(|(order, _)| *order);
+    cols.into_iter().map(|(_, c)| c).collect()
 }
 
 fn pair_na(names: &[String], i: usize, j: usize, _v: Option<f64>, what: &str) -> String {

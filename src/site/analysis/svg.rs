@@ -35,8 +35,8 @@ fn shade(v: f64) -> String {
     )
 }
 
-const CELL: usize = 34;
-const LABEL_W: usize = 150;
+const CELL: usize = 44;
+const LABEL_W: usize = 170;
 
 /// A square matrix of 0–1 values. Rows are labelled with names, columns with the row
 /// numbers (so long names fit); `cell_text(i, j, v)` is each cell's spoken/hover text.
@@ -62,7 +62,7 @@ pub fn heatmap(
     for j in 0..n {
         let _ = write!(
             s,
-            r#"<text x="{}" y="13" text-anchor="middle" font-size="11">{}</text>"#,
+            r#"<text x="{}" y="13" text-anchor="middle" font-size="12" fill="currentColor">{}</text>"#,
             LABEL_W + j * CELL + CELL / 2,
             j + 1
         );
@@ -71,7 +71,7 @@ pub fn heatmap(
         let y = 18 + i * CELL;
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{} {}</text>"#,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="currentColor">{} {}</text>"#,
             LABEL_W - 6,
             y + CELL / 2 + 4,
             esc(&truncate(labels.get(i).map_or("", String::as_str), 20)),
@@ -87,7 +87,7 @@ pub fn heatmap(
             let shown = v.map_or("–".to_string(), |v| format!("{v:.2}"));
             let _ = write!(
                 s,
-                r##"<g aria-label="{text}"><title>{text}</title><rect x="{x}" y="{y}" width="{c}" height="{c}" fill="{fill}" stroke="#fff"/><text x="{tx}" y="{ty}" text-anchor="middle" font-size="10" fill="{ink}">{shown}</text></g>"##,
+                r##"<g aria-label="{text}"><title>{text}</title><rect x="{x}" y="{y}" width="{c}" height="{c}" fill="{fill}" stroke="#fff"/><text x="{tx}" y="{ty}" text-anchor="middle" font-size="12" fill="{ink}">{shown}</text></g>"##,
                 c = CELL,
                 tx = x + CELL / 2,
                 ty = y + CELL / 2 + 4,
@@ -179,7 +179,7 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
     let Some(sm) = summary(values) else {
         let l = esc(&format!("{caption}: no values"));
         return format!(
-            r#"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} 20" width="{w}" height="20" role="img" aria-label="{l}"><title>{l}</title><text x="0" y="14" font-size="11">no values</text></svg>"#
+            r#"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} 20" width="{w}" height="20" role="img" aria-label="{l}"><title>{l}</title><text x="0" y="14" font-size="11" fill="currentColor">no values</text></svg>"#
         );
     };
     let label = esc(&format!(
@@ -205,7 +205,7 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
     let mx = x(sm.median);
     let _ = write!(
         s,
-        r##"<line x1="{mx:.1}" y1="6" x2="{mx:.1}" y2="26" stroke="#c0392b" stroke-width="2"/><text x="10" y="40" font-size="10">{}</text><text x="{mx:.1}" y="40" font-size="10" text-anchor="middle" fill="#c0392b">{}</text><text x="{}" y="40" font-size="10" text-anchor="end">{}</text></svg>"##,
+        r##"<line x1="{mx:.1}" y1="6" x2="{mx:.1}" y2="26" stroke="#c0392b" stroke-width="2"/><text x="10" y="40" font-size="10" fill="currentColor">{}</text><text x="{mx:.1}" y="40" font-size="10" text-anchor="middle" fill="#c0392b">{}</text><text x="{}" y="40" font-size="10" text-anchor="end" fill="currentColor">{}</text></svg>"##,
         esc(&fmt(sm.min)),
         esc(&fmt(sm.median)),
         w - 10,
@@ -229,7 +229,7 @@ pub fn bars(caption: &str, rows: &[(String, Option<f64>, String)]) -> String {
         let t = esc(&format!("{name}: {text}"));
         let _ = write!(
             s,
-            r##"<g aria-label="{t}"><title>{t}</title><text x="140" y="{ty}" font-size="11" text-anchor="end">{n}</text><rect x="146" y="{y}" width="{bw:.1}" height="{bh}" fill="{fill}"/><text x="{vx:.1}" y="{ty}" font-size="10">{v}</text></g>"##,
+            r##"<g aria-label="{t}"><title>{t}</title><text x="140" y="{ty}" font-size="11" text-anchor="end" fill="currentColor">{n}</text><rect x="146" y="{y}" width="{bw:.1}" height="{bh}" fill="{fill}"/><text x="{vx:.1}" y="{ty}" font-size="10" fill="currentColor">{v}</text></g>"##,
             ty = y + 13,
             n = esc(&truncate(name, 22)),
             bh = row_h - 4,

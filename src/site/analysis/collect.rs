@@ -1,0 +1,141 @@
+//! Gathers the analysis of a whole `runs/` tree for the build: image signatures through
+//! the cache (in parallel), then the per-group views, the Artist profiles and the
+//! prompt-version matrices. Reads images and the cache; never writes the output folder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::cache::{AnalysisError, SignatureCache};
+use super::group::{group_analysis, group_numbers, Entry, GroupAnalysis, GroupNumbers};
+use super::image::ImageSignature;
+use super::profile::{
+    artist_analysis, version_analysis, ArtistAnalysis, RunStats, VersionAnalysis,
+};
+use crate::store::{LoadedGroup, RunRecord, Status, StoreProblem};
+
+/// The analysis of every group, Artist and prompt version.
+#[derive(Debug, Default)]
+pub struct SiteAnalysis {
+    /// In the order of the groups given.
+    pub groups: Vec<GroupAnalysis>,
+    /// By Artist slug.
+    pub artists: BTreeMap<String, ArtistAnalysis>,
+    /// By prompt version.
+    pub versions: BTreeMap<String, VersionAnalysis>,
+    /// Images that could not be decoded; their runs are shown without image measures.
+    pub problems: Vec<StoreProblem>,
+}
+
+/// Analyses `groups`. Fails only when the cache cannot be written.
+pub fn analyse(
+    groups: &[LoadedGroup],
+    cache: &SignatureCache,
+) -> Result<SiteAnalysis, AnalysisError> {
+    let images: Vec<(usize, usize, PathBuf)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, loaded)| {
+            loaded.runs.iter().enumerate().filter_map(move |(r, run)| {
+                run.image_file.as_ref().map(|f| (g, r, loaded.dir.join(f)))
+            })
+        })
+        .collect();
+    // A missing image is already a store problem (`chorus check`); only decoding is ours.
+    let results: Vec<(usize, usize, Result<ImageSignature, AnalysisError>)> = images
+        .par_iter()
+        .filter_map(|(g, r, path)| {
+            let bytes = std::fs::read(path).ok()?;
+            Some((*g, *r, cache.signature(path, &bytes)))
+        })
+        .collect();
+    let mut signatures: BTreeMap<(usize, usize), ImageSignature> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (g, r, result) in results {
+        match result {
+            Ok(sig) => {
+                signatures.insert((g, r), sig);
+            }
+            Err(AnalysisError::Decode { path, source }) => problems.push(StoreProblem {
+                file: path,
+                field: String::new(),
+                reason: format!(
+                    "not a readable image ({source}); regenerate the run or remove the file"
+                ),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+
+    let mut numbers: Vec<GroupNumbers> = Vec::with_capacity(groups.len());
+    let mut views = Vec::with_capacity(groups.len());
+    for (g, loaded) in groups.iter().enumerate() {
+        let entries: Vec<Entry> = loaded
+            .group
+            .artists
+            .iter()
+            .map(|a| {
+                let found = loaded.runs.iter().position(|r| r.artist_slug == a.slug);
+                let run = found.map(|r| &loaded.runs[r]);
+                Entry {
+                    slug: &a.slug,
+                    name: &a.name,
+                    statement: run.and_then(|r| non_empty(&r.artist_stmt)),
+                    image_prompt: run.and_then(|r| non_empty(&r.image_prompt)),
+                    signature: found.and_then(|r| signatures.get(&(g, r))),
+                    output_tokens: run.and_then(RunRecord::tokens).map(|t| t.output),
+                    cost_usd: run.and_then(RunRecord::cost_usd),
+                    latency_ms: run.and_then(RunRecord::latency_ms),
+                }
+            })
+            .collect();
+        let n = group_numbers(&entries);
+        views.push(group_analysis(
+            &entries,
+            &n,
+            &loaded.group.run_group_id.to_string(),
+        ));
+        numbers.push(n);
+    }
+
+    let mut artists: BTreeMap<String, (Vec<&GroupNumbers>, Vec<RunStats>)> = BTreeMap::new();
+    let mut versions: BTreeMap<String, Vec<&GroupNumbers>> = BTreeMap::new();
+    for (loaded, n) in groups.iter().zip(&numbers) {
+        versions
+            .entry(loaded.group.prompt_version.clone())
+            .or_default()
+            .push(n);
+        for a in &loaded.group.artists {
+            let slot = artists.entry(a.slug.clone()).or_default();
+            slot.0.push(n);
+            if let Some(run) = loaded.run(&a.slug) {
+                slot.1.push(RunStats {
+                    done: run.status == Status::Done,
+                    failed: run.status == Status::Failed,
+                    cost_usd: run.cost_usd(),
+                    latency_ms: run.latency_ms(),
+                });
+            }
+        }
+    }
+    Ok(SiteAnalysis {
+        groups: views,
+        artists: artists
+            .into_iter()
+            .map(|(slug, (g, runs))| {
+                let a = artist_analysis(&slug, &g, &runs);
+                (slug, a)
+            })
+            .collect(),
+        versions: versions
+            .into_iter()
+            .map(|(v, g)| (v, version_analysis(&g)))
+            .collect(),
+        problems,
+    })
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then_some(text)
+}
