@@ -147,8 +147,11 @@ pub fn lab(rgb: [u8; 3]) -> [f64; 3] {
 
 /// CIE76 ΔE between two colours: about 2.3 is just noticeable, 100 is black vs white.
 pub fn delta_e(a: [u8; 3], b: [u8; 3]) -> f64 {
-    let (a, b) = (lab(a), lab(b));
-    (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt()
+    palette_distance(
+        &[Swatch { rgb: a, share: 1.0 }],
+        &[Swatch { rgb: b, share: 1.0 }],
+    )
+    .unwrap_or(0.0)
 }
 
 /// How far apart two palettes are, in ΔE: each swatch's distance to the nearest swatch of
@@ -158,14 +161,21 @@ pub fn palette_distance(a: &[Swatch], b: &[Swatch]) -> Option<f64> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
-    let one_way = |from: &[Swatch], to: &[Swatch]| {
-        let weight: f64 = from.iter().map(|s| s.share).sum();
+    // Convert once per swatch, not once per pair: the Lab transform dominates otherwise.
+    let to_lab = |p: &[Swatch]| -> Vec<(f64, [f64; 3])> {
+        p.iter().map(|s| (s.share, lab(s.rgb))).collect()
+    };
+    let (a, b) = (to_lab(a), to_lab(b));
+    let dist =
+        |x: &[f64; 3], y: &[f64; 3]| (0..3).map(|i| (x[i] - y[i]).powi(2)).sum::<f64>().sqrt();
+    let one_way = |from: &[(f64, [f64; 3])], to: &[(f64, [f64; 3])]| {
+        let weight: f64 = from.iter().map(|(share, _)| share).sum();
         let sum: f64 = from
             .iter()
-            .map(|s| {
-                s.share
+            .map(|(share, c)| {
+                share
                     * to.iter()
-                        .map(|t| delta_e(s.rgb, t.rgb))
+                        .map(|(_, t)| dist(c, t))
                         .fold(f64::INFINITY, f64::min)
             })
             .sum();
@@ -175,7 +185,7 @@ pub fn palette_distance(a: &[Swatch], b: &[Swatch]) -> Option<f64> {
             0.0
         }
     };
-    Some((one_way(a, b) + one_way(b, a)) / 2.0)
+    Some((one_way(&a, &b) + one_way(&b, &a)) / 2.0)
 }
 
 /// One palette standing for many (an Artist's average palette): pools every swatch,
