@@ -35,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("project {} with {count} runs", root.display());
 
     let site_dir = root.join("site");
-    let cache_dir = root.join(chorus::site::analysis::cache::CACHE_DIR);
+    // Thumbnails and analysis share this cache; "cold" empties all of it, for both builds.
+    let cache_dir = root.join(chorus::site::CACHE_DIR);
     let build = |no_analysis: bool| -> Result<Duration, Box<dyn std::error::Error>> {
         let opts = BuildOptions {
             no_analysis,
@@ -57,8 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v[v.len() / 2]
     };
 
-    // Without the views: fresh output, then rebuilds over it.
+    // Without the views: nothing cached, then rebuilds, then fresh output over a warm cache.
     remove(&site_dir);
+    remove(&cache_dir);
     let base_cold = build(true)?;
     let base_warm = median(
         (0..WARM_REPEATS)

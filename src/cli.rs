@@ -175,18 +175,29 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
     let dir = args.dir.unwrap_or_else(|| root.to_path_buf());
     let cfg = dir.join(config::CONFIG_FILE);
     if cfg.exists() && !args.force {
-        anyhow::bail!("{} already exists; use --force to overwrite it", cfg.display());
+        anyhow::bail!(
+            "{} already exists; use --force to overwrite it",
+            cfg.display()
+        );
     }
     let write = |rel: &str, bytes: &[u8]| {
         let path = dir.join(rel);
-        crate::fsutil::write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
+        crate::fsutil::write_atomic(&path, bytes)
+            .with_context(|| format!("writing {}", path.display()))
     };
     write(config::CONFIG_FILE, config::STARTER_CONFIG.as_bytes())?;
-    write(config::STARTER_PROMPT.0, config::STARTER_PROMPT.1.as_bytes())?;
-    write(".gitignore", b"/site/\n")?;
+    write(
+        config::STARTER_PROMPT.0,
+        config::STARTER_PROMPT.1.as_bytes(),
+    )?;
+    write(".gitignore", b"/site/\n/.chorus-cache/\n")?;
     write("runs/.gitkeep", b"")?;
-    site::theme::write_default_theme(&dir.join("themes/default"))
-        .with_context(|| format!("writing the default theme into {}", dir.join("themes/default").display()))?;
+    site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
+        format!(
+            "writing the default theme into {}",
+            dir.join("themes/default").display()
+        )
+    })?;
     eprintln!(
         "Created a chorus project in {}.\nNext: `chorus generate --offline --build` (no key needed), \
          or export OPENROUTER_API_KEY and OPENAI_API_KEY and run `chorus generate`.",
@@ -217,31 +228,59 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         println!("{}", g.run_group_id);
     }
     let jobs = generate::jobs_for(&plan, queued)?;
-    let concurrency = opts.concurrency.unwrap_or(project.config.defaults.concurrency);
+    let concurrency = opts
+        .concurrency
+        .unwrap_or(project.config.defaults.concurrency);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let finished = runtime.block_on(generate::execute_all(&runs_dir, jobs, concurrency, |run| {
-        match &run.error {
+    let finished = runtime.block_on(generate::execute_all(
+        &runs_dir,
+        jobs,
+        concurrency,
+        |run| match &run.error {
             None => eprintln!("{} {} {}", run.run_group_id, run.artist_slug, run.status),
-            Some(e) => eprintln!("{} {} {}: {e}", run.run_group_id, run.artist_slug, run.status),
-        }
-    }))?;
-    let failed = finished.iter().filter(|r| r.status == Status::Failed).count();
+            Some(e) => eprintln!(
+                "{} {} {}: {e}",
+                run.run_group_id, run.artist_slug, run.status
+            ),
+        },
+    ))?;
+    let failed = finished
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .count();
     eprintln!("{} run(s) done, {failed} failed.", finished.len() - failed);
 
     if args.build {
-        let code = build_cmd(&project, &BuildArgs { out: None, base_url: None, strict: false, no_analysis: false })?;
+        let code = build_cmd(
+            &project,
+            &BuildArgs {
+                out: None,
+                base_url: None,
+                strict: false,
+                no_analysis: false,
+            },
+        )?;
         if code != exit::OK {
             return Ok(code);
         }
     }
-    Ok(if failed > 0 { exit::RUNS_FAILED } else { exit::OK })
+    Ok(if failed > 0 {
+        exit::RUNS_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let report = site::build(
         project,
-        &BuildOptions { out: args.out.clone(), base_url: args.base_url.clone(), no_analysis: args.no_analysis },
+        &BuildOptions {
+            out: args.out.clone(),
+            base_url: args.base_url.clone(),
+            cache_dir: None,
+            no_analysis: args.no_analysis,
+        },
     )
     .context("building the site")?;
     for p in &report.problems {
@@ -275,7 +314,10 @@ fn status(root: &Path) -> Result<u8> {
     if tree.groups.is_empty() {
         println!("No run groups in {}.", root.join("runs").display());
     } else {
-        println!("{:<36}  {:<14}  {:<20}  queued generating done failed", "group", "prompt", "created");
+        println!(
+            "{:<36}  {:<14}  {:<20}  queued generating done failed",
+            "group", "prompt", "created"
+        );
         for g in &tree.groups {
             println!(
                 "{:<36}  {:<14}  {:<20}  {:>6} {:>10} {:>4} {:>6}",
@@ -290,7 +332,10 @@ fn status(root: &Path) -> Result<u8> {
         }
     }
     if !tree.problems.is_empty() {
-        eprintln!("{} problem(s) in runs/; run `chorus check` for details.", tree.problems.len());
+        eprintln!(
+            "{} problem(s) in runs/; run `chorus check` for details.",
+            tree.problems.len()
+        );
     }
     Ok(exit::OK)
 }
@@ -307,7 +352,10 @@ fn check(root: &Path) -> Result<u8> {
     }
     let runs: usize = tree.groups.iter().map(|g| g.runs.len()).sum();
     if problems.is_empty() {
-        eprintln!("ok: chorus.toml and {} group(s), {runs} run(s) checked.", tree.groups.len());
+        eprintln!(
+            "ok: chorus.toml and {} group(s), {runs} run(s) checked.",
+            tree.groups.len()
+        );
         Ok(exit::OK)
     } else {
         eprintln!("{} problem(s) found.", problems.len());

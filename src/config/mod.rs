@@ -288,7 +288,11 @@ mod tests {
         std::fs::write(dir.path().join(STARTER_PROMPT.0), STARTER_PROMPT.1).unwrap();
         let project = Project::load(dir.path()).expect("starter config validates");
         assert_eq!(project.config.artists.len(), 4);
-        assert!(project.prompt("v2-neutral").unwrap().text.contains("===FINAL IMAGE PROMPT==="));
+        assert!(project
+            .prompt("v2-neutral")
+            .unwrap()
+            .text
+            .contains("===FINAL IMAGE PROMPT==="));
     }
 
     #[test]

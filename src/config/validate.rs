@@ -45,7 +45,8 @@ pub fn validate_slug(slug: &str) -> Result<(), String> {
 
 pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigProblem> {
     let mut problems = Vec::new();
-    let mut problem = |key: String, reason: String| problems.push(ConfigProblem::new(file, &key, reason));
+    let mut problem =
+        |key: String, reason: String| problems.push(ConfigProblem::new(file, &key, reason));
 
     let mut seen = HashSet::new();
     for (i, a) in config.artists.iter().enumerate() {
@@ -56,7 +57,10 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
         if !seen.insert(a.slug.as_str()) {
             problem(
                 format!("{key}.slug"),
-                format!("duplicate Artist slug {:?}; every Artist needs its own slug", a.slug),
+                format!(
+                    "duplicate Artist slug {:?}; every Artist needs its own slug",
+                    a.slug
+                ),
             );
         }
         if !ARTIST_PROVIDERS.contains(&a.provider.as_str()) {
@@ -71,7 +75,10 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
         }
         if let Some(t) = a.temperature {
             if !(0.0..=2.0).contains(&t) {
-                problem(format!("{key}.temperature"), format!("{t} is outside 0.0..=2.0"));
+                problem(
+                    format!("{key}.temperature"),
+                    format!("{t} is outside 0.0..=2.0"),
+                );
             }
         }
     }
@@ -85,7 +92,10 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
         if !seen.insert(b.slug.as_str()) {
             problem(
                 format!("{key}.slug"),
-                format!("duplicate Brush slug {:?}; every Brush needs its own slug", b.slug),
+                format!(
+                    "duplicate Brush slug {:?}; every Brush needs its own slug",
+                    b.slug
+                ),
             );
         }
         if !BRUSH_PROVIDERS.contains(&b.provider.as_str()) {
@@ -102,7 +112,10 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
 
     for (version, source) in &config.prompts {
         if let Err(reason) = validate_slug(version) {
-            problem(format!("prompts.{version}"), format!("prompt version {reason}"));
+            problem(
+                format!("prompts.{version}"),
+                format!("prompt version {reason}"),
+            );
         }
         if let Err(reason) = prompt_text(source, root) {
             problem(format!("prompts.{version}"), reason);
@@ -113,7 +126,9 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
         if !config.brushes.iter().any(|b| &b.slug == brush) {
             problem(
                 "defaults.brush".into(),
-                format!("no Brush with slug {brush:?}; add it under [[brushes]] or change the default"),
+                format!(
+                    "no Brush with slug {brush:?}; add it under [[brushes]] or change the default"
+                ),
             );
         }
     }
@@ -128,10 +143,16 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
     if config.defaults.concurrency == 0 {
         problem("defaults.concurrency".into(), "must be at least 1".into());
     }
-    if config.site.theme.is_empty() || config.site.theme.contains(['/', '\\']) || config.site.theme.contains("..") {
+    if config.site.theme.is_empty()
+        || config.site.theme.contains(['/', '\\'])
+        || config.site.theme.contains("..")
+    {
         problem(
             "site.theme".into(),
-            format!("{:?} is not a theme name; name a folder under themes/", config.site.theme),
+            format!(
+                "{:?} is not a theme name; name a folder under themes/",
+                config.site.theme
+            ),
         );
     }
     problems
@@ -143,7 +164,11 @@ pub(super) fn prompt_text(source: &PromptSource, root: &Path) -> Result<String, 
         (Some(text), None) if !text.trim().is_empty() => Ok(text.clone()),
         (Some(_), None) => Err("the prompt text is empty".into()),
         (None, Some(file)) => {
-            if file.is_absolute() || file.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            if file.is_absolute()
+                || file
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
                 return Err(format!(
                     "file {:?} must be a relative path inside the project",
                     file.display()
@@ -153,7 +178,9 @@ pub(super) fn prompt_text(source: &PromptSource, root: &Path) -> Result<String, 
                 .map_err(|e| format!("cannot read prompt file {}: {e}", root.join(file).display()))
         }
         (Some(_), Some(_)) => Err("give either `text` or `file`, not both".into()),
-        (None, None) => Err("missing `text` (inline prompt) or `file` (path relative to the project)".into()),
+        (None, None) => {
+            Err("missing `text` (inline prompt) or `file` (path relative to the project)".into())
+        }
     }
 }
 

@@ -86,8 +86,16 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
                 let artist = roster.iter().find(|a| &a.slug == slug).ok_or_else(|| {
                     GenerateError::Plan(format!(
                         "--artists: no Artist {slug:?}{}; known: {}",
-                        if opts.offline { " among the offline Artists" } else { " in chorus.toml" },
-                        roster.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>().join(", ")
+                        if opts.offline {
+                            " among the offline Artists"
+                        } else {
+                            " in chorus.toml"
+                        },
+                        roster
+                            .iter()
+                            .map(|a| a.slug.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?;
                 chosen.push(artist.clone());
@@ -104,21 +112,42 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
     let brush = if opts.offline {
         procedural_brush()
     } else {
-        let slug = opts.brush.as_ref().or(config.defaults.brush.as_ref()).ok_or_else(|| {
-            GenerateError::Plan("no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml".into())
-        })?;
+        let slug = opts
+            .brush
+            .as_ref()
+            .or(config.defaults.brush.as_ref())
+            .ok_or_else(|| {
+                GenerateError::Plan(
+                    "no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml"
+                        .into(),
+                )
+            })?;
         project.brush(slug).cloned().ok_or_else(|| {
             GenerateError::Plan(format!(
                 "--brush: no Brush {slug:?} in chorus.toml; known: {}",
-                config.brushes.iter().map(|b| b.slug.as_str()).collect::<Vec<_>>().join(", ")
+                config
+                    .brushes
+                    .iter()
+                    .map(|b| b.slug.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?
     };
 
-    let version = opts.prompt.as_ref().or(config.defaults.prompt.as_ref()).ok_or_else(|| {
-        GenerateError::Plan("no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml".into())
-    })?;
-    let prompt = project.prompt(version).map_err(|p| GenerateError::Plan(p.to_string()))?;
+    let version = opts
+        .prompt
+        .as_ref()
+        .or(config.defaults.prompt.as_ref())
+        .ok_or_else(|| {
+            GenerateError::Plan(
+                "no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml"
+                    .into(),
+            )
+        })?;
+    let prompt = project
+        .prompt(version)
+        .map_err(|p| GenerateError::Plan(p.to_string()))?;
     let prompt_sha256 = store::sha256_hex(prompt.text.as_bytes());
 
     let now = Utc::now();
@@ -143,7 +172,11 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
             }
         })
         .collect();
-    Ok(Plan { artists, brush, groups })
+    Ok(Plan {
+        artists,
+        brush,
+        groups,
+    })
 }
 
 fn artist_ref(a: &Artist) -> ArtistRef {
@@ -203,7 +236,10 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
 
 fn save(runs_dir: &Path, run: &RunRecord) -> Result<(), GenerateError> {
     store::write_run(runs_dir, run).map_err(|source| GenerateError::Write {
-        path: store::run_file(&store::group_dir(runs_dir, &run.run_group_id), &run.artist_slug),
+        path: store::run_file(
+            &store::group_dir(runs_dir, &run.run_group_id),
+            &run.artist_slug,
+        ),
         source,
     })
 }
@@ -222,7 +258,15 @@ pub struct RunJob {
 /// Drives one run through its remaining stages, writing the record after each. A stage
 /// already done (say, a paid-for statement) is never repeated.
 pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, GenerateError> {
-    let RunJob { mut run, prompt, seed, artist, artist_config, brush, brush_config } = job;
+    let RunJob {
+        mut run,
+        prompt,
+        seed,
+        artist,
+        artist_config,
+        brush,
+        brush_config,
+    } = job;
     run.status = Status::Generating;
     run.error = None;
     touch(&mut run);
@@ -231,7 +275,12 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
     if !stage_done(&run.meta.artist) {
         let started = Instant::now();
         let result = artist.write(&ArtistRequest { prompt, seed }).await;
-        let mut stage = stage_meta(&artist_config.provider, &artist_config.model, artist.params(), started);
+        let mut stage = stage_meta(
+            &artist_config.provider,
+            &artist_config.model,
+            artist.params(),
+            started,
+        );
         match result {
             Ok(reply) => {
                 let parsed = parse::parse_reply(&reply.text);
@@ -243,7 +292,10 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
                 stage.cost = cost(reply.cost_usd, || {
                     let t = reply.tokens?;
                     let p = &artist_config.price;
-                    Some(t.input as f64 * p.input_per_mtok? / 1e6 + t.output as f64 * p.output_per_mtok? / 1e6)
+                    Some(
+                        t.input as f64 * p.input_per_mtok? / 1e6
+                            + t.output as f64 * p.output_per_mtok? / 1e6,
+                    )
                 });
                 run.meta.artist = Some(stage);
             }
@@ -255,9 +307,17 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
     if !stage_done(&run.meta.brush) || !image_present(runs_dir, &run) {
         let started = Instant::now();
         let result = brush
-            .paint(&BrushRequest { image_prompt: run.image_prompt.clone(), seed })
+            .paint(&BrushRequest {
+                image_prompt: run.image_prompt.clone(),
+                seed,
+            })
             .await;
-        let mut stage = stage_meta(&brush_config.provider, &brush_config.model, brush.params(), started);
+        let mut stage = stage_meta(
+            &brush_config.provider,
+            &brush_config.model,
+            brush.params(),
+            started,
+        );
         let reply = match result {
             Ok(reply) => reply,
             Err(e) => return fail(runs_dir, run, stage, |m| &mut m.brush, "brush", e),
@@ -268,7 +328,14 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
         match store_image(runs_dir, &run, &bytes) {
             Ok(file) => run.image_file = Some(file),
             Err(reason) => {
-                return fail(runs_dir, run, stage, |m| &mut m.brush, "brush", ProviderError::Fatal { reason })
+                return fail(
+                    runs_dir,
+                    run,
+                    stage,
+                    |m| &mut m.brush,
+                    "brush",
+                    ProviderError::Fatal { reason },
+                )
             }
         }
         run.revised_prompt = reply.revised_prompt;
@@ -282,12 +349,16 @@ pub async fn execute_run(runs_dir: &Path, job: RunJob) -> Result<RunRecord, Gene
 }
 
 fn stage_done(stage: &Option<StageMeta>) -> bool {
-    stage.as_ref().is_some_and(|s| s.status == StageStatus::Done)
+    stage
+        .as_ref()
+        .is_some_and(|s| s.status == StageStatus::Done)
 }
 
 fn image_present(runs_dir: &Path, run: &RunRecord) -> bool {
     let dir = store::group_dir(runs_dir, &run.run_group_id);
-    run.image_file.as_ref().is_some_and(|f| dir.join(f).is_file())
+    run.image_file
+        .as_ref()
+        .is_some_and(|f| dir.join(f).is_file())
 }
 
 fn touch(run: &mut RunRecord) {
@@ -319,8 +390,14 @@ fn stage_meta(
 /// The provider's figure when it gives one, else the estimate from config prices.
 fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
     match reported {
-        Some(usd) => Some(Cost { usd, source: CostSource::Provider }),
-        None => estimate().map(|usd| Cost { usd, source: CostSource::Estimate }),
+        Some(usd) => Some(Cost {
+            usd,
+            source: CostSource::Provider,
+        }),
+        None => estimate().map(|usd| Cost {
+            usd,
+            source: CostSource::Estimate,
+        }),
     }
 }
 
@@ -345,13 +422,15 @@ fn fail(
 /// Decodes the image to prove it is one, then writes it as `<slug>.<ext>`, the extension
 /// taken from the decoded format.
 fn store_image(runs_dir: &Path, run: &RunRecord, bytes: &[u8]) -> Result<String, String> {
-    let format = image::guess_format(bytes).map_err(|e| format!("the Brush returned something that is not an image ({e})"))?;
+    let format = image::guess_format(bytes)
+        .map_err(|e| format!("the Brush returned something that is not an image ({e})"))?;
     image::load_from_memory_with_format(bytes, format)
         .map_err(|e| format!("the Brush returned an image that does not decode ({e})"))?;
     let ext = format.extensions_str().first().copied().unwrap_or("img");
     let name = store::image_file_name(&run.artist_slug, ext);
     let path = store::group_dir(runs_dir, &run.run_group_id).join(&name);
-    crate::fsutil::write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::fsutil::write_atomic(&path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(name)
 }
 
@@ -368,7 +447,10 @@ pub async fn execute_all(
         let permit = semaphore.clone();
         let dir = runs_dir.to_path_buf();
         set.spawn(async move {
-            let _permit = permit.acquire_owned().await.expect("semaphore never closes");
+            let _permit = permit
+                .acquire_owned()
+                .await
+                .expect("semaphore never closes");
             execute_run(&dir, job).await
         });
     }
@@ -391,9 +473,18 @@ pub fn jobs_for(plan: &Plan, runs: Vec<RunRecord>) -> Result<Vec<RunJob>, Provid
     Ok(runs
         .into_iter()
         .filter_map(|run| {
-            let group = plan.groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
-            let (_, provider) = artist_providers.iter().find(|(s, _)| s == &run.artist_slug)?;
-            let artist_config = plan.artists.iter().find(|a| a.slug == run.artist_slug)?.clone();
+            let group = plan
+                .groups
+                .iter()
+                .find(|g| g.run_group_id == run.run_group_id)?;
+            let (_, provider) = artist_providers
+                .iter()
+                .find(|(s, _)| s == &run.artist_slug)?;
+            let artist_config = plan
+                .artists
+                .iter()
+                .find(|a| a.slug == run.artist_slug)?
+                .clone();
             Some(RunJob {
                 prompt: group.prompt_text.clone(),
                 seed: group.seed,

@@ -51,7 +51,9 @@ pub fn parse_reply(reply: &str) -> ParsedReply {
     let mut warnings = Vec::new();
     let statement_marker_seen = statement.is_some();
     let statement_text = statement.as_deref().map(join_section);
-    let image_text = image.as_deref().map(|l| clean_image_prompt(&join_section(l)));
+    let image_text = image
+        .as_deref()
+        .map(|l| clean_image_prompt(&join_section(l)));
 
     let statement = match statement_text {
         Some(s) if !s.is_empty() => s,
@@ -60,7 +62,10 @@ pub fn parse_reply(reply: &str) -> ParsedReply {
             String::new()
         }
         None if image.is_some() => {
-            warnings.push("no ===ARTIST STATEMENT=== marker; used the text before the image prompt".to_string());
+            warnings.push(
+                "no ===ARTIST STATEMENT=== marker; used the text before the image prompt"
+                    .to_string(),
+            );
             join_section(&preamble)
         }
         None => {
@@ -78,9 +83,15 @@ pub fn parse_reply(reply: &str) -> ParsedReply {
         found => {
             // With no markers at all, the one warning above already says so.
             if found.is_some() {
-                warnings.push("the ===FINAL IMAGE PROMPT=== section is empty; guessed one from the statement".to_string());
+                warnings.push(
+                    "the ===FINAL IMAGE PROMPT=== section is empty; guessed one from the statement"
+                        .to_string(),
+                );
             } else if statement_marker_seen {
-                warnings.push("no ===FINAL IMAGE PROMPT=== marker; guessed the image prompt from the reply".to_string());
+                warnings.push(
+                    "no ===FINAL IMAGE PROMPT=== marker; guessed the image prompt from the reply"
+                        .to_string(),
+                );
             }
             guess_image_prompt(&statement)
         }
@@ -141,7 +152,9 @@ fn clean_image_prompt(text: &str) -> String {
             t = rest.trim();
         }
     }
-    let t = t.trim_matches(|c: char| matches!(c, '"' | '“' | '”' | '\'' | '*' | '_') || c.is_whitespace());
+    let t = t.trim_matches(|c: char| {
+        matches!(c, '"' | '“' | '”' | '\'' | '*' | '_') || c.is_whitespace()
+    });
     t.to_string()
 }
 
@@ -156,7 +169,8 @@ fn guess_image_prompt(statement: &str) -> String {
     let labelled = paragraphs.iter().enumerate().find_map(|(i, p)| {
         let lower = p.to_lowercase();
         let pos = lower.find("image prompt")?;
-        let after = p[pos + "image prompt".len()..].trim_start_matches(|c: char| !c.is_alphanumeric());
+        let after =
+            p[pos + "image prompt".len()..].trim_start_matches(|c: char| !c.is_alphanumeric());
         if after.trim().is_empty() {
             paragraphs.get(i + 1).copied()
         } else {
@@ -201,7 +215,10 @@ mod tests {
         let reply = "Certainly! Here is my piece.\r\n\r\n**===ARTIST STATEMENT===**\r\n\r\n*Threshold* is a painting of a station.\r\n\r\n**===FINAL IMAGE PROMPT===**\r\n\r\n\"An empty railway platform at dawn, teal and rose light.\"\r\n";
         let p = parse_reply(reply);
         assert_eq!(p.statement, "*Threshold* is a painting of a station.");
-        assert_eq!(p.image_prompt, "An empty railway platform at dawn, teal and rose light.");
+        assert_eq!(
+            p.image_prompt,
+            "An empty railway platform at dawn, teal and rose light."
+        );
         assert!(p.warnings.is_empty());
     }
 
@@ -215,7 +232,9 @@ mod tests {
 
     #[test]
     fn inline_text_after_marker() {
-        let p = parse_reply("===ARTIST STATEMENT=== Short one.\n===FINAL IMAGE PROMPT===: Red square on white.");
+        let p = parse_reply(
+            "===ARTIST STATEMENT=== Short one.\n===FINAL IMAGE PROMPT===: Red square on white.",
+        );
         assert_eq!(p.statement, "Short one.");
         assert_eq!(p.image_prompt, "Red square on white.");
     }
@@ -246,7 +265,16 @@ mod tests {
 
     #[test]
     fn empty_and_odd_inputs_never_panic() {
-        for reply in ["", "===", "=====", "== =", "===ARTIST STATEMENT===", "===FINAL IMAGE PROMPT===", "é===é", "\r\r\n"] {
+        for reply in [
+            "",
+            "===",
+            "=====",
+            "== =",
+            "===ARTIST STATEMENT===",
+            "===FINAL IMAGE PROMPT===",
+            "é===é",
+            "\r\r\n",
+        ] {
             let _ = parse_reply(reply);
         }
         let long = "word ".repeat(1000);

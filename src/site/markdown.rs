@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn excerpt_is_plain_and_cut_at_a_word() {
-        assert_eq!(plain_excerpt("**Dawn** _over_ the sea.", 100), "Dawn over the sea.");
+        assert_eq!(
+            plain_excerpt("**Dawn** _over_ the sea.", 100),
+            "Dawn over the sea."
+        );
         let e = plain_excerpt("one two three four", 9);
         assert_eq!(e, "one two…");
     }

@@ -1,12 +1,26 @@
 //! The page model: what templates see, derived from the runs/ tree by pure functions.
 //! URLs here are relative to the site root; templates prefix them with `root` (the way
 //! back up from the page being rendered), so the site works under any base path and
-//! from `file://`.
+//! from `file://`. Every view is a plain serde struct: add a field, use it in a template.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::markdown::{plain_excerpt, render_markdown};
-use crate::store::{LoadedGroup, RunRecord, StageMeta, Status};
+use crate::config::validate_slug;
+use crate::store::{sha256_hex, LoadedGroup, RunRecord, StageMeta, Status};
+
+/// Everything the site shows, built once per build.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteModel {
+    /// Newest first.
+    pub groups: Vec<GroupView>,
+    /// In registry order of the newest group, then Artists seen only in older groups.
+    pub artists: Vec<ArtistPage>,
+    /// Newest first (by their newest group).
+    pub prompts: Vec<PromptPage>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupView {
@@ -14,6 +28,7 @@ pub struct GroupView {
     pub short_id: String,
     pub url: String,
     pub prompt_version: String,
+    pub prompt_url: String,
     pub prompt_text: String,
     pub prompt_sha256: String,
     pub created_at: String,
@@ -21,6 +36,8 @@ pub struct GroupView {
     pub brush_name: String,
     pub brush_model: String,
     pub counts: Counts,
+    pub total_cost: Option<String>,
+    /// One per Artist of the group, in registry order (the compare grid's columns).
     pub runs: Vec<RunView>,
 }
 
@@ -30,31 +47,145 @@ pub struct Counts {
     pub generating: usize,
     pub done: usize,
     pub failed: usize,
+    /// Listed in group.json but without a readable run file.
+    pub missing: usize,
     pub total: usize,
+}
+
+/// An image as the page shows it: the full copy plus resized variants for `srcset`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageView {
+    /// Root-relative URL of the full image (copied as it is).
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    /// Smallest first; the full image is not repeated here.
+    pub thumbs: Vec<ThumbView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThumbView {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl ImageView {
+    /// The variant a small slot should load first (`src` fallback).
+    pub fn smallest_url(&self) -> &str {
+        self.thumbs.first().map_or(&self.url, |t| &t.url)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunView {
+    pub group_id: String,
     pub artist_slug: String,
     pub artist_name: String,
     pub artist_model: String,
     pub artist_provider: String,
+    pub artist_url: String,
     pub brush_name: String,
+    /// queued | generating | done | failed | missing
     pub status: String,
+    /// Why a run is not done, in words (never blank for a run that is not done).
+    pub reason: Option<String>,
     pub url: String,
-    /// Root-relative URL of the full image, when there is one on disk.
-    pub image_url: Option<String>,
+    pub image: Option<ImageView>,
     /// Sanitised HTML; the only field templates may mark safe.
     pub statement_html: String,
     pub excerpt: String,
     pub image_prompt: String,
+    /// Alt text: the image prompt, or a description when the run has none.
+    pub alt: String,
     pub revised_prompt: Option<String>,
-    pub error: Option<String>,
     pub warnings: Vec<String>,
     pub cost: Option<String>,
+    pub cost_usd: Option<f64>,
     pub latency: Option<String>,
+    pub latency_ms: Option<u64>,
     pub tokens: Option<String>,
-    pub meta_rows: Vec<(String, String)>,
+    pub created_at: String,
+    pub meta_rows: Vec<MetaRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetaRow {
+    pub label: String,
+    pub value: String,
+}
+
+/// One Artist across all groups.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtistPage {
+    pub slug: String,
+    pub name: String,
+    pub model: String,
+    pub provider: String,
+    pub url: String,
+    pub totals: ArtistTotals,
+    /// Newest first, each with its group's prompt version and date.
+    pub entries: Vec<ArtistEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArtistTotals {
+    pub runs: usize,
+    pub done: usize,
+    pub failures: usize,
+    pub mean_latency: Option<String>,
+    pub total_cost: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtistEntry {
+    pub group_url: String,
+    pub group_short_id: String,
+    pub prompt_version: String,
+    pub prompt_url: String,
+    pub created_date: String,
+    pub run: RunView,
+}
+
+/// One prompt version: its text and a matrix of groups × Artists.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptPage {
+    pub version: String,
+    pub url: String,
+    /// The newest group's text.
+    pub text: String,
+    pub sha256: String,
+    /// How many different texts groups of this version used (more than one means the
+    /// prompt file was edited without a new version name).
+    pub text_variants: usize,
+    pub columns: Vec<ColumnHead>,
+    pub rows: Vec<PromptRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnHead {
+    pub slug: String,
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptRow {
+    pub group_url: String,
+    pub group_short_id: String,
+    pub created_date: String,
+    /// One per column; `None` when the Artist was not in that group.
+    pub cells: Vec<Option<RunView>>,
+}
+
+/// A path segment from a name found in a file: the name itself when it is a valid slug,
+/// otherwise a hash of it, so content never chooses a path.
+pub fn path_segment(name: &str) -> String {
+    if validate_slug(name).is_ok() {
+        name.to_string()
+    } else {
+        format!("h-{}", &sha256_hex(name.as_bytes())[..16])
+    }
 }
 
 pub fn group_url(id: &str) -> String {
@@ -62,7 +193,15 @@ pub fn group_url(id: &str) -> String {
 }
 
 pub fn run_url(group_id: &str, slug: &str) -> String {
-    format!("groups/{group_id}/{slug}.html")
+    format!("groups/{group_id}/{}.html", path_segment(slug))
+}
+
+pub fn artist_url(slug: &str) -> String {
+    format!("artists/{}.html", path_segment(slug))
+}
+
+pub fn prompt_url(version: &str) -> String {
+    format!("prompts/{}.html", path_segment(version))
 }
 
 /// Where a run's full image lives in the output.
@@ -70,101 +209,283 @@ pub fn image_url(group_id: &str, file: &str) -> String {
     format!("groups/{group_id}/{file}")
 }
 
-/// Builds the view of one group. `image_exists` says whether a run's image is on disk.
-pub fn group_view(loaded: &LoadedGroup, image_exists: impl Fn(&RunRecord) -> bool) -> GroupView {
+/// Where a resized variant of a run's image lives in the output.
+pub fn thumb_url(group_id: &str, slug: &str, width: u32) -> String {
+    format!(
+        "groups/{group_id}/thumbs/{}-{width}.jpg",
+        path_segment(slug)
+    )
+}
+
+/// The run's image file name, if it is a safe name beside the run file
+/// (`<slug>.<ext>`); anything else is ignored, so a record cannot point outside its folder.
+pub fn safe_image_file(run: &RunRecord) -> Option<&str> {
+    let file = run.image_file.as_deref()?;
+    let ext = file.strip_prefix(&format!("{}.", run.artist_slug))?;
+    let ok = validate_slug(&run.artist_slug).is_ok()
+        && !ext.is_empty()
+        && ext.chars().all(|c| c.is_ascii_alphanumeric());
+    ok.then_some(file)
+}
+
+/// Builds the whole model. `image` gives the view of a run's image when it is on disk and
+/// readable.
+pub fn site_model(
+    groups: &[LoadedGroup],
+    image: impl Fn(&LoadedGroup, &RunRecord) -> Option<ImageView>,
+) -> SiteModel {
+    let groups: Vec<GroupView> = groups
+        .iter()
+        .map(|g| group_view(g, |run| image(g, run)))
+        .collect();
+    let artists = artist_pages(&groups);
+    let prompts = prompt_pages(&groups);
+    SiteModel {
+        groups,
+        artists,
+        prompts,
+    }
+}
+
+/// Builds the view of one group. `image` gives a run's image view, if it has one on disk.
+pub fn group_view(
+    loaded: &LoadedGroup,
+    image: impl Fn(&RunRecord) -> Option<ImageView>,
+) -> GroupView {
     let g = &loaded.group;
     let id = g.run_group_id.to_string();
+    let mut counts = Counts {
+        total: g.artists.len(),
+        ..Counts::default()
+    };
     let runs: Vec<RunView> = g
         .artists
         .iter()
-        .map(|artist| match loaded.run(&artist.slug) {
-            Some(run) => run_view(&id, &artist.name, &artist.model, &artist.provider, &g.brush.name, run, image_exists(run)),
-            None => RunView {
+        .map(|artist| {
+            let base = RunView {
+                group_id: id.clone(),
                 artist_slug: artist.slug.clone(),
                 artist_name: artist.name.clone(),
                 artist_model: artist.model.clone(),
                 artist_provider: artist.provider.clone(),
+                artist_url: artist_url(&artist.slug),
                 brush_name: g.brush.name.clone(),
                 status: "missing".into(),
+                reason: Some(
+                    "the run file is missing or unreadable; run `chorus check` for details".into(),
+                ),
                 url: run_url(&id, &artist.slug),
-                image_url: None,
+                image: None,
                 statement_html: String::new(),
                 excerpt: String::new(),
                 image_prompt: String::new(),
+                alt: format!("No image: the run of {} is missing", artist.name),
                 revised_prompt: None,
-                error: Some("the run file is missing or unreadable; see `chorus check`".into()),
                 warnings: Vec::new(),
                 cost: None,
+                cost_usd: None,
                 latency: None,
+                latency_ms: None,
                 tokens: None,
+                created_at: String::new(),
                 meta_rows: Vec::new(),
-            },
+            };
+            match loaded.run(&artist.slug) {
+                Some(run) => {
+                    match run.status {
+                        Status::Queued => counts.queued += 1,
+                        Status::Generating => counts.generating += 1,
+                        Status::Done => counts.done += 1,
+                        Status::Failed => counts.failed += 1,
+                    }
+                    fill_run(base, run, image(run))
+                }
+                None => {
+                    counts.missing += 1;
+                    base
+                }
+            }
         })
         .collect();
-    let mut counts = Counts { total: g.artists.len(), ..Counts::default() };
-    for run in &loaded.runs {
-        match run.status {
-            Status::Queued => counts.queued += 1,
-            Status::Generating => counts.generating += 1,
-            Status::Done => counts.done += 1,
-            Status::Failed => counts.failed += 1,
-        }
-    }
+    let costs: Vec<f64> = runs.iter().filter_map(|r| r.cost_usd).collect();
     GroupView {
         short_id: id.chars().take(8).collect(),
         url: group_url(&id),
         prompt_version: g.prompt_version.clone(),
+        prompt_url: prompt_url(&g.prompt_version),
         prompt_text: g.prompt_text.clone(),
         prompt_sha256: g.prompt_sha256.clone(),
-        created_at: g.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: rfc3339(&g.created_at),
         created_date: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         brush_name: g.brush.name.clone(),
         brush_model: g.brush.model.clone(),
         counts,
+        total_cost: (!costs.is_empty()).then(|| format_usd(costs.iter().sum())),
         runs,
         id,
     }
 }
 
-fn run_view(
-    group_id: &str,
-    artist_name: &str,
-    artist_model: &str,
-    artist_provider: &str,
-    brush_name: &str,
-    run: &RunRecord,
-    has_image: bool,
-) -> RunView {
-    let image_url = run
-        .image_file
-        .as_ref()
-        .filter(|_| has_image)
-        .map(|f| image_url(group_id, f));
-    let error = match (run.status, &run.error) {
+fn fill_run(base: RunView, run: &RunRecord, image: Option<ImageView>) -> RunView {
+    let reason = match (run.status, &run.error) {
         (_, Some(e)) => Some(e.clone()),
-        (Status::Done, None) if !has_image => Some("the image file is missing; see `chorus check`".into()),
-        _ => None,
+        (Status::Done, None) if image.is_none() => {
+            Some("the image file is missing or unreadable; run `chorus check` for details".into())
+        }
+        (Status::Done, None) => None,
+        (Status::Failed, None) => Some("failed without a recorded reason".into()),
+        (Status::Queued, None) => {
+            Some("queued: not started yet (run `chorus generate` again to resume)".into())
+        }
+        (Status::Generating, None) => {
+            Some("unfinished: still generating, or interrupted before it finished".into())
+        }
+    };
+    let alt = if run.image_prompt.trim().is_empty() {
+        format!("Image by {} (no image prompt recorded)", base.artist_name)
+    } else {
+        run.image_prompt.clone()
     };
     RunView {
-        artist_slug: run.artist_slug.clone(),
-        artist_name: artist_name.to_string(),
-        artist_model: artist_model.to_string(),
-        artist_provider: artist_provider.to_string(),
-        brush_name: brush_name.to_string(),
         status: run.status.to_string(),
-        url: run_url(group_id, &run.artist_slug),
-        image_url,
+        reason,
+        image,
         statement_html: render_markdown(&run.artist_stmt),
         excerpt: plain_excerpt(&run.artist_stmt, 280),
         image_prompt: run.image_prompt.clone(),
+        alt,
         revised_prompt: run.revised_prompt.clone(),
-        error,
         warnings: run.meta.warnings.clone(),
         cost: run.cost_usd().map(format_usd),
+        cost_usd: run.cost_usd(),
         latency: run.latency_ms().map(format_ms),
-        tokens: run.tokens().map(|t| format!("{} in / {} out", t.input, t.output)),
+        latency_ms: run.latency_ms(),
+        tokens: run
+            .tokens()
+            .map(|t| format!("{} in / {} out", t.input, t.output)),
+        created_at: rfc3339(&run.created_at),
         meta_rows: meta_rows(run),
+        ..base
     }
+}
+
+fn artist_pages(groups: &[GroupView]) -> Vec<ArtistPage> {
+    let mut order: Vec<String> = Vec::new();
+    let mut pages: BTreeMap<String, ArtistPage> = BTreeMap::new();
+    for g in groups {
+        for run in &g.runs {
+            let page = pages.entry(run.artist_slug.clone()).or_insert_with(|| {
+                order.push(run.artist_slug.clone());
+                ArtistPage {
+                    slug: run.artist_slug.clone(),
+                    name: run.artist_name.clone(),
+                    model: run.artist_model.clone(),
+                    provider: run.artist_provider.clone(),
+                    url: artist_url(&run.artist_slug),
+                    totals: ArtistTotals::default(),
+                    entries: Vec::new(),
+                }
+            });
+            page.entries.push(ArtistEntry {
+                group_url: g.url.clone(),
+                group_short_id: g.short_id.clone(),
+                prompt_version: g.prompt_version.clone(),
+                prompt_url: g.prompt_url.clone(),
+                created_date: g.created_date.clone(),
+                run: run.clone(),
+            });
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|slug| pages.remove(&slug))
+        .map(|mut page| {
+            page.totals = artist_totals(page.entries.iter().map(|e| &e.run));
+            page
+        })
+        .collect()
+}
+
+fn artist_totals<'a>(runs: impl Iterator<Item = &'a RunView>) -> ArtistTotals {
+    let mut t = ArtistTotals::default();
+    let (mut latency_sum, mut latency_n, mut cost) = (0u64, 0u64, None::<f64>);
+    for r in runs {
+        t.runs += 1;
+        match r.status.as_str() {
+            "done" => t.done += 1,
+            "failed" | "missing" => t.failures += 1,
+            _ => {}
+        }
+        if let Some(ms) = r.latency_ms {
+            latency_sum += ms;
+            latency_n += 1;
+        }
+        if let Some(c) = r.cost_usd {
+            *cost.get_or_insert(0.0) += c;
+        }
+    }
+    t.mean_latency = (latency_n > 0).then(|| format_ms(latency_sum / latency_n));
+    t.total_cost = cost.map(format_usd);
+    t
+}
+
+fn prompt_pages(groups: &[GroupView]) -> Vec<PromptPage> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_version: BTreeMap<&str, Vec<&GroupView>> = BTreeMap::new();
+    for g in groups {
+        let list = by_version.entry(&g.prompt_version).or_default();
+        if list.is_empty() {
+            order.push(&g.prompt_version);
+        }
+        list.push(g);
+    }
+    order
+        .into_iter()
+        .map(|version| {
+            let groups = &by_version[version];
+            let newest = groups[0];
+            let mut columns: Vec<ColumnHead> = Vec::new();
+            for g in groups {
+                for r in &g.runs {
+                    if !columns.iter().any(|c| c.slug == r.artist_slug) {
+                        columns.push(ColumnHead {
+                            slug: r.artist_slug.clone(),
+                            name: r.artist_name.clone(),
+                            url: r.artist_url.clone(),
+                        });
+                    }
+                }
+            }
+            let rows = groups
+                .iter()
+                .map(|g| PromptRow {
+                    group_url: g.url.clone(),
+                    group_short_id: g.short_id.clone(),
+                    created_date: g.created_date.clone(),
+                    cells: columns
+                        .iter()
+                        .map(|c| g.runs.iter().find(|r| r.artist_slug == c.slug).cloned())
+                        .collect(),
+                })
+                .collect();
+            let mut hashes: Vec<&str> = groups.iter().map(|g| g.prompt_sha256.as_str()).collect();
+            hashes.sort_unstable();
+            hashes.dedup();
+            PromptPage {
+                version: version.to_string(),
+                url: prompt_url(version),
+                text: newest.prompt_text.clone(),
+                sha256: newest.prompt_sha256.clone(),
+                text_variants: hashes.len(),
+                columns,
+                rows,
+            }
+        })
+        .collect()
+}
+
+pub fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn format_usd(usd: f64) -> String {
@@ -186,20 +507,36 @@ pub fn format_ms(ms: u64) -> String {
 }
 
 /// Every piece of metadata as label/value rows, stage by stage.
-fn meta_rows(run: &RunRecord) -> Vec<(String, String)> {
-    let mut rows = vec![
-        ("Run id".to_string(), run.run_id.to_string()),
-        ("Status".to_string(), run.status.to_string()),
-        ("Created".to_string(), run.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+fn meta_rows(run: &RunRecord) -> Vec<MetaRow> {
+    let mut rows: Vec<MetaRow> = Vec::new();
+    let mut push = |label: String, value: String| rows.push(MetaRow { label, value });
+    push("Run id".into(), run.run_id.to_string());
+    push("Status".into(), run.status.to_string());
+    push("Prompt version".into(), run.prompt_version.clone());
+    push("Created".into(), rfc3339(&run.created_at));
+    if let Some(u) = &run.updated_at {
+        push("Updated".into(), rfc3339(u));
+    }
+    if let Some(c) = run.cost_usd() {
+        push("Total cost".into(), format_usd(c));
+    }
+    if let Some(ms) = run.latency_ms() {
+        push("Total latency".into(), format_ms(ms));
+    }
+    let stages: [(&str, &Option<StageMeta>); 3] = [
+        ("Artist", &run.meta.artist),
+        ("Brush", &run.meta.brush),
+        ("Download", &run.meta.download),
     ];
-    let stages: [(&str, &Option<StageMeta>); 3] =
-        [("Artist", &run.meta.artist), ("Brush", &run.meta.brush), ("Download", &run.meta.download)];
     for (name, stage) in stages {
         let Some(s) = stage else { continue };
-        let mut add = |label: &str, value: String| rows.push((format!("{name} {label}"), value));
+        let mut add = |label: &str, value: String| push(format!("{name} {label}"), value);
         add("status", format!("{:?}", s.status).to_lowercase());
         if let Some(m) = &s.model {
-            add("model", format!("{} ({})", m, s.provider.clone().unwrap_or_default()));
+            add(
+                "model",
+                format!("{} ({})", m, s.provider.clone().unwrap_or_default()),
+            );
         }
         for (k, v) in &s.params {
             add(k, v.to_string().trim_matches('"').to_string());
@@ -209,7 +546,14 @@ fn meta_rows(run: &RunRecord) -> Vec<(String, String)> {
             add("tokens", format!("{} in / {} out", t.input, t.output));
         }
         if let Some(c) = s.cost {
-            add("cost", format!("{} ({})", format_usd(c.usd), format!("{:?}", c.source).to_lowercase()));
+            add(
+                "cost",
+                format!(
+                    "{} ({})",
+                    format_usd(c.usd),
+                    format!("{:?}", c.source).to_lowercase()
+                ),
+            );
         }
         add("attempts", s.attempts.to_string());
         for r in &s.retries {
@@ -221,9 +565,38 @@ fn meta_rows(run: &RunRecord) -> Vec<(String, String)> {
         if let Some(e) = &s.error {
             add("error", e.clone());
         }
+        add("finished", rfc3339(&s.finished_at));
     }
     for w in &run.meta.warnings {
-        rows.push(("Warning".to_string(), w.clone()));
+        push("Warning".into(), w.clone());
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_are_not_slugs_never_become_paths() {
+        assert_eq!(path_segment("v2-neutral"), "v2-neutral");
+        let odd = path_segment("../../etc/passwd");
+        assert!(
+            odd.starts_with("h-") && !odd.contains('/') && !odd.contains(".."),
+            "{odd}"
+        );
+        assert_eq!(
+            prompt_url("A B"),
+            format!("prompts/{}.html", path_segment("A B"))
+        );
+    }
+
+    #[test]
+    fn money_and_time_read_well() {
+        assert_eq!(format_usd(0.0), "$0");
+        assert_eq!(format_usd(0.0012), "$0.0012");
+        assert_eq!(format_usd(1.234), "$1.23");
+        assert_eq!(format_ms(950), "950 ms");
+        assert_eq!(format_ms(1500), "1.5 s");
+    }
 }

@@ -15,6 +15,8 @@ pub static DEFAULT_THEME: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes/def
 /// A loaded theme: compiled templates plus the static files to copy.
 pub struct Theme {
     pub tera: tera::Tera,
+    /// Template name → (file it came from, its text), for error messages.
+    pub sources: std::collections::BTreeMap<String, (PathBuf, String)>,
     /// (path relative to the output's `static/`, bytes)
     pub statics: Vec<(PathBuf, Vec<u8>)>,
 }
@@ -26,9 +28,17 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
     let mut statics = Vec::new();
 
     if theme_dir.is_dir() {
-        templates.extend(read_dir_files(&theme_dir.join("templates"))?.into_iter().filter_map(
-            |(rel, bytes, path)| Some((rel.to_str()?.replace('\\', "/"), String::from_utf8(bytes).ok()?, path)),
-        ));
+        templates.extend(
+            read_dir_files(&theme_dir.join("templates"))?
+                .into_iter()
+                .filter_map(|(rel, bytes, path)| {
+                    Some((
+                        rel.to_str()?.replace('\\', "/"),
+                        String::from_utf8(bytes).ok()?,
+                        path,
+                    ))
+                }),
+        );
         statics = read_dir_files(&theme_dir.join("static"))?
             .into_iter()
             .map(|(rel, bytes, _)| (rel, bytes))
@@ -74,16 +84,76 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
     tera.set_escape_fn(escape_html);
     // Tera needs all templates at once so `extends` can resolve; on failure, find the
     // file at fault by compiling each alone.
-    let all: Vec<(String, String)> = templates.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect();
+    let all: Vec<(String, String)> = templates
+        .iter()
+        .map(|(n, t, _)| (n.clone(), t.clone()))
+        .collect();
     if let Err(e) = tera.add_raw_templates(all) {
         let culprit = templates.iter().find(|(name, text, _)| {
             let mut single = tera::Tera::default();
             single.add_raw_template(name, text).is_err()
         });
-        let place = culprit.map(|(_, _, path)| format!("{}: ", path.display())).unwrap_or_default();
+        let place = culprit
+            .map(|(_, _, path)| format!("{}: ", path.display()))
+            .unwrap_or_default();
         return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
     }
-    Ok(Theme { tera, statics })
+    let sources = templates.into_iter().map(|(n, t, p)| (n, (p, t))).collect();
+    Ok(Theme {
+        tera,
+        sources,
+        statics,
+    })
+}
+
+impl Theme {
+    /// Renders one template; an error names the template's file and, when tera names
+    /// the variable or filter at fault, the first line that uses it.
+    pub fn render(&self, name: &str, ctx: &tera::Context) -> Result<String, SiteError> {
+        self.tera.render(name, ctx).map_err(|e| {
+            let message = error_chain(&e);
+            let (file, line) = self.locate(name, &message);
+            let at = match line {
+                Some(l) => format!("{}:{l}", file.display()),
+                None => file.display().to_string(),
+            };
+            SiteError::Template(format!("{at}: {message}"))
+        })
+    }
+
+    /// Tera 1 reports render errors without a line; the quoted name in the message
+    /// (`x` in "Variable `x` not found") is searched for in the template and its parents.
+    fn locate(&self, name: &str, message: &str) -> (PathBuf, Option<usize>) {
+        let file_of = |n: &str| {
+            self.sources
+                .get(n)
+                .map(|(p, _)| p.clone())
+                .unwrap_or_else(|| PathBuf::from(n))
+        };
+        let needle = message.split('`').nth(1).filter(|s| !s.is_empty());
+        let mut chain = vec![name.to_string()];
+        while let Some(parent) = self
+            .tera
+            .get_template(chain.last().map_or(name, |s| s.as_str()))
+            .ok()
+            .and_then(|t| t.parent.clone())
+        {
+            if chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent);
+        }
+        if let Some(needle) = needle {
+            for n in &chain {
+                if let Some((path, text)) = self.sources.get(n) {
+                    if let Some(i) = text.lines().position(|l| l.contains(needle)) {
+                        return (path.clone(), Some(i + 1));
+                    }
+                }
+            }
+        }
+        (file_of(name), None)
+    }
 }
 
 /// Tera's default escaper also turns `/` into `&#x2F;`, which mangles every URL in the
@@ -123,7 +193,8 @@ fn read_dir_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>, PathBuf)>, SiteEr
             continue;
         }
         let path = entry.path().to_path_buf();
-        let bytes = std::fs::read(&path).map_err(|e| SiteError::Theme(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| SiteError::Theme(format!("{}: {e}", path.display())))?;
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
         out.push((rel, bytes, path));
     }

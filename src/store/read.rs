@@ -107,12 +107,19 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
         problems.push(StoreProblem::new(
             &group_path,
             "runGroupId",
-            format!("{} does not match its folder name {dir_name:?}", group.run_group_id),
+            format!(
+                "{} does not match its folder name {dir_name:?}",
+                group.run_group_id
+            ),
         ));
     }
     for (i, a) in group.artists.iter().enumerate() {
         if let Err(reason) = validate_slug(&a.slug) {
-            problems.push(StoreProblem::new(&group_path, &format!("artists[{i}].slug"), reason));
+            problems.push(StoreProblem::new(
+                &group_path,
+                &format!("artists[{i}].slug"),
+                reason,
+            ));
         }
     }
 
@@ -164,19 +171,30 @@ fn check_run(
     run: &RunRecord,
     problems: &mut Vec<StoreProblem>,
 ) {
-    let mut problem = |field: &str, reason: String| problems.push(StoreProblem::new(path, field, reason));
+    let mut problem =
+        |field: &str, reason: String| problems.push(StoreProblem::new(path, field, reason));
     if run.artist_slug != slug {
-        problem("artistSlug", format!("{:?} does not match the file name {slug}.json", run.artist_slug));
+        problem(
+            "artistSlug",
+            format!(
+                "{:?} does not match the file name {slug}.json",
+                run.artist_slug
+            ),
+        );
     }
     if run.run_group_id != group.run_group_id {
         problem(
             "runGroupId",
-            format!("{} does not match group.json ({})", run.run_group_id, group.run_group_id),
+            format!(
+                "{} does not match group.json ({})",
+                run.run_group_id, group.run_group_id
+            ),
         );
     }
     if let Some(file) = &run.image_file {
         let expected_prefix = format!("{slug}.");
-        if !file.starts_with(&expected_prefix) || file.contains(['/', '\\']) || file.contains("..") {
+        if !file.starts_with(&expected_prefix) || file.contains(['/', '\\']) || file.contains("..")
+        {
             problem(
                 "imageFile",
                 format!("{file:?} must be \"{slug}.<ext>\" beside the run file"),
@@ -192,7 +210,10 @@ fn check_run(
             );
         }
     } else if run.status == Status::Done {
-        problem("imageFile", "a done run must name its image file".to_string());
+        problem(
+            "imageFile",
+            "a done run must name its image file".to_string(),
+        );
     }
 }
 
@@ -207,9 +228,10 @@ fn stray_run_files(dir: &Path, group: &GroupRecord) -> Vec<PathBuf> {
             p.extension().is_some_and(|e| e == "json")
                 && !is_hidden(p)
                 && p.file_name().is_some_and(|n| n != GROUP_FILE)
-                && !group.artists.iter().any(|a| {
-                    p.file_stem().and_then(|s| s.to_str()) == Some(a.slug.as_str())
-                })
+                && !group
+                    .artists
+                    .iter()
+                    .any(|a| p.file_stem().and_then(|s| s.to_str()) == Some(a.slug.as_str()))
         })
         .collect();
     stray.sort();
@@ -224,7 +246,9 @@ fn read_record<T: DeserializeOwned>(path: &Path) -> Result<T, StoreProblem> {
         StoreProblem::new(
             path,
             "",
-            format!("not valid JSON ({e}); restore it from git or delete it and run `chorus resume`"),
+            format!(
+                "not valid JSON ({e}); restore it from git or delete it and run `chorus resume`"
+            ),
         )
     })?;
     match value.get("schemaVersion").and_then(|v| v.as_u64()) {
@@ -246,7 +270,11 @@ fn read_record<T: DeserializeOwned>(path: &Path) -> Result<T, StoreProblem> {
         let (field, reason) = match inner.strip_prefix("missing field `") {
             Some(rest) => {
                 let name = rest.split('`').next().unwrap_or_default();
-                let full = if field == "." { name.to_string() } else { format!("{field}.{name}") };
+                let full = if field == "." {
+                    name.to_string()
+                } else {
+                    format!("{field}.{name}")
+                };
                 (full, "missing (required)".to_string())
             }
             None => (if field == "." { String::new() } else { field }, inner),

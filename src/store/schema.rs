@@ -56,7 +56,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Queued, Status::Generating, Status::Done, Status::Failed];
+    pub const ALL: [Status; 4] = [
+        Status::Queued,
+        Status::Generating,
+        Status::Done,
+        Status::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -186,7 +191,10 @@ pub struct Cost {
 impl RunRecord {
     /// Total cost over all stages that report one.
     pub fn cost_usd(&self) -> Option<f64> {
-        let costs: Vec<f64> = self.stages().filter_map(|s| s.cost.map(|c| c.usd)).collect();
+        let costs: Vec<f64> = self
+            .stages()
+            .filter_map(|s| s.cost.map(|c| c.usd))
+            .collect();
         (!costs.is_empty()).then(|| costs.iter().sum())
     }
 

@@ -119,7 +119,9 @@ impl Seeded {
             h.update(p);
         }
         let d = h.finalize();
-        Seeded(u64::from_le_bytes(d[..8].try_into().expect("32-byte digest")))
+        Seeded(u64::from_le_bytes(
+            d[..8].try_into().expect("32-byte digest"),
+        ))
     }
 
     pub fn next_u64(&mut self) -> u64 {

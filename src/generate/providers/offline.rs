@@ -23,9 +23,19 @@ const PERSONALITIES: &[Personality] = &[
     Personality {
         key: "minimalist",
         name: "Offline Minimalist",
-        mediums: &["sumi ink on rice paper", "a single screenprint", "matte gouache", "pencil on white gesso"],
+        mediums: &[
+            "sumi ink on rice paper",
+            "a single screenprint",
+            "matte gouache",
+            "pencil on white gesso",
+        ],
         colours: &["white", "grey", "black", "red", "ivory"],
-        forms: &["a single circle", "one horizon line", "a lone square", "an empty field"],
+        forms: &[
+            "a single circle",
+            "one horizon line",
+            "a lone square",
+            "an empty field",
+        ],
         moods: &["stillness", "restraint", "quiet", "breath"],
         beliefs: &[
             "What is left out carries the weight of the work.",
@@ -36,9 +46,28 @@ const PERSONALITIES: &[Personality] = &[
     Personality {
         key: "maximalist",
         name: "Offline Maximalist",
-        mediums: &["collage and gold leaf", "riotous acrylic", "mosaic of found glass", "layered risograph"],
-        colours: &["magenta", "orange", "gold", "turquoise", "violet", "lime", "pink", "yellow"],
-        forms: &["a dense mosaic of tiles", "a grid of patterns", "confetti of shapes", "stripes over stripes"],
+        mediums: &[
+            "collage and gold leaf",
+            "riotous acrylic",
+            "mosaic of found glass",
+            "layered risograph",
+        ],
+        colours: &[
+            "magenta",
+            "orange",
+            "gold",
+            "turquoise",
+            "violet",
+            "lime",
+            "pink",
+            "yellow",
+        ],
+        forms: &[
+            "a dense mosaic of tiles",
+            "a grid of patterns",
+            "confetti of shapes",
+            "stripes over stripes",
+        ],
         moods: &["abundance", "joy", "noise", "celebration"],
         beliefs: &[
             "More is the only honest amount.",
@@ -49,9 +78,19 @@ const PERSONALITIES: &[Personality] = &[
     Personality {
         key: "surrealist",
         name: "Offline Surrealist",
-        mediums: &["oil glazes", "tempera on panel", "airbrushed enamel", "photogram and paint"],
+        mediums: &[
+            "oil glazes",
+            "tempera on panel",
+            "airbrushed enamel",
+            "photogram and paint",
+        ],
         colours: &["violet", "teal", "gold", "indigo", "rose"],
-        forms: &["floating orbs", "a moon inside a room", "waves that climb the sky", "circles that hover"],
+        forms: &[
+            "floating orbs",
+            "a moon inside a room",
+            "waves that climb the sky",
+            "circles that hover",
+        ],
         moods: &["dream logic", "unease", "wonder", "displacement"],
         beliefs: &[
             "The sleeping mind paints more truthfully than the waking one.",
@@ -62,9 +101,19 @@ const PERSONALITIES: &[Personality] = &[
     Personality {
         key: "naturalist",
         name: "Offline Naturalist",
-        mediums: &["plein-air watercolour", "oil on linen", "etching with aquatint", "field-study pastel"],
+        mediums: &[
+            "plein-air watercolour",
+            "oil on linen",
+            "etching with aquatint",
+            "field-study pastel",
+        ],
         colours: &["green", "brown", "ochre", "blue", "grey", "olive"],
-        forms: &["layered mountain ridges", "a river under mist", "a forest horizon", "waves on a shore"],
+        forms: &[
+            "layered mountain ridges",
+            "a river under mist",
+            "a forest horizon",
+            "waves on a shore",
+        ],
         moods: &["patience", "attention", "weather", "season"],
         beliefs: &[
             "Looking slowly is the first act of care.",
@@ -108,7 +157,11 @@ impl OfflineArtist {
             .ok_or_else(|| ProviderError::Fatal {
                 reason: format!(
                     "offline model {model:?} is unknown; use one of: {}",
-                    PERSONALITIES.iter().map(|p| p.key).collect::<Vec<_>>().join(", ")
+                    PERSONALITIES
+                        .iter()
+                        .map(|p| p.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })
     }
@@ -128,7 +181,11 @@ impl OfflineArtist {
         let c1 = rng.pick(p.colours);
         let c2 = rng.pick(p.colours);
         let c3 = rng.pick(p.colours);
-        let title = format!("{} {}", capitalise(mood), rng.pick(&["Study", "No. 7", "at First Light", "Variation"]));
+        let title = format!(
+            "{} {}",
+            capitalise(mood),
+            rng.pick(&["Study", "No. 7", "at First Light", "Variation"])
+        );
         format!(
             "===ARTIST STATEMENT===\n\
              **{title}** answers the brief \"{theme}\" with {form}, made in {medium}.\n\n\
@@ -174,8 +231,18 @@ fn theme_of(prompt: &str) -> String {
         .split('"')
         .nth(1)
         .filter(|q| !q.trim().is_empty() && q.len() < 120);
-    let theme = quoted.unwrap_or_else(|| prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("the brief"));
-    theme.chars().take(120).collect::<String>().trim().to_string()
+    let theme = quoted.unwrap_or_else(|| {
+        prompt
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("the brief")
+    });
+    theme
+        .chars()
+        .take(120)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 fn capitalise(s: &str) -> String {
@@ -192,9 +259,10 @@ mod tests {
     use crate::generate::parse::parse_reply;
 
     fn ask(model: &str, prompt: &str, seed: u64) -> String {
-        OfflineArtist::new(model)
-            .unwrap()
-            .compose(&ArtistRequest { prompt: prompt.into(), seed })
+        OfflineArtist::new(model).unwrap().compose(&ArtistRequest {
+            prompt: prompt.into(),
+            seed,
+        })
     }
 
     #[test]
@@ -202,7 +270,8 @@ mod tests {
         let brief = "Paint \"a harbour at dawn\".";
         assert_eq!(ask("minimalist", brief, 1), ask("minimalist", brief, 1));
         assert_ne!(ask("minimalist", brief, 1), ask("maximalist", brief, 1));
-        let replies: std::collections::HashSet<String> = (0..8).map(|s| ask("surrealist", brief, s)).collect();
+        let replies: std::collections::HashSet<String> =
+            (0..8).map(|s| ask("surrealist", brief, s)).collect();
         assert!(replies.len() > 1, "seeds should vary the answer");
     }
 

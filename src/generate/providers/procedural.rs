@@ -96,7 +96,10 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
 #[async_trait::async_trait]
 impl BrushProvider for ProceduralBrush {
     fn params(&self) -> BTreeMap<String, serde_json::Value> {
-        BTreeMap::from([("size".to_string(), format!("{}x{}", self.width, self.height).into())])
+        BTreeMap::from([(
+            "size".to_string(),
+            format!("{}x{}", self.width, self.height).into(),
+        )])
     }
 
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
@@ -125,7 +128,15 @@ pub fn paint(prompt: &str, width: u32, height: u32) -> Vec<u8> {
         .filter_map(|(word, c)| lower.find(word).map(|pos| (pos, *c)))
         .min_by_key(|(pos, _)| *pos)
         .map(|(_, c)| c)
-        .unwrap_or_else(|| *rng.pick(&[Composition::Orbs, Composition::Ridges, Composition::Grid, Composition::Stripes, Composition::Waves]));
+        .unwrap_or_else(|| {
+            *rng.pick(&[
+                Composition::Orbs,
+                Composition::Ridges,
+                Composition::Grid,
+                Composition::Stripes,
+                Composition::Waves,
+            ])
+        });
 
     let mut img = RgbImage::new(width, height);
     let (top, bottom) = (palette[0], palette[1]);
@@ -168,8 +179,13 @@ fn palette_for(lower: &str, rng: &mut Seeded) -> Vec<[u8; 3]> {
     palette.dedup();
     while palette.len() < 5 {
         let base = rng.pick(COLOURS).1;
-        let jitter = |v: u8, r: &mut Seeded| (v as i32 + r.below(61) as i32 - 30).clamp(0, 255) as u8;
-        palette.push([jitter(base[0], rng), jitter(base[1], rng), jitter(base[2], rng)]);
+        let jitter =
+            |v: u8, r: &mut Seeded| (v as i32 + r.below(61) as i32 - 30).clamp(0, 255) as u8;
+        palette.push([
+            jitter(base[0], rng),
+            jitter(base[1], rng),
+            jitter(base[2], rng),
+        ]);
     }
     // The first two make the sky; soften it so shapes stand out.
     palette[0] = mix(palette[0], [250, 250, 250], 0.35);
@@ -213,7 +229,12 @@ fn ridges(img: &mut RgbImage, colours: &[[u8; 3]], rng: &mut Seeded) {
     for layer in 0..layers {
         let c = colours[layer % colours.len()];
         let base = h as f64 * (0.45 + 0.15 * layer as f64);
-        let (f1, f2, p1, p2) = (1.0 + rng.unit() * 3.0, 4.0 + rng.unit() * 6.0, rng.unit() * 6.3, rng.unit() * 6.3);
+        let (f1, f2, p1, p2) = (
+            1.0 + rng.unit() * 3.0,
+            4.0 + rng.unit() * 6.0,
+            rng.unit() * 6.3,
+            rng.unit() * 6.3,
+        );
         let amp = h as f64 * (0.05 + rng.unit() * 0.08);
         for x in 0..w {
             let t = x as f64 / w as f64 * std::f64::consts::TAU;

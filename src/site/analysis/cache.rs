@@ -8,8 +8,8 @@ use super::image::{signature, ImageSignature};
 use crate::fsutil::write_atomic;
 use crate::store::sha256_hex;
 
-/// Where the cache lives inside a project.
-pub const CACHE_DIR: &str = ".chorus-cache/analysis";
+/// Where the cache lives inside the build's cache folder (`<root>/.chorus-cache`).
+pub const CACHE_SUBDIR: &str = "analysis";
 /// Bumped whenever the signature's algorithm or format changes, so old entries are
 /// ignored instead of misread.
 const VERSION: &str = "v1";
@@ -43,10 +43,10 @@ pub struct SignatureCache {
 }
 
 impl SignatureCache {
-    /// The cache of the project at `root`.
-    pub fn for_project(root: &Path) -> SignatureCache {
+    /// The analysis cache inside the build's cache folder (`<root>/.chorus-cache`).
+    pub fn new(cache_dir: &Path) -> SignatureCache {
         SignatureCache {
-            dir: root.join(CACHE_DIR).join(VERSION),
+            dir: cache_dir.join(CACHE_SUBDIR).join(VERSION),
         }
     }
 
@@ -57,14 +57,30 @@ impl SignatureCache {
     /// The signature of `bytes` (the content of the image at `path`, named in errors):
     /// from the cache when present and readable, otherwise computed and stored.
     pub fn signature(&self, path: &Path, bytes: &[u8]) -> Result<ImageSignature, AnalysisError> {
-        let entry = self.entry_path(&sha256_hex(bytes));
+        let key = sha256_hex(bytes);
+        self.signature_keyed(&key, path, || Ok(bytes.to_vec()))
+    }
+
+    /// Like [`Self::signature`] when the image's SHA-256 is already known (the thumbnail
+    /// step memoises it): a warm build then reads neither the image nor its hash.
+    pub fn signature_keyed(
+        &self,
+        sha256: &str,
+        path: &Path,
+        read: impl FnOnce() -> std::io::Result<Vec<u8>>,
+    ) -> Result<ImageSignature, AnalysisError> {
+        let entry = self.entry_path(sha256);
         if let Some(sig) = std::fs::read(&entry)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
         {
             return Ok(sig);
         }
-        let sig = signature(bytes).map_err(|source| AnalysisError::Decode {
+        let bytes = read().map_err(|e| AnalysisError::Decode {
+            path: path.to_path_buf(),
+            source: image::ImageError::IoError(e),
+        })?;
+        let sig = signature(&bytes).map_err(|source| AnalysisError::Decode {
             path: path.to_path_buf(),
             source,
         })?;
@@ -92,7 +108,7 @@ mod tests {
     #[test]
     fn computes_once_then_reads_the_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = SignatureCache::for_project(dir.path());
+        let cache = SignatureCache::new(&dir.path().join(".chorus-cache"));
         let bytes = red_png();
         let first = cache.signature(Path::new("a.png"), &bytes).unwrap();
         let entry = cache.entry_path(&sha256_hex(&bytes));
@@ -111,7 +127,7 @@ mod tests {
     #[test]
     fn a_corrupt_entry_is_recomputed_and_a_bad_image_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = SignatureCache::for_project(dir.path());
+        let cache = SignatureCache::new(&dir.path().join(".chorus-cache"));
         let bytes = red_png();
         write_atomic(&cache.entry_path(&sha256_hex(&bytes)), b"{broken").unwrap();
         assert_eq!(

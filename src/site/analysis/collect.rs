@@ -3,7 +3,7 @@
 //! prompt-version matrices. Reads images and the cache; never writes the output folder.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -28,26 +28,32 @@ pub struct SiteAnalysis {
     pub problems: Vec<StoreProblem>,
 }
 
-/// Analyses `groups`. Fails only when the cache cannot be written.
+/// Analyses `groups`. `sha256_of` gives the content hash of an image the build could read
+/// (the thumbnail step memoises it); images without one are left out, as the build
+/// already reports them. Fails only when the cache cannot be written.
 pub fn analyse(
     groups: &[LoadedGroup],
     cache: &SignatureCache,
+    sha256_of: impl Fn(&Path) -> Option<String> + Sync,
 ) -> Result<SiteAnalysis, AnalysisError> {
     let images: Vec<(usize, usize, PathBuf)> = groups
         .iter()
         .enumerate()
         .flat_map(|(g, loaded)| {
             loaded.runs.iter().enumerate().filter_map(move |(r, run)| {
-                run.image_file.as_ref().map(|f| (g, r, loaded.dir.join(f)))
+                crate::site::model::safe_image_file(run).map(|f| (g, r, loaded.dir.join(f)))
             })
         })
         .collect();
-    // A missing image is already a store problem (`chorus check`); only decoding is ours.
     let results: Vec<(usize, usize, Result<ImageSignature, AnalysisError>)> = images
         .par_iter()
         .filter_map(|(g, r, path)| {
-            let bytes = std::fs::read(path).ok()?;
-            Some((*g, *r, cache.signature(path, &bytes)))
+            let key = sha256_of(path)?;
+            Some((
+                *g,
+                *r,
+                cache.signature_keyed(&key, path, || std::fs::read(path)),
+            ))
         })
         .collect();
     let mut signatures: BTreeMap<(usize, usize), ImageSignature> = BTreeMap::new();
