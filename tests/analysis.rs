@@ -94,10 +94,13 @@ fn group_page_shows_every_view_with_its_numbers_as_text() {
 
 #[test]
 fn analysis_is_cached_outside_the_site_and_reused() {
-    let (p, _g) = project_with_one_group();
+    let (p, g) = project_with_one_group();
     p.chorus(&["build"]).assert().success();
     let cached = p.files_under(".chorus-cache/analysis");
-    assert_eq!(cached.len(), 4, "one signature per image: {cached:?}");
+    let (views, signatures): (Vec<&String>, Vec<&String>) =
+        cached.iter().partition(|f| f.starts_with("v1/views-"));
+    assert_eq!(signatures.len(), 4, "one signature per image: {cached:?}");
+    assert_eq!(views.len(), 1, "one stored whole-site result: {cached:?}");
     assert!(cached
         .iter()
         .all(|f| f.starts_with("v1/") && f.ends_with(".json")));
@@ -106,20 +109,38 @@ fn analysis_is_cached_outside_the_site_and_reused() {
         .iter()
         .all(|f| !f.contains("chorus-cache")));
 
-    // A planted entry shows the second build reads the cache instead of the image.
-    let entry = p.path(&format!(".chorus-cache/analysis/{}", cached[0]));
+    // Unchanged inputs: the stored result is reused, under the same name.
+    p.chorus(&["build"]).assert().success();
+    assert_eq!(p.files_under(".chorus-cache/analysis"), cached);
+
+    // A planted signature shows a recomputation reads the cache instead of the image.
+    let entry = p.path(&format!(".chorus-cache/analysis/{}", signatures[0]));
     let mut sig: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&entry).unwrap()).unwrap();
     sig["palette"] = serde_json::json!([{ "rgb": [1, 2, 3], "share": 1.0 }]);
     std::fs::write(&entry, sig.to_string()).unwrap();
+    std::fs::remove_file(p.path(&format!(".chorus-cache/analysis/{}", views[0]))).unwrap();
     p.chorus(&["build"]).assert().success();
-    let pages: String = p
-        .files_under("site/groups")
-        .iter()
-        .filter(|f| f.ends_with("index.html"))
-        .map(|f| p.read(&format!("site/groups/{f}")))
-        .collect();
-    assert!(pages.contains("Dominant colours: #010203 100%"));
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(page.contains("Dominant colours: #010203 100%"));
+
+    // A changed statement changes the views: a new stored result replaces the old one.
+    let run = format!("runs/{g}/offline-naturalist.json");
+    let mut record: serde_json::Value = serde_json::from_str(&p.read(&run)).unwrap();
+    record["artistStmt"] = "Marmalade zeppelins.".into();
+    p.write(&run, &serde_json::to_string_pretty(&record).unwrap());
+    p.chorus(&["build"]).assert().success();
+    let after = p.files_under(".chorus-cache/analysis");
+    assert_eq!(
+        after.iter().filter(|f| f.starts_with("v1/views-")).count(),
+        1
+    );
+    assert!(!after.contains(views[0]));
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(
+        page.contains("marmalade"),
+        "distinctive words follow the new statement"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::profile::{
 use crate::store::{LoadedGroup, RunRecord, Status, StoreProblem};
 
 /// The analysis of every group, Artist and prompt version.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SiteAnalysis {
     /// In the order of the groups given.
     pub groups: Vec<GroupAnalysis>,
@@ -25,35 +25,97 @@ pub struct SiteAnalysis {
     /// By prompt version.
     pub versions: BTreeMap<String, VersionAnalysis>,
     /// Images that could not be decoded; their runs are shown without image measures.
+    /// A result with problems is never cached, so they are reported on every build.
+    #[serde(skip)]
     pub problems: Vec<StoreProblem>,
 }
 
+/// Bumped whenever what the views show changes, so a cached result is not reused.
+const VIEWS_VERSION: &str = "views-1";
+
 /// Analyses `groups`. `sha256_of` gives the content hash of an image the build could read
 /// (the thumbnail step memoises it); images without one are left out, as the build
-/// already reports them. Fails only when the cache cannot be written.
+/// already reports them. When nothing the views depend on changed since the last build,
+/// the whole result comes from the cache. Fails only when the cache cannot be written.
 pub fn analyse(
     groups: &[LoadedGroup],
     cache: &SignatureCache,
     sha256_of: impl Fn(&Path) -> Option<String> + Sync,
 ) -> Result<SiteAnalysis, AnalysisError> {
-    let images: Vec<(usize, usize, PathBuf)> = groups
+    let images: BTreeMap<(usize, usize), (PathBuf, String)> = groups
         .iter()
         .enumerate()
         .flat_map(|(g, loaded)| {
             loaded.runs.iter().enumerate().filter_map(move |(r, run)| {
-                crate::site::model::safe_image_file(run).map(|f| (g, r, loaded.dir.join(f)))
+                crate::site::model::safe_image_file(run).map(|f| ((g, r), loaded.dir.join(f)))
             })
         })
+        .filter_map(|(at, path)| sha256_of(&path).map(|key| (at, (path, key))))
         .collect();
+    let fingerprint = fingerprint(groups, &images);
+    if let Some(stored) = cache.load_views(&fingerprint) {
+        return Ok(stored);
+    }
+    let analysis = compute(groups, cache, &images)?;
+    if analysis.problems.is_empty() {
+        cache.store_views(&fingerprint, &analysis)?;
+    }
+    Ok(analysis)
+}
+
+/// SHA-256 over everything the views are computed from: texts, measures, image hashes,
+/// names and order. Equal fingerprints mean equal views.
+fn fingerprint(
+    groups: &[LoadedGroup],
+    images: &BTreeMap<(usize, usize), (PathBuf, String)>,
+) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    // Length-prefixed, so no two different inputs can run together into the same bytes.
+    let mut feed = |text: &str| {
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    };
+    feed(VIEWS_VERSION);
+    feed(env!("CARGO_PKG_VERSION"));
+    for (g, loaded) in groups.iter().enumerate() {
+        let group = &loaded.group;
+        feed(&group.run_group_id.to_string());
+        feed(&group.prompt_version);
+        for a in &group.artists {
+            feed(&a.slug);
+            feed(&a.name);
+        }
+        for (r, run) in loaded.runs.iter().enumerate() {
+            feed(&run.artist_slug);
+            feed(run.status.as_str());
+            feed(&run.artist_stmt);
+            feed(&run.image_prompt);
+            feed(&format!(
+                "{:?}|{:?}|{:?}",
+                run.tokens().map(|t| t.output),
+                run.cost_usd(),
+                run.latency_ms()
+            ));
+            feed(images.get(&(g, r)).map_or("", |(_, key)| key));
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn compute(
+    groups: &[LoadedGroup],
+    cache: &SignatureCache,
+    images: &BTreeMap<(usize, usize), (PathBuf, String)>,
+) -> Result<SiteAnalysis, AnalysisError> {
     let results: Vec<(usize, usize, Result<ImageSignature, AnalysisError>)> = images
         .par_iter()
-        .filter_map(|(g, r, path)| {
-            let key = sha256_of(path)?;
-            Some((
-                *g,
-                *r,
-                cache.signature_keyed(&key, path, || std::fs::read(path)),
-            ))
+        .map(|(&(g, r), (path, key))| {
+            (
+                g,
+                r,
+                cache.signature_keyed(key, path, || std::fs::read(path)),
+            )
         })
         .collect();
     let mut signatures: BTreeMap<(usize, usize), ImageSignature> = BTreeMap::new();

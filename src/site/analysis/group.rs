@@ -3,7 +3,7 @@
 //! and the blind-mode order. Pure: takes plain per-Artist inputs, returns numbers and
 //! ready-to-embed SVG; never reads files.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::image::{image_similarity, ImageSignature, ImageSimilarity};
 use super::palette::{palette_distance, Swatch};
@@ -97,7 +97,7 @@ pub fn group_numbers(entries: &[Entry]) -> GroupNumbers {
 }
 
 /// A drawing with the one line that says what it measures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
     pub title: String,
     pub measures: String,
@@ -106,7 +106,7 @@ pub struct Figure {
 }
 
 /// What sits under one Artist's image in the compare grid.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnAnalysis {
     pub slug: String,
     pub palette_svg: Option<String>,
@@ -121,27 +121,27 @@ pub struct ColumnAnalysis {
     pub blind_label: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SwatchView {
     pub hex: String,
     pub percent: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeasureCell {
     pub text: String,
     /// "max", "min" or "" (the extreme across the row, when the row has a spread).
-    pub mark: &'static str,
+    pub mark: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeasureRow {
     pub label: String,
     pub cells: Vec<MeasureCell>,
 }
 
 /// Everything the group page shows; `columns` is in the group's Artist order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupAnalysis {
     pub columns: Vec<ColumnAnalysis>,
     pub palette_line: String,
@@ -349,7 +349,7 @@ pub fn measure_rows(entries: &[Entry]) -> (Vec<String>, Vec<MeasureRow>) {
                     .zip(marks)
                     .map(|(v, mark)| MeasureCell {
                         text: v.map_or("–".into(), fmt),
-                        mark,
+                        mark: mark.to_string(),
                     })
                     .collect(),
             }
@@ -519,11 +519,11 @@ mod tests {
         assert_eq!(names, vec!["Ada", "Bo"]);
         let words = &rows[0];
         assert_eq!(
-            (words.cells[0].text.as_str(), words.cells[0].mark),
+            (words.cells[0].text.as_str(), words.cells[0].mark.as_str()),
             ("2", "min")
         );
         assert_eq!(
-            (words.cells[1].text.as_str(), words.cells[1].mark),
+            (words.cells[1].text.as_str(), words.cells[1].mark.as_str()),
             ("4", "max")
         );
         let cost = rows.iter().find(|r| r.label == "Cost").unwrap();

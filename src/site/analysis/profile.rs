@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::group::{Figure, GroupNumbers};
 use super::palette::{average_palette, PALETTE_SIZE};
@@ -21,14 +21,14 @@ pub struct RunStats {
     pub latency_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecurringWord {
     pub word: String,
     /// In how many groups this word was among the Artist's distinctive words.
     pub groups: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtistAnalysis {
     pub words_line: String,
     pub recurring_words: Vec<RecurringWord>,
@@ -222,7 +222,7 @@ pub fn mean_matrix(
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionAnalysis {
     pub groups: usize,
     pub statement_similarity: Figure,
