@@ -36,3 +36,158 @@ fn offline_pipeline_builds_a_gallery() {
         assert!(p.path(&format!("runs/{g}/{slug}.png")).is_file());
     }
 }
+
+#[test]
+fn run_files_are_pretty_camel_case_with_trailing_newline() {
+    let p = TestProject::init();
+    let g = &p.generate_offline(&["--seed", "3"])[0];
+    let text = p.read(&format!("runs/{g}/offline-naturalist.json"));
+    assert!(text.ends_with("}\n"));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for field in [
+        "schemaVersion",
+        "runId",
+        "runGroupId",
+        "artistSlug",
+        "brushSlug",
+        "promptVersion",
+        "artistStmt",
+        "imagePrompt",
+        "status",
+        "meta",
+        "createdAt",
+        "imageFile",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(v["status"], "done");
+    assert_eq!(v["imageFile"], "offline-naturalist.png");
+    assert!(v["meta"]["artist"]["latencyMs"].is_u64());
+    assert!(v["meta"]["artist"]["tokens"]["output"].as_u64().unwrap() > 0);
+    let group: serde_json::Value =
+        serde_json::from_str(&p.read(&format!("runs/{g}/group.json"))).unwrap();
+    let text = group["promptText"].as_str().unwrap();
+    assert!(text.contains("===ARTIST STATEMENT==="));
+    assert_eq!(
+        group["promptSha256"].as_str().unwrap(),
+        chorus::store::sha256_hex(text.as_bytes())
+    );
+    // No temp files left behind by the atomic writes.
+    assert!(p
+        .files_under("runs")
+        .iter()
+        .all(|f| !f.contains("chorus-tmp")));
+}
+
+#[test]
+fn same_seed_gives_the_same_statements_and_images() {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&["--seed", "11"]);
+    let again = p.generate_offline(&["--seed", "11"]);
+    let other = p.generate_offline(&["--seed", "12"]);
+    let stmt = |g: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&p.read(&format!("runs/{g}/offline-surrealist.json"))).unwrap();
+        v["artistStmt"].as_str().unwrap().to_string()
+    };
+    let image =
+        |g: &str| std::fs::read(p.path(&format!("runs/{g}/offline-surrealist.png"))).unwrap();
+    assert_eq!(stmt(&ids[0]), stmt(&again[0]));
+    assert_eq!(image(&ids[0]), image(&again[0]));
+    assert_ne!(stmt(&ids[0]), stmt(&other[0]));
+}
+
+#[test]
+fn repeat_prints_one_id_per_group_and_status_counts_them() {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&[
+        "--repeat",
+        "3",
+        "--artists",
+        "offline-minimalist,offline-naturalist",
+    ]);
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        uuid::Uuid::parse_str(id).expect("stdout holds only group ids");
+    }
+    let out = p.chorus(&["status"]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for id in &ids {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(id.as_str()))
+            .expect("group listed");
+        let counts: Vec<&str> = line.split_whitespace().rev().take(4).collect();
+        assert_eq!(
+            counts,
+            ["0", "2", "0", "0"],
+            "failed, done, generating, queued in {line}"
+        );
+    }
+}
+
+#[test]
+fn statements_are_sanitised_and_escaped_in_pages() {
+    let p = TestProject::init();
+    let g = &p.generate_offline(&["--seed", "5"])[0];
+    let file = format!("runs/{g}/offline-minimalist.json");
+    let mut v: serde_json::Value = serde_json::from_str(&p.read(&file)).unwrap();
+    v["artistStmt"] =
+        "Fish & chips <script>alert('x')</script> **bold** <img src=x onerror=alert(1)>".into();
+    v["imagePrompt"] = "<b>tag</b> & \"quotes\"".into();
+    p.write(&file, &v.to_string());
+    p.chorus(&["build"]).assert().success();
+    let run = p.read(&format!("site/groups/{g}/offline-minimalist.html"));
+    assert!(run.contains("<strong>bold</strong>"), "markdown rendered");
+    assert!(run.contains("Fish &amp; chips"));
+    assert!(run.contains("&lt;b&gt;tag&lt;&#x2F;b&gt;") || run.contains("&lt;b&gt;tag&lt;/b&gt;"));
+    let group = p.read(&format!("site/groups/{g}/index.html"));
+    for page in [&run, &group] {
+        assert!(!page.contains("<script>alert"), "script survived");
+        assert!(!page.contains("onerror="), "event handler survived");
+    }
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_help_explains() {
+    let p = TestProject::init();
+    assert!(p.path("themes/default/templates/group.html").is_file());
+    assert!(p.path("prompts/v2-neutral.md").is_file());
+    p.chorus(&["init"]).assert().code(1);
+    let out = p.chorus(&["generate", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("--offline") && help.contains("Exit codes"),
+        "{help}"
+    );
+}
+
+#[test]
+fn rebuild_without_changes_rewrites_nothing() {
+    let p = TestProject::init();
+    p.generate_offline(&["--seed", "2"]);
+    p.chorus(&["build"]).assert().success();
+    let before: Vec<(String, std::time::SystemTime)> = p
+        .files_under("site")
+        .into_iter()
+        .map(|f| {
+            let m = std::fs::metadata(p.path(&format!("site/{f}")))
+                .unwrap()
+                .modified()
+                .unwrap();
+            (f, m)
+        })
+        .collect();
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(" 0 written"));
+    for (f, m) in before {
+        assert_eq!(
+            std::fs::metadata(p.path(&format!("site/{f}")))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            m,
+            "{f} rewritten"
+        );
+    }
+}

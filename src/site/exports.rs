@@ -8,10 +8,10 @@ use super::model::SiteModel;
 use super::theme::escape_html;
 
 /// (root-relative path, bytes) of every export.
-pub fn all(m: &SiteModel, base_url: &str) -> Vec<(String, Vec<u8>)> {
+pub fn all(m: &SiteModel, title: &str, base_url: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         ("runs.json".into(), runs_json(m)),
-        ("atom.xml".into(), atom(m, base_url).into_bytes()),
+        ("atom.xml".into(), atom(m, title, base_url).into_bytes()),
         ("sitemap.xml".into(), sitemap(m, base_url).into_bytes()),
     ]
 }
@@ -72,13 +72,13 @@ fn runs_json(m: &SiteModel) -> Vec<u8> {
     out
 }
 
-fn atom(m: &SiteModel, base: &str) -> String {
+fn atom(m: &SiteModel, title: &str, base: &str) -> String {
     let updated = m
         .groups
         .first()
         .map_or("1970-01-01T00:00:00Z", |g| g.created_at.as_str());
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    s += "<title>chorus run groups</title>\n";
+    s += &format!("<title>{}</title>\n", escape_html(title));
     s += &format!("<id>{}</id>\n", escape_html(&format!("{base}atom.xml")));
     s += &format!(
         "<link rel=\"self\" href=\"{}\"/>\n",

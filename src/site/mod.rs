@@ -177,7 +177,7 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
     for (path, bytes) in render_pages(&theme, &site, &site_model, &problems, analysis.as_ref())? {
         files.insert(path, OutFile::Bytes(bytes));
     }
-    for (path, bytes) in exports::all(&site_model, &site.base_url) {
+    for (path, bytes) in exports::all(&site_model, &site.title, &site.base_url) {
         files.insert(path.into(), OutFile::Bytes(bytes));
     }
     for (rel, bytes) in &theme.statics {

@@ -89,14 +89,22 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
         .map(|(n, t, _)| (n.clone(), t.clone()))
         .collect();
     if let Err(e) = tera.add_raw_templates(all) {
-        let culprit = templates.iter().find(|(name, text, _)| {
-            let mut single = tera::Tera::default();
-            single.add_raw_template(name, text).is_err()
+        // Tera names the template it failed to parse ("Failed to parse 'group.html'");
+        // other errors (a missing parent, say) are found by parsing each file alone.
+        let message = error_chain(&e);
+        let named = message
+            .split('\'')
+            .nth(1)
+            .and_then(|n| templates.iter().find(|(name, _, _)| name == n));
+        let culprit = named.or_else(|| {
+            templates
+                .iter()
+                .find(|(name, text, _)| tera::Template::new(name, None, text).is_err())
         });
         let place = culprit
             .map(|(_, _, path)| format!("{}: ", path.display()))
             .unwrap_or_default();
-        return Err(SiteError::Template(format!("{place}{}", error_chain(&e))));
+        return Err(SiteError::Template(format!("{place}{message}")));
     }
     let sources = templates.into_iter().map(|(n, t, p)| (n, (p, t))).collect();
     Ok(Theme {

@@ -122,10 +122,11 @@ impl BrushProvider for ProceduralBrush {
 pub fn paint(prompt: &str, width: u32, height: u32) -> Vec<u8> {
     let lower = prompt.to_lowercase();
     let mut rng = Seeded::from_parts(&[lower.as_bytes()]);
-    let palette = palette_for(&lower, &mut rng);
+    let palette = palette_for(&words_of(&lower), &mut rng);
+    let words = words_of(&lower);
     let composition = FORM_WORDS
         .iter()
-        .filter_map(|(word, c)| lower.find(word).map(|pos| (pos, *c)))
+        .filter_map(|(word, c)| first_use(&words, word).map(|pos| (pos, *c)))
         .min_by_key(|(pos, _)| *pos)
         .map(|(_, c)| c)
         .unwrap_or_else(|| {
@@ -168,11 +169,27 @@ pub fn paint(prompt: &str, width: u32, height: u32) -> Vec<u8> {
 
 use image::ImageEncoder;
 
+/// The prompt's words, so "red" does not match inside "rendered".
+fn words_of(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Index of the first word that is `key` or its plural.
+fn first_use(words: &[&str], key: &str) -> Option<usize> {
+    words.iter().position(|w| {
+        w.strip_prefix(key)
+            .is_some_and(|rest| matches!(rest, "" | "s" | "es"))
+    })
+}
+
 /// Colours named in the prompt, in order, topped up from the hash to at least five.
-fn palette_for(lower: &str, rng: &mut Seeded) -> Vec<[u8; 3]> {
+fn palette_for(words: &[&str], rng: &mut Seeded) -> Vec<[u8; 3]> {
     let mut named: Vec<(usize, [u8; 3])> = COLOURS
         .iter()
-        .filter_map(|(word, rgb)| lower.find(word).map(|pos| (pos, *rgb)))
+        .filter_map(|(word, rgb)| first_use(words, word).map(|pos| (pos, *rgb)))
         .collect();
     named.sort_by_key(|(pos, _)| *pos);
     let mut palette: Vec<[u8; 3]> = named.into_iter().map(|(_, c)| c).collect();
@@ -329,6 +346,13 @@ mod tests {
         let b = mean(&paint("a grid of orange and gold tiles", 64, 64));
         let dist: f64 = (0..3).map(|i| (a[i] - b[i]).abs()).sum();
         assert!(dist > 40.0, "{a:?} vs {b:?}");
+    }
+
+    #[test]
+    fn colour_words_match_whole_words_only() {
+        let words = words_of("rendered in greyish tones");
+        assert_eq!(first_use(&words, "red"), None);
+        assert_eq!(first_use(&words_of("two red circles"), "circle"), Some(2));
     }
 
     #[test]
