@@ -135,6 +135,9 @@ fn main() {
         "  pages only (theme edit):  {:>8.3} s   (in-process build {:.3} s)   peak RSS {:>4} MB",
         pages.secs, pages.inner, pages.rss_mb
     );
+    for (name, m) in [("cold", &cold), ("warm", &warm), ("pages", &pages)] {
+        println!("  phases {name:<5} (s): {}", m.phases);
+    }
     let peak = cold.rss_mb.max(warm.rss_mb).max(pages.rss_mb);
     println!("  peak RSS over the builds: {peak} MB (target ≤ 300)");
 
@@ -281,6 +284,7 @@ fn write_corpus(dir: &Path, groups: usize, ext: &str) -> usize {
 // chorus builds, each in a child process
 
 struct Measured {
+    phases: String,
     secs: f64,
     inner: f64,
     rss_mb: u64,
@@ -307,7 +311,13 @@ fn child_build(dir: &Path) -> Measured {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0)
     };
+    let phases = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("phases="))
+        .unwrap_or_default()
+        .to_string();
     Measured {
+        phases,
         secs,
         inner: field("build_secs="),
         rss_mb: field("rss_kb=") as u64 / 1024,
@@ -324,6 +334,12 @@ fn build_once(dir: &Path) {
         "written={} made={} hashed={}",
         report.written, report.images.made, report.images.hashed
     );
+    let phases: Vec<String> = report
+        .timings
+        .iter()
+        .map(|(n, d)| format!("{n} {:.3}", d.as_secs_f64()))
+        .collect();
+    println!("phases={}", phases.join(", "));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()

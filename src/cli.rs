@@ -286,15 +286,23 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     for p in &report.problems {
         eprintln!("warning: {p}");
     }
+    for (file, reason) in &report.images.failed {
+        eprintln!(
+            "warning: {}: {reason} (shown without thumbnails)",
+            file.display()
+        );
+    }
     let index = report.out.join("index.html");
     eprintln!(
-        "Built {} group(s) into {} in {} ms ({} files, {} written, {} removed).\nOpen {} in a browser.",
+        "Built {} group(s) into {} in {} ms ({} files, {} written, {} removed; {} images, {} thumbnails made).\nOpen {} in a browser.",
         report.groups,
         report.out.display(),
         started.elapsed().as_millis(),
         report.files,
         report.written,
         report.removed,
+        report.images.sources,
+        report.images.made,
         std::fs::canonicalize(&index).unwrap_or(index).display()
     );
     if !report.problems.is_empty() {

@@ -19,6 +19,10 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` via a temp file in the same folder and a rename, creating
 /// the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(path, bytes, true)
+}
+
+fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -26,7 +30,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -41,6 +47,18 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     match std::fs::read(path) {
         Ok(existing) if existing == bytes => Ok(false),
         _ => write_atomic(path, bytes).map(|_| true),
+    }
+}
+
+/// For files a build can always make again (the site, the thumbnail cache): the same
+/// compare, temp file and rename as [`write_if_changed`], but no fsync. A killed build
+/// still never leaves a half-written file under the real name; a power cut may lose
+/// what was written last, which the next build makes again. An fsync per file made
+/// the thumbnail and page writes several times slower than the image work itself.
+pub fn write_rebuildable(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    match std::fs::read(path) {
+        Ok(existing) if existing == bytes => Ok(false),
+        _ => write_renamed(path, bytes, false).map(|_| true),
     }
 }
 

@@ -120,8 +120,12 @@ fn analysis_is_cached_outside_the_site_and_reused() {
     sig["palette"] = serde_json::json!([{ "rgb": [1, 2, 3], "share": 1.0 }]);
     std::fs::write(&entry, sig.to_string()).unwrap();
     std::fs::remove_file(p.path(&format!(".chorus-cache/analysis/{}", views[0]))).unwrap();
-    p.chorus(&["build"]).assert().success();
-    let page = p.read(&format!("site/groups/{g}/index.html"));
+    // A fresh output folder, as the build skips rendering over an unchanged one.
+    let fresh = p.path("site2");
+    p.chorus(&["build", "--out", fresh.to_str().unwrap()])
+        .assert()
+        .success();
+    let page = p.read(&format!("site2/groups/{g}/index.html"));
     assert!(page.contains("Dominant colours: #010203 100%"));
 
     // A changed statement changes the views: a new stored result replaces the old one.

@@ -11,7 +11,7 @@ use fast_image_resize as fr;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{write_atomic, write_if_changed};
+use crate::fsutil::write_rebuildable;
 use crate::store::sha256_hex;
 
 /// Thumbnail widths (CSS pixels × density the pages ask for). Sources no wider than a
@@ -146,7 +146,7 @@ impl ImageCache {
         }
         // The memo is only an accelerator: failing to save it costs time, not correctness.
         if let Ok(bytes) = serde_json::to_vec(&new_memo) {
-            let _ = write_if_changed(&self.memo_path(), &bytes);
+            let _ = write_rebuildable(&self.memo_path(), &bytes);
         }
         let keep: BTreeSet<&str> = prepared
             .values()
@@ -193,7 +193,11 @@ impl ImageCache {
                 }
             })
             .collect();
-        let missing: Vec<&Thumb> = thumbs.iter().filter(|t| !t.path.is_file()).collect();
+        // An empty entry is what a power cut can leave behind (writes are not fsynced).
+        let missing: Vec<&Thumb> = thumbs
+            .iter()
+            .filter(|t| std::fs::metadata(&t.path).map_or(true, |m| m.len() == 0))
+            .collect();
         let made = missing.len();
         if !missing.is_empty() {
             let b = match bytes.take() {
@@ -203,7 +207,7 @@ impl ImageCache {
             let rgb = decode_rgb(&b)?;
             for t in &missing {
                 let jpeg = resize_and_encode(&rgb, t.width, t.height)?;
-                write_atomic(&t.path, &jpeg)
+                write_rebuildable(&t.path, &jpeg)
                     .map_err(|e| format!("writing {}: {e}", t.path.display()))?;
             }
         }

@@ -17,10 +17,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Project;
-use crate::fsutil::{write_atomic, write_if_changed};
+use crate::fsutil::write_rebuildable;
 use crate::store::{load_runs, StoreProblem};
 use images::{ImageCache, ImageStats, Prepared};
-use model::{ImageView, SiteModel, ThumbView};
+use model::{GroupView, ImageView, SiteModel, ThumbView};
 
 /// Marks a folder as chorus output, so stale files may be pruned from it safely.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
@@ -65,13 +65,46 @@ pub struct BuildReport {
     pub images: ImageStats,
     /// Problems in runs/; the sound groups were still built.
     pub problems: Vec<StoreProblem>,
+    /// Wall time of each phase, in order (for `--verbose` output and the bench).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// One file of the output: rendered bytes, or a copy of a file on disk (a run's image
 /// or a cached thumbnail) identified by `key`, which changes when its content does.
+/// `link`: the source is chorus's own cache, never edited in place, so a hard link may
+/// stand in for the copy.
 enum OutFile {
     Bytes(Vec<u8>),
-    Copy { src: PathBuf, key: String },
+    Copy {
+        src: PathBuf,
+        key: String,
+        link: bool,
+    },
+}
+
+/// Makes `dest` hold `src`'s bytes, atomically, leaving it alone when it already does.
+/// Returns whether it wrote.
+fn copy_if_changed(src: &Path, dest: &Path, link: bool) -> std::io::Result<bool> {
+    let same_len = std::fs::metadata(src)?.len()
+        == std::fs::metadata(dest).map(|m| m.len()).unwrap_or(u64::MAX);
+    if link && !same_len {
+        // Link under a temporary name beside the destination, then rename over it: the
+        // same all-or-nothing guarantee as fsutil::write_atomic, without copying bytes.
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = dest.with_file_name(format!(
+            "{}{}-link-{}",
+            crate::fsutil::TEMP_PREFIX,
+            std::process::id(),
+            dest.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        if std::fs::hard_link(src, &tmp).is_ok() {
+            return std::fs::rename(&tmp, dest).map(|_| true);
+        }
+    }
+    write_rebuildable(dest, &std::fs::read(src)?)
 }
 
 /// Builds the whole site.
@@ -85,8 +118,10 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
             .clone()
             .unwrap_or_else(|| project.root.join(CACHE_DIR)),
     );
+    let mut clock = Phases::start();
     let theme = theme::load(&project.root, &project.config.site.theme)?;
     let mut tree = load_runs(&project.runs_dir());
+    clock.lap("load");
 
     // Images first: the pages need each image's size and variants.
     let sources: Vec<PathBuf> = tree
@@ -100,6 +135,32 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
         .filter(|p| p.is_file())
         .collect();
     let (prepared, image_stats) = cache.prepare(&sources);
+    clock.lap("images");
+
+    // Nothing that goes into the output changed and the output is as we left it: the
+    // pages would come out byte for byte the same, so rendering them can be skipped.
+    let site = SiteContext::new(project, opts, &theme);
+    let fingerprint = fingerprint(&tree, &theme, &site, &prepared, &image_stats);
+    // The difference views come from the same inputs; only switching them off changes pages.
+    let fingerprint = match opts.no_analysis {
+        true => format!("{fingerprint}-no-analysis"),
+        false => fingerprint,
+    };
+    let memo_path = output_memo_path(cache.dir(), &out);
+    let memo = OutputMemo::load(&memo_path);
+    if memo.fingerprint == fingerprint && memo.intact(&out) {
+        clock.lap("check");
+        return Ok(BuildReport {
+            out,
+            groups: tree.groups.len(),
+            files: memo.files.len(),
+            written: 0,
+            removed: 0,
+            images: image_stats,
+            problems: tree.problems,
+            timings: clock.laps,
+        });
+    }
     let analysis = match opts.no_analysis {
         true => None,
         false => Some(analysis::analyse(
@@ -111,6 +172,7 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
     if let Some(a) = &analysis {
         tree.problems.extend(a.problems.iter().cloned());
     }
+    clock.lap("analysis");
 
     let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
     let site_model = model::site_model(&tree.groups, |g, run| {
@@ -148,6 +210,7 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
                 OutFile::Copy {
                     src: src.clone(),
                     key: p.source.sha256.clone(),
+                    link: false,
                 },
             );
             for t in &p.thumbs {
@@ -156,13 +219,14 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
                     OutFile::Copy {
                         src: t.path.clone(),
                         key: t.key.clone(),
+                        link: true,
                     },
                 );
             }
         }
     }
 
-    let site = SiteContext::new(project, opts, &theme);
+    clock.lap("model");
     let problems: Vec<String> = tree
         .problems
         .iter()
@@ -183,6 +247,7 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
     for (rel, bytes) in &theme.statics {
         files.insert(Path::new("static").join(rel), OutFile::Bytes(bytes.clone()));
     }
+    clock.lap("render");
     // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
     files.insert(".nojekyll".into(), OutFile::Bytes(Vec::new()));
     files.insert(
@@ -193,7 +258,8 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
         ),
     );
 
-    let (written, removed) = write_output(&out, &files, cache.dir())?;
+    let (written, removed) = write_output(&out, &files, &memo, &memo_path, fingerprint)?;
+    clock.lap("write");
     Ok(BuildReport {
         out,
         groups: site_model.groups.len(),
@@ -202,7 +268,28 @@ pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, Site
         removed,
         images: image_stats,
         problems: tree.problems,
+        timings: clock.laps,
     })
+}
+
+struct Phases {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
 }
 
 /// What every template sees as `site`.
@@ -296,8 +383,14 @@ fn render_pages(
                 ctx,
             ));
         }
+        // Run pages see the group without its runs (they have prev/next): serialising every
+        // sibling into every run page was most of the render time.
+        let summary = GroupView {
+            runs: Vec::new(),
+            ..g.clone()
+        };
         for (i, run) in g.runs.iter().enumerate() {
-            let mut ctx = ctx_with("group", g);
+            let mut ctx = ctx_with("group", &summary);
             ctx.insert("run", run);
             ctx.insert("prev", &i.checked_sub(1).map(|p| &g.runs[p]));
             ctx.insert("next", &g.runs.get(i + 1));
@@ -349,12 +442,89 @@ fn render_pages(
         .collect()
 }
 
-/// Remembers, per output folder, what each copied file was made from and its length and
-/// mtime afterwards, so an unchanged copy is recognised without reading it.
+/// Remembers, per output folder, the inputs' fingerprint and each output file's length
+/// and mtime after the build (and, for copies, what it was copied from), so an unchanged
+/// file or an unchanged site is recognised without reading it.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct OutputMemo {
     #[serde(default)]
-    copies: BTreeMap<PathBuf, (String, u64, u128)>,
+    fingerprint: String,
+    /// Root-relative path → (copy key, or empty for rendered files; length; mtime in ns).
+    #[serde(default)]
+    files: BTreeMap<PathBuf, (String, u64, u128)>,
+}
+
+impl OutputMemo {
+    fn load(path: &Path) -> OutputMemo {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Every file recorded is there with the same length and mtime, and no other file is.
+    fn intact(&self, out: &Path) -> bool {
+        if self.files.is_empty() {
+            return false;
+        }
+        let same = self
+            .files
+            .par_iter()
+            .all(|(rel, (_, len, mtime))| images::stat(&out.join(rel)) == Some((*len, *mtime)));
+        same && walkdir::WalkDir::new(out)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count()
+            == self.files.len()
+    }
+}
+
+/// A hash of everything the output is made from: the runs, the theme, the site settings,
+/// the images' identities and the chorus version.
+fn fingerprint(
+    tree: &crate::store::RunsTree,
+    theme: &theme::Theme,
+    site: &SiteContext,
+    prepared: &BTreeMap<PathBuf, Prepared>,
+    stats: &ImageStats,
+) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut feed = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    feed(env!("CARGO_PKG_VERSION").as_bytes());
+    for g in &tree.groups {
+        feed(g.dir.as_os_str().as_encoded_bytes());
+        feed(&serde_json::to_vec(&g.group).unwrap_or_default());
+        for r in &g.runs {
+            feed(&serde_json::to_vec(r).unwrap_or_default());
+        }
+    }
+    for p in &tree.problems {
+        feed(p.to_string().as_bytes());
+    }
+    for (name, (path, text)) in &theme.sources {
+        feed(name.as_bytes());
+        feed(path.as_os_str().as_encoded_bytes());
+        feed(text.as_bytes());
+    }
+    for (rel, bytes) in &theme.statics {
+        feed(rel.as_os_str().as_encoded_bytes());
+        feed(bytes);
+    }
+    feed(&serde_json::to_vec(site).unwrap_or_default());
+    for (src, p) in prepared {
+        feed(src.as_os_str().as_encoded_bytes());
+        feed(format!("{:?}", p).as_bytes());
+    }
+    for (src, e) in &stats.failed {
+        feed(src.as_os_str().as_encoded_bytes());
+        feed(e.as_bytes());
+    }
+    crate::store::sha256_hex(&h.finalize())
 }
 
 fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
@@ -368,7 +538,9 @@ fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
 fn write_output(
     out: &Path,
     files: &BTreeMap<PathBuf, OutFile>,
-    cache_dir: &Path,
+    memo: &OutputMemo,
+    memo_path: &Path,
+    fingerprint: String,
 ) -> Result<(usize, usize), SiteError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -384,52 +556,41 @@ fn write_output(
         )));
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let memo_path = output_memo_path(cache_dir, out);
-    let memo: OutputMemo = std::fs::read(&memo_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
 
-    type Written = (bool, Option<(PathBuf, (String, u64, u128))>);
+    type Written = (bool, PathBuf, (String, u64, u128));
     let results: Vec<Result<Written, SiteError>> = files
         .par_iter()
         .map(|(rel, file)| {
             let path = out.join(rel);
-            match file {
-                OutFile::Bytes(bytes) => {
-                    Ok((write_if_changed(&path, bytes).map_err(io(&path))?, None))
-                }
-                OutFile::Copy { src, key } => {
+            let (wrote, key) = match file {
+                OutFile::Bytes(bytes) => (write_rebuildable(&path, bytes).map_err(io(&path))?, ""),
+                OutFile::Copy { src, key, link } => {
                     let now = images::stat(&path);
                     let known = memo
-                        .copies
+                        .files
                         .get(rel)
                         .is_some_and(|(k, len, mtime)| k == key && now == Some((*len, *mtime)));
                     let wrote = if known {
                         false
                     } else {
-                        let bytes = std::fs::read(src).map_err(io(src))?;
-                        write_if_changed(&path, &bytes).map_err(io(&path))?
+                        copy_if_changed(src, &path, *link).map_err(io(&path))?
                     };
-                    let (len, mtime) = images::stat(&path).unwrap_or_default();
-                    Ok((wrote, Some((rel.clone(), (key.clone(), len, mtime)))))
+                    (wrote, key.as_str())
                 }
-            }
+            };
+            let (len, mtime) = images::stat(&path).unwrap_or_default();
+            Ok((wrote, rel.clone(), (key.to_string(), len, mtime)))
         })
         .collect();
     let mut written = 0;
-    let mut new_memo = OutputMemo::default();
+    let mut new_memo = OutputMemo {
+        fingerprint,
+        files: BTreeMap::new(),
+    };
     for r in results {
-        let (wrote, entry) = r?;
+        let (wrote, rel, entry) = r?;
         written += usize::from(wrote);
-        if let Some((rel, e)) = entry {
-            new_memo.copies.insert(rel, e);
-        }
-    }
-    if let Ok(bytes) = serde_json::to_vec(&new_memo) {
-        if std::fs::read(&memo_path).ok().as_deref() != Some(&bytes[..]) {
-            let _ = write_atomic(&memo_path, &bytes);
-        }
+        new_memo.files.insert(rel, entry);
     }
 
     let mut removed = 0;
@@ -449,6 +610,10 @@ fn write_output(
         removed += 1;
     }
     remove_empty_dirs(out);
+    // The memo is only an accelerator: failing to save it costs time, not correctness.
+    if let Ok(bytes) = serde_json::to_vec(&new_memo) {
+        let _ = write_rebuildable(memo_path, &bytes);
+    }
     Ok((written, removed))
 }
 
