@@ -198,6 +198,9 @@ pub struct BuildArgs {
     /// With --watch: poll for changes instead of relying on file-system events
     #[arg(long, requires = "watch")]
     pub poll: bool,
+    /// Leave out the difference views (palettes, similarity maps, profiles)
+    #[arg(long)]
+    pub no_analysis: bool,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +247,7 @@ fn run(cli: Cli) -> Result<u8> {
                 out: args.out,
                 base_url: args.base_url,
                 cache_dir: None,
+                no_analysis: args.no_analysis,
             };
             serve::watch(&cli.root, build, args.poll)?;
             Ok(exit::OK)
@@ -261,7 +265,7 @@ fn run(cli: Cli) -> Result<u8> {
                 build: BuildOptions {
                     out: args.out,
                     base_url: args.base_url,
-                    cache_dir: None,
+                    ..BuildOptions::default()
                 },
             };
             serve::serve(&cli.root, opts)?;
@@ -382,6 +386,7 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
                 strict: false,
                 watch: false,
                 poll: false,
+                no_analysis: false,
             },
         )?;
         if built != exit::OK {
@@ -473,6 +478,7 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
             out: args.out.clone(),
             base_url: args.base_url.clone(),
             cache_dir: None,
+            no_analysis: args.no_analysis,
         },
     )
     .context("building the site")?;

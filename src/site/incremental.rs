@@ -35,6 +35,8 @@ pub struct Site {
     problems: Vec<StoreProblem>,
     /// Set when a rebuild failed part-way, so the next one renders everything.
     dirty: bool,
+    /// The difference views of `groups`, in the same order; `None` with `--no-analysis`.
+    analysis: Option<super::analysis::SiteAnalysis>,
 }
 
 /// What one rebuild did.
@@ -114,6 +116,7 @@ impl Site {
             image_failures: Vec::new(),
             problems: Vec::new(),
             dirty: true,
+            analysis: None,
         };
         let report = s.build_all()?;
         Ok((s, report))
@@ -130,7 +133,26 @@ impl Site {
     /// Problems as of the last build (broken files in runs/, unreadable images); the sound
     /// groups were built.
     pub fn problems(&self) -> Vec<String> {
-        problem_lines(&self.problems, &self.image_failures)
+        let mut lines = problem_lines(&self.problems, &self.image_failures);
+        if let Some(a) = &self.analysis {
+            lines.extend(a.problems.iter().map(ToString::to_string));
+        }
+        lines
+    }
+
+    /// Recomputes the difference views over every group (cached by content, so only
+    /// what changed costs anything).
+    fn analyse(&mut self) -> Result<(), SiteError> {
+        if self.opts.no_analysis {
+            self.analysis = None;
+            return Ok(());
+        }
+        let cache = super::analysis::SignatureCache::new(self.cache.dir());
+        let prepared = &self.prepared;
+        self.analysis = Some(super::analysis::analyse(&self.groups, &cache, |path| {
+            prepared.get(path).map(|p| p.source.sha256.clone())
+        })?);
+        Ok(())
     }
 
     /// Brings the output up to date with `changed` files: a run file re-renders its group's
@@ -167,6 +189,7 @@ impl Site {
 
     fn build_all(&mut self) -> Result<BuildReport, SiteError> {
         let mut clock = Phases::start();
+        self.analysis = None;
         let tree = load_runs(&self.project.runs_dir());
         clock.lap("load");
         // Images first: the pages need each image's size and variants.
@@ -182,13 +205,17 @@ impl Site {
         clock.lap("model");
 
         let problems = self.problems();
-        let print = fingerprint(
+        let mut print = fingerprint(
             &self.groups,
             &problems,
             &self.theme,
             &self.site,
             &self.prepared,
         );
+        // The difference views come from the same inputs; only switching them off changes pages.
+        if self.opts.no_analysis {
+            print.push_str("-no-analysis");
+        }
         // Nothing that goes into the output changed and the output is as we left it: the
         // pages would come out byte for byte the same, so rendering them can be skipped.
         let memo = OutputMemo::load(&output_memo_path(self.cache.dir(), &self.out));
@@ -206,7 +233,17 @@ impl Site {
                 timings: clock.laps,
             });
         }
-        let mut files = site_files(&self.theme, &self.site, &self.model, &problems, &Scope::All)?;
+        self.analyse()?;
+        clock.lap("analysis");
+        let problems = self.problems();
+        let mut files = site_files(
+            &self.theme,
+            &self.site,
+            &self.model,
+            &problems,
+            &Scope::All,
+            self.analysis.as_ref(),
+        )?;
         for g in &self.groups {
             image_files(g, &self.prepared, &mut files);
         }
@@ -277,6 +314,7 @@ impl Site {
         self.groups = groups;
         self.model = model::assemble(views);
 
+        self.analyse()?;
         let mut files = site_files(
             &self.theme,
             &self.site,
@@ -287,6 +325,7 @@ impl Site {
                 artists: artists.clone(),
                 prompts: prompts.clone(),
             },
+            self.analysis.as_ref(),
         )?;
         for g in self
             .groups

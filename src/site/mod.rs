@@ -3,6 +3,7 @@
 //! and writes the output folder. It never touches the network, and never rewrites an
 //! output file whose content is unchanged.
 
+pub mod analysis;
 pub mod exports;
 pub mod images;
 pub mod incremental;
@@ -36,6 +37,8 @@ pub struct BuildOptions {
     pub base_url: Option<String>,
     /// Thumbnail cache; `<root>/.chorus-cache` when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// Leaves out the difference views (palettes, similarity, profiles; see `analysis`).
+    pub no_analysis: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,9 +273,10 @@ pub(crate) fn site_files(
     m: &SiteModel,
     problems: &[String],
     scope: &Scope,
+    analysis: Option<&analysis::SiteAnalysis>,
 ) -> Result<BTreeMap<PathBuf, OutFile>, SiteError> {
     let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
-    for (path, bytes) in render_pages(theme, site, m, problems, scope)? {
+    for (path, bytes) in render_pages(theme, site, m, problems, scope, analysis)? {
         files.insert(path, OutFile::Bytes(bytes));
     }
     for (path, bytes) in exports::all(m, &site.title, &site.base_url) {
@@ -429,6 +433,7 @@ fn render_pages(
     m: &SiteModel,
     problems: &[String],
     scope: &Scope,
+    analysis: Option<&analysis::SiteAnalysis>,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
     let mut pages = Vec::new();
     let (artists, prompts) = listings(m);
@@ -440,8 +445,30 @@ fn render_pages(
     if scope.all() {
         pages.push(page("404.html".into(), "404.html", tera::Context::new()));
     }
-    for g in m.groups.iter().filter(|g| scope.group(&g.id)) {
-        pages.push(page(g.url.clone(), "group.html", ctx_with("group", g)));
+    let has_blind = theme
+        .tera
+        .get_template_names()
+        .any(|n| n == analysis::BLIND_TEMPLATE);
+    for (i, g) in m
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| scope.group(&g.id))
+    {
+        // Difference views: `analysis` on the group, Artist and prompt pages, in group order.
+        let views = analysis.and_then(|a| a.groups.get(i));
+        let mut ctx = ctx_with("group", g);
+        ctx.insert("analysis", &views);
+        pages.push(page(g.url.clone(), "group.html", ctx));
+        if let Some(v) = views.filter(|_| has_blind) {
+            let mut ctx = ctx_with("group", g);
+            ctx.insert("blind_runs", &analysis::group::blind_columns(v, &g.runs));
+            pages.push(page(
+                analysis::blind_url(&g.id),
+                analysis::BLIND_TEMPLATE,
+                ctx,
+            ));
+        }
         // Run pages see the group without its runs (they have prev/next): serialising every
         // sibling into every run page was most of the render time.
         let summary = model::GroupView {
@@ -462,7 +489,9 @@ fn render_pages(
         ctx_with("artists", &artists),
     ));
     for a in m.artists.iter().filter(|a| scope.artist(&a.slug)) {
-        pages.push(page(a.url.clone(), "artist.html", ctx_with("artist", a)));
+        let mut ctx = ctx_with("artist", a);
+        ctx.insert("analysis", &analysis.and_then(|x| x.artists.get(&a.slug)));
+        pages.push(page(a.url.clone(), "artist.html", ctx));
     }
     pages.push(page(
         "prompts/index.html".into(),
@@ -470,7 +499,12 @@ fn render_pages(
         ctx_with("prompts", &prompts),
     ));
     for p in m.prompts.iter().filter(|p| scope.prompt(&p.version)) {
-        pages.push(page(p.url.clone(), "prompt.html", ctx_with("prompt", p)));
+        let mut ctx = ctx_with("prompt", p);
+        ctx.insert(
+            "analysis",
+            &analysis.and_then(|x| x.versions.get(&p.version)),
+        );
+        pages.push(page(p.url.clone(), "prompt.html", ctx));
     }
 
     pages

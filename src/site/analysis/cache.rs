@@ -1,0 +1,182 @@
+//! The image-signature cache under `<root>/.chorus-cache/analysis/`: one small JSON file
+//! per image, named by the SHA-256 of the image bytes, so an image is decoded and measured
+//! once however often the site is built. It never lives in the output folder.
+
+use std::path::{Path, PathBuf};
+
+use super::collect::SiteAnalysis;
+use super::image::{signature, ImageSignature};
+use crate::fsutil::write_atomic;
+use crate::store::sha256_hex;
+
+/// Where the cache lives inside the build's cache folder (`<root>/.chorus-cache`).
+pub const CACHE_SUBDIR: &str = "analysis";
+/// Bumped whenever the signature's algorithm or format changes, so old entries are
+/// ignored instead of misread.
+const VERSION: &str = "v1";
+/// File-name prefix of a stored whole-site analysis (`views-<fingerprint>.json`).
+const VIEWS_PREFIX: &str = "views-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("{path}: not a readable image ({source}); regenerate the run or remove the file")]
+    Decode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    #[error("{path}: cannot write the analysis cache ({source}); check permissions or delete .chorus-cache")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<AnalysisError> for crate::site::SiteError {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::Cache { path, source } => crate::site::SiteError::Io { path, source },
+            other => crate::site::SiteError::Output(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SignatureCache {
+    dir: PathBuf,
+}
+
+impl SignatureCache {
+    /// The analysis cache inside the build's cache folder (`<root>/.chorus-cache`).
+    pub fn new(cache_dir: &Path) -> SignatureCache {
+        SignatureCache {
+            dir: cache_dir.join(CACHE_SUBDIR).join(VERSION),
+        }
+    }
+
+    pub fn entry_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    fn views_path(&self, fingerprint: &str) -> PathBuf {
+        self.dir.join(format!("{VIEWS_PREFIX}{fingerprint}.json"))
+    }
+
+    /// The whole analysis stored by a build whose inputs had this fingerprint.
+    pub fn load_views(&self, fingerprint: &str) -> Option<SiteAnalysis> {
+        let bytes = std::fs::read(self.views_path(fingerprint)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stores the whole analysis under its fingerprint and drops older ones: only the
+    /// latest build's result is worth keeping.
+    pub fn store_views(
+        &self,
+        fingerprint: &str,
+        analysis: &SiteAnalysis,
+    ) -> Result<(), AnalysisError> {
+        let path = self.views_path(fingerprint);
+        let json = serde_json::to_vec(analysis).expect("views always serialise");
+        write_atomic(&path, &json).map_err(|source| AnalysisError::Cache {
+            path: path.clone(),
+            source,
+        })?;
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(VIEWS_PREFIX) && entry.path() != path {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// The signature of `bytes` (the content of the image at `path`, named in errors):
+    /// from the cache when present and readable, otherwise computed and stored.
+    pub fn signature(&self, path: &Path, bytes: &[u8]) -> Result<ImageSignature, AnalysisError> {
+        let key = sha256_hex(bytes);
+        self.signature_keyed(&key, path, || Ok(bytes.to_vec()))
+    }
+
+    /// Like [`Self::signature`] when the image's SHA-256 is already known (the thumbnail
+    /// step memoises it): a warm build then reads neither the image nor its hash.
+    pub fn signature_keyed(
+        &self,
+        sha256: &str,
+        path: &Path,
+        read: impl FnOnce() -> std::io::Result<Vec<u8>>,
+    ) -> Result<ImageSignature, AnalysisError> {
+        let entry = self.entry_path(sha256);
+        if let Some(sig) = std::fs::read(&entry)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+        {
+            return Ok(sig);
+        }
+        let bytes = read().map_err(|e| AnalysisError::Decode {
+            path: path.to_path_buf(),
+            source: image::ImageError::IoError(e),
+        })?;
+        let sig = signature(&bytes).map_err(|source| AnalysisError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let json = serde_json::to_vec(&sig).expect("signatures always serialise");
+        write_atomic(&entry, &json).map_err(|source| AnalysisError::Cache {
+            path: entry.clone(),
+            source,
+        })?;
+        Ok(sig)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn red_png() -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 0]))
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn computes_once_then_reads_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SignatureCache::new(&dir.path().join(".chorus-cache"));
+        let bytes = red_png();
+        let first = cache.signature(Path::new("a.png"), &bytes).unwrap();
+        let entry = cache.entry_path(&sha256_hex(&bytes));
+        assert!(entry.starts_with(dir.path().join(".chorus-cache/analysis")));
+        assert!(entry.is_file());
+        // A planted entry proves the second call reads the cache instead of decoding.
+        let mut planted = first.clone();
+        planted.phash = "00000000000000ff".into();
+        write_atomic(&entry, &serde_json::to_vec(&planted).unwrap()).unwrap();
+        assert_eq!(
+            cache.signature(Path::new("a.png"), &bytes).unwrap(),
+            planted
+        );
+    }
+
+    #[test]
+    fn a_corrupt_entry_is_recomputed_and_a_bad_image_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SignatureCache::new(&dir.path().join(".chorus-cache"));
+        let bytes = red_png();
+        write_atomic(&cache.entry_path(&sha256_hex(&bytes)), b"{broken").unwrap();
+        assert_eq!(
+            cache.signature(Path::new("a.png"), &bytes).unwrap().palette[0].rgb,
+            [255, 0, 0]
+        );
+        let err = cache
+            .signature(Path::new("runs/g/x.png"), b"nope")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("runs/g/x.png: not a readable image"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! The difference views (issue 6) through the real binary: heatmaps carry their numbers as
+//! text, constructed inputs give the known answers, the cache lives outside the output,
+//! blind mode works without JavaScript, and `--no-analysis` leaves the views out.
+mod common;
+
+use common::TestProject;
+
+const ARTISTS: [(&str, &str); 4] = [
+    ("offline-minimalist", "Offline Minimalist"),
+    ("offline-maximalist", "Offline Maximalist"),
+    ("offline-surrealist", "Offline Surrealist"),
+    ("offline-naturalist", "Offline Naturalist"),
+];
+
+fn project_with_one_group() -> (TestProject, String) {
+    let p = TestProject::init();
+    let g = p.generate_offline(&["--seed", "11"]).remove(0);
+    (p, g)
+}
+
+/// Makes the maximalist's run a copy of the minimalist's: same statement, same image.
+fn make_twins(p: &TestProject, g: &str) {
+    let read = |slug: &str| -> serde_json::Value {
+        serde_json::from_str(&p.read(&format!("runs/{g}/{slug}.json"))).unwrap()
+    };
+    let (a, mut b) = (read("offline-minimalist"), read("offline-maximalist"));
+    b["artistStmt"] = a["artistStmt"].clone();
+    p.write(
+        &format!("runs/{g}/offline-maximalist.json"),
+        &serde_json::to_string_pretty(&b).unwrap(),
+    );
+    let (from, to) = (
+        a["imageFile"].as_str().unwrap(),
+        b["imageFile"].as_str().unwrap(),
+    );
+    std::fs::copy(
+        p.path(&format!("runs/{g}/{from}")),
+        p.path(&format!("runs/{g}/{to}")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn group_page_shows_every_view_with_its_numbers_as_text() {
+    let (p, g) = project_with_one_group();
+    make_twins(&p, &g);
+    p.chorus(&["build"]).assert().success();
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+
+    // Identical statement and image give the known answers, readable as text.
+    assert!(
+        page.contains("Offline Minimalist vs Offline Maximalist: statement similarity 1.00"),
+        "{page}"
+    );
+    assert!(page.contains(
+        "Offline Minimalist vs Offline Maximalist: image similarity 1.00 (layout distance 0.00, colour distance 0.00)"
+    ));
+    // Every pair is in both heatmaps' labels.
+    for (i, (_, a)) in ARTISTS.iter().enumerate() {
+        for (_, b) in &ARTISTS[i + 1..] {
+            assert!(
+                page.contains(&format!("{a} vs {b}: statement similarity ")),
+                "{a} vs {b}"
+            );
+            assert!(
+                page.contains(&format!("{a} vs {b}: image similarity ")),
+                "{a} vs {b}"
+            );
+        }
+    }
+    // One palette under each image, each line saying what it measures.
+    assert_eq!(page.matches("aria-label=\"Dominant colours: #").count(), 4);
+    assert!(page.contains("cosine similarity of TF-IDF word weights, stop words removed"));
+    assert!(page.contains("perceptual-hash distance"));
+    // Distinctive words and the measures table with its extremes marked.
+    assert!(page.contains("Distinctive words"));
+    for label in [
+        "Statement words",
+        "Image-prompt words",
+        "Sentences",
+        "Output tokens",
+        "Latency",
+    ] {
+        assert!(
+            page.contains(&format!("<th scope=\"row\">{label}</th>")),
+            "no row {label}"
+        );
+    }
+    assert!(page.contains("class=\"max\"") && page.contains("▲"));
+    let views = page.split("<section class=\"analysis\"").nth(1).unwrap();
+    let views = views.split("</section>").next().unwrap();
+    assert!(!views.contains("<script"), "the views need no JavaScript");
+}
+
+#[test]
+fn analysis_is_cached_outside_the_site_and_reused() {
+    let (p, g) = project_with_one_group();
+    p.chorus(&["build"]).assert().success();
+    let cached = p.files_under(".chorus-cache/analysis");
+    let (views, signatures): (Vec<&String>, Vec<&String>) =
+        cached.iter().partition(|f| f.starts_with("v1/views-"));
+    assert_eq!(signatures.len(), 4, "one signature per image: {cached:?}");
+    assert_eq!(views.len(), 1, "one stored whole-site result: {cached:?}");
+    assert!(cached
+        .iter()
+        .all(|f| f.starts_with("v1/") && f.ends_with(".json")));
+    assert!(p
+        .files_under("site")
+        .iter()
+        .all(|f| !f.contains("chorus-cache")));
+
+    // Unchanged inputs: the stored result is reused, under the same name.
+    p.chorus(&["build"]).assert().success();
+    assert_eq!(p.files_under(".chorus-cache/analysis"), cached);
+
+    // A planted signature shows a recomputation reads the cache instead of the image.
+    let entry = p.path(&format!(".chorus-cache/analysis/{}", signatures[0]));
+    let mut sig: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&entry).unwrap()).unwrap();
+    sig["palette"] = serde_json::json!([{ "rgb": [1, 2, 3], "share": 1.0 }]);
+    std::fs::write(&entry, sig.to_string()).unwrap();
+    std::fs::remove_file(p.path(&format!(".chorus-cache/analysis/{}", views[0]))).unwrap();
+    // A fresh output folder, as the build skips rendering over an unchanged one.
+    let fresh = p.path("site2");
+    p.chorus(&["build", "--out", fresh.to_str().unwrap()])
+        .assert()
+        .success();
+    let page = p.read(&format!("site2/groups/{g}/index.html"));
+    assert!(page.contains("Dominant colours: #010203 100%"));
+
+    // A changed statement changes the views: a new stored result replaces the old one.
+    let run = format!("runs/{g}/offline-naturalist.json");
+    let mut record: serde_json::Value = serde_json::from_str(&p.read(&run)).unwrap();
+    record["artistStmt"] = "Marmalade zeppelins.".into();
+    p.write(&run, &serde_json::to_string_pretty(&record).unwrap());
+    p.chorus(&["build"]).assert().success();
+    let after = p.files_under(".chorus-cache/analysis");
+    assert_eq!(
+        after.iter().filter(|f| f.starts_with("v1/views-")).count(),
+        1
+    );
+    assert!(!after.contains(views[0]));
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(
+        page.contains("marmalade"),
+        "distinctive words follow the new statement"
+    );
+}
+
+#[test]
+fn blind_page_hides_names_until_revealed() {
+    let (p, g) = project_with_one_group();
+    p.chorus(&["build"]).assert().success();
+    let group = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(group.contains("href=\"blind.html\""));
+    let blind = p.read(&format!("site/groups/{g}/blind.html"));
+    for letter in ["A", "B", "C", "D"] {
+        assert!(
+            blind.contains(&format!(">Artist {letter}</h2>")),
+            "no column {letter}"
+        );
+    }
+    // Names sit only in each column's <details> reveal (a statement may still sign itself).
+    let headings: Vec<&str> = blind
+        .split("<h")
+        .skip(1)
+        .map(|h| h.split("</h").next().unwrap_or(""))
+        .collect();
+    let title = blind
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or("");
+    for (_, name) in ARTISTS {
+        assert!(
+            headings.iter().all(|h| !h.contains(name)),
+            "{name} in a heading"
+        );
+        assert!(!title.contains(name));
+        assert!(
+            blind.contains(&format!(
+                "<summary>Reveal</summary><p>{name} → Procedural Brush"
+            )),
+            "{name}"
+        );
+    }
+    assert!(!blind.contains("<script"));
+}
+
+#[test]
+fn no_analysis_flag_leaves_the_views_out() {
+    let (p, g) = project_with_one_group();
+    p.chorus(&["build"]).assert().success();
+    p.chorus(&["build", "--no-analysis"]).assert().success();
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(!page.contains("Statement similarity"));
+    assert!(
+        !p.path(&format!("site/groups/{g}/blind.html")).exists(),
+        "stale blind page pruned"
+    );
+}
+
+#[test]
+fn an_unreadable_image_is_a_warning_not_a_failed_build() {
+    let (p, g) = project_with_one_group();
+    p.write(&format!("runs/{g}/offline-surrealist.png"), "not a png");
+    // The build reports the bad image itself; the views leave it out and carry on.
+    p.chorus(&["build"]).assert().success();
+    let page = p.read(&format!("site/groups/{g}/index.html"));
+    assert!(
+        page.contains("Offline Minimalist vs Offline Surrealist: image similarity not available")
+    );
+    assert!(page.contains("Offline Minimalist vs Offline Surrealist: statement similarity "));
+}
+
+#[test]
+fn artist_and_prompt_pages_show_views_across_groups() {
+    let p = TestProject::init();
+    p.generate_offline(&["--seed", "5", "--repeat", "2"]);
+    p.chorus(&["build"]).assert().success();
+
+    let artist = p.read("site/artists/offline-minimalist.html");
+    assert!(artist.contains("Recurring distinctive words"));
+    assert!(
+        artist.contains("aria-label=\"Dominant colours: #"),
+        "average palette"
+    );
+    assert!(
+        artist.contains("Offline Maximalist: "),
+        "mean similarity to each other Artist"
+    );
+    assert!(artist.contains(" over 2 groups"));
+    assert!(artist.contains("Latency per run: 2 values, min "));
+    assert!(artist.contains("0 of 2 finished runs failed (0%)"));
+
+    let prompt = p.read("site/prompts/v2-neutral.html");
+    assert!(prompt.contains("How consistently the Artists differ"));
+    assert!(prompt.contains("Offline Minimalist vs Offline Maximalist: mean "));
+    assert!(prompt.contains(" over 2 groups"));
+}
