@@ -151,16 +151,7 @@ fn ensure_project(root: &Path, runs: u32) -> Result<Project, Box<dyn std::error:
     let providers =
         generate::Providers::new(&plan.artists, std::slice::from_ref(&plan.brush), &batch.kit)?;
     let queued = generate::write_plan(&project.runs_dir(), &plan)?;
-    let jobs = queued
-        .into_iter()
-        .filter_map(|run| {
-            let group = plan
-                .groups
-                .iter()
-                .find(|g| g.run_group_id == run.run_group_id)?;
-            providers.job(run, group)
-        })
-        .collect();
+    let jobs = providers.jobs(queued, &plan.groups);
     generate::drive(batch, jobs, 4)?;
     Ok(project)
 }

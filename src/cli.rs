@@ -363,16 +363,7 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
             runs: plan.artists.len(),
         });
     }
-    let jobs = queued
-        .into_iter()
-        .filter_map(|run| {
-            let group = plan
-                .groups
-                .iter()
-                .find(|g| g.run_group_id == run.run_group_id)?;
-            providers.job(run, group)
-        })
-        .collect();
+    let jobs = providers.jobs(queued, &plan.groups);
     let concurrency = opts
         .concurrency
         .unwrap_or(project.config.defaults.concurrency);
@@ -419,17 +410,7 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         reporter.clone(),
     )?;
     let providers = Providers::new(&plan.artists, &plan.brushes, &batch.kit)?;
-    let jobs: Vec<_> = plan
-        .runs
-        .into_iter()
-        .filter_map(|run| {
-            let group = plan
-                .groups
-                .iter()
-                .find(|g| g.run_group_id == run.run_group_id)?;
-            providers.job(run, group)
-        })
-        .collect();
+    let jobs = providers.jobs(plan.runs, &plan.groups);
     if let Some(max) = args.batch.max_cost {
         generate::check_budget(generate::estimate_jobs(&jobs)?, max)?;
         batch.budget = Some(Budget::new(max));

@@ -336,6 +336,17 @@ impl Providers {
         })
     }
 
+    /// The jobs for `runs`, each with its group from `groups`; runs whose group, Artist or
+    /// Brush is not in this batch are left out.
+    pub fn jobs(&self, runs: Vec<RunRecord>, groups: &[GroupRecord]) -> Vec<RunJob> {
+        runs.into_iter()
+            .filter_map(|run| {
+                let group = groups.iter().find(|g| g.run_group_id == run.run_group_id)?;
+                self.job(run, group)
+            })
+            .collect()
+    }
+
     /// The job for one run of `group`; None if its Artist or Brush is not in this batch.
     pub fn job(&self, run: RunRecord, group: &GroupRecord) -> Option<RunJob> {
         let (artist_config, artist) = self
