@@ -336,21 +336,16 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         max_cost: args.batch.max_cost,
     };
     let plan = generate::plan(&project, &opts)?;
-    if !opts.offline {
-        let missing = generate::missing_keys(&plan.artists, &[&plan.brush]);
-        if !missing.is_empty() {
-            eprintln!("error: {}", generate::missing_keys_message(&missing));
-            return Ok(exit::ERROR);
-        }
-    }
-    let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
-    let mut batch = Batch::new(
-        project.runs_dir(),
-        project.config.limits.clone(),
-        reporter.clone(),
-    )?;
-    // Set up providers and check the budget before writing anything.
-    let providers = Providers::new(&plan.artists, std::slice::from_ref(&plan.brush), &batch.kit)?;
+    // Check keys, set up providers and check the budget before writing anything.
+    let Some((reporter, mut batch, providers)) = start_batch(
+        &project,
+        &plan.artists,
+        std::slice::from_ref(&plan.brush),
+        args.batch.json,
+    )?
+    else {
+        return Ok(exit::ERROR);
+    };
     if let Some(max) = opts.max_cost {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
@@ -387,6 +382,30 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     Ok(code)
 }
 
+/// The set-up `generate` and `resume` share. When a key is missing it says which, before
+/// any request, and returns `None`; otherwise the reporter, the batch and its providers.
+fn start_batch(
+    project: &Project,
+    artists: &[config::Artist],
+    brushes: &[config::Brush],
+    json: bool,
+) -> Result<Option<(Arc<Reporter>, Batch, Providers)>> {
+    let brush_refs: Vec<&config::Brush> = brushes.iter().collect();
+    let missing = generate::missing_keys(artists, &brush_refs);
+    if !missing.is_empty() {
+        eprintln!("error: {}", generate::missing_keys_message(&missing));
+        return Ok(None);
+    }
+    let reporter = Arc::new(Reporter::new(Style::detect(json)));
+    let batch = Batch::new(
+        project.runs_dir(),
+        project.config.limits.clone(),
+        reporter.clone(),
+    )?;
+    let providers = Providers::new(artists, brushes, &batch.kit)?;
+    Ok(Some((reporter, batch, providers)))
+}
+
 fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     let project = load_project(root)?;
     let plan = generate::plan_resume(&project, args.group)?;
@@ -397,19 +416,11 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         eprintln!("Nothing to resume: every run is done.");
         return Ok(exit::OK);
     }
-    let brushes: Vec<_> = plan.brushes.iter().collect();
-    let missing = generate::missing_keys(&plan.artists, &brushes);
-    if !missing.is_empty() {
-        eprintln!("error: {}", generate::missing_keys_message(&missing));
+    let Some((reporter, mut batch, providers)) =
+        start_batch(&project, &plan.artists, &plan.brushes, args.batch.json)?
+    else {
         return Ok(exit::ERROR);
-    }
-    let reporter = Arc::new(Reporter::new(Style::detect(args.batch.json)));
-    let mut batch = Batch::new(
-        project.runs_dir(),
-        project.config.limits.clone(),
-        reporter.clone(),
-    )?;
-    let providers = Providers::new(&plan.artists, &plan.brushes, &batch.kit)?;
+    };
     let jobs = providers.jobs(plan.runs, &plan.groups);
     if let Some(max) = args.batch.max_cost {
         generate::check_budget(generate::estimate_jobs(&jobs)?, max)?;
