@@ -393,7 +393,10 @@ fn compare_resizers(dir: &Path) {
     };
     let fr = time(&|img| {
         for w in [400, 800] {
-            std::hint::black_box(chorus::site::images::resize_rgb(img, w, w).unwrap());
+            std::hint::black_box(
+                chorus::site::images::resize_rgb(img, w, w, chorus::site::images::LANCZOS3)
+                    .unwrap(),
+            );
         }
     });
     let im = time(&|img| {
@@ -406,16 +409,22 @@ fn compare_resizers(dir: &Path) {
             ));
         }
     });
-    let small: Vec<(Vec<u8>, u32)> = decoded
+    let small: Vec<(image::RgbImage, u32)> = decoded
         .iter()
         .flat_map(|img| {
-            [400u32, 800].map(|w| (chorus::site::images::resize_rgb(img, w, w).unwrap(), w))
+            [400u32, 800].map(|w| {
+                (
+                    chorus::site::images::resize_rgb(img, w, w, chorus::site::images::LANCZOS3)
+                        .unwrap(),
+                    w,
+                )
+            })
         })
         .collect();
     let time_enc = |f: &dyn Fn(&[u8], u32) -> usize| -> f64 {
         let t = Instant::now();
         for (px, w) in &small {
-            std::hint::black_box(f(px, *w));
+            std::hint::black_box(f(px.as_raw(), *w));
         }
         t.elapsed().as_secs_f64() * 1000.0 / n
     };

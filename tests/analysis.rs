@@ -98,12 +98,12 @@ fn analysis_is_cached_outside_the_site_and_reused() {
     p.chorus(&["build"]).assert().success();
     let cached = p.files_under(".chorus-cache/analysis");
     let (views, signatures): (Vec<&String>, Vec<&String>) =
-        cached.iter().partition(|f| f.starts_with("v1/views-"));
+        cached.iter().partition(|f| f.starts_with("v2/views-"));
     assert_eq!(signatures.len(), 4, "one signature per image: {cached:?}");
     assert_eq!(views.len(), 1, "one stored whole-site result: {cached:?}");
     assert!(cached
         .iter()
-        .all(|f| f.starts_with("v1/") && f.ends_with(".json")));
+        .all(|f| f.starts_with("v2/") && f.ends_with(".json")));
     assert!(p
         .files_under("site")
         .iter()
@@ -136,7 +136,7 @@ fn analysis_is_cached_outside_the_site_and_reused() {
     p.chorus(&["build"]).assert().success();
     let after = p.files_under(".chorus-cache/analysis");
     assert_eq!(
-        after.iter().filter(|f| f.starts_with("v1/views-")).count(),
+        after.iter().filter(|f| f.starts_with("v2/views-")).count(),
         1
     );
     assert!(!after.contains(views[0]));

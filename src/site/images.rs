@@ -3,6 +3,7 @@
 //! source's SHA-256 and the resize parameters, never by mtime. It never writes the output
 //! folder; `site` copies from the cache.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -20,7 +21,8 @@ pub const THUMB_WIDTHS: [u32; 2] = [400, 800];
 /// JPEG quality of thumbnails: 80 is where artefacts stop being visible at these sizes.
 pub const JPEG_QUALITY: u8 = 80;
 /// Bumped whenever the thumbnail recipe changes, so old cache entries become stale.
-const RECIPE: &str = "r1-lanczos3";
+/// r2: each width is resized from the next larger one (source → 800 → 400).
+const RECIPE: &str = "r2-lanczos3-chain";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
@@ -72,6 +74,10 @@ struct SourceMemo {
     entries: BTreeMap<PathBuf, MemoEntry>,
 }
 
+/// Called with every source the build decodes, so other stages (the analysis) can measure
+/// the pixels without decoding the file a second time. Runs on rayon's threads.
+pub type OnDecoded<'a> = dyn Fn(&SourceInfo, &image::RgbImage) + Sync + 'a;
+
 /// One source's outcome: the prepared image, the memo entry to keep, thumbnails made,
 /// and whether the source had to be read.
 type Outcome = Result<(Prepared, Option<MemoEntry>, usize, bool), String>;
@@ -114,20 +120,29 @@ impl ImageCache {
 
     /// Identifies every source and makes the missing thumbnails, in parallel. Sources
     /// that cannot be read are left out of the map and listed in the stats.
-    pub fn prepare(&self, sources: &[PathBuf]) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        self.prepare_sources(sources, true)
+    pub fn prepare(
+        &self,
+        sources: &[PathBuf],
+        on_decoded: &OnDecoded,
+    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
+        self.prepare_sources(sources, true, on_decoded)
     }
 
     /// Like [`ImageCache::prepare`] for some of the sources (an incremental rebuild): the
     /// memo keeps its other entries and no cached thumbnail is pruned.
-    pub fn prepare_some(&self, sources: &[PathBuf]) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        self.prepare_sources(sources, false)
+    pub fn prepare_some(
+        &self,
+        sources: &[PathBuf],
+        on_decoded: &OnDecoded,
+    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
+        self.prepare_sources(sources, false, on_decoded)
     }
 
     fn prepare_sources(
         &self,
         sources: &[PathBuf],
         complete: bool,
+        on_decoded: &OnDecoded,
     ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
         let memo: SourceMemo = std::fs::read(self.memo_path())
             .ok()
@@ -140,7 +155,10 @@ impl ImageCache {
 
         let results: Vec<(PathBuf, Outcome)> = sources
             .par_iter()
-            .map(|src| (src.clone(), self.prepare_one(src, memo.entries.get(src))))
+            .map(|src| {
+                let outcome = self.prepare_one(src, memo.entries.get(src), on_decoded);
+                (src.clone(), outcome)
+            })
             .collect();
 
         let mut prepared = BTreeMap::new();
@@ -178,7 +196,7 @@ impl ImageCache {
 
     /// Returns the prepared image, the memo entry to keep, thumbnails made, and whether
     /// the source was read.
-    fn prepare_one(&self, src: &Path, memo: Option<&MemoEntry>) -> Outcome {
+    fn prepare_one(&self, src: &Path, memo: Option<&MemoEntry>, on_decoded: &OnDecoded) -> Outcome {
         let (len, mtime_ns) = stat(src).ok_or_else(|| "cannot read the file".to_string())?;
         let mut bytes: Option<Vec<u8>> = None;
         let (info, hashed) = match memo {
@@ -225,11 +243,8 @@ impl ImageCache {
                 None => std::fs::read(src).map_err(|e| e.to_string())?,
             };
             let rgb = decode_rgb(&b)?;
-            for t in &missing {
-                let jpeg = resize_and_encode(&rgb, t.width, t.height)?;
-                write_rebuildable(&t.path, &jpeg)
-                    .map_err(|e| format!("writing {}: {e}", t.path.display()))?;
-            }
+            on_decoded(&info, &rgb);
+            make_thumbs(&rgb, &thumbs, &missing)?;
         }
         let entry = MemoEntry {
             len,
@@ -278,27 +293,52 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<image::RgbImage, String> {
         .map_err(|e| format!("not a readable image: {e}"))
 }
 
-/// Lanczos3 resize with fast_image_resize, then baseline JPEG with jpeg-encoder.
-pub fn resize_and_encode(
+/// Makes the `missing` ones of `thumbs` (ascending widths). Each width is resized from
+/// the next larger one rather than from the source: a 400 px from the 800 px costs a third
+/// of one from a 1024 px source. The chain is the same whichever are missing, so a
+/// thumbnail's bytes never depend on what the cache held.
+fn make_thumbs(rgb: &image::RgbImage, thumbs: &[Thumb], missing: &[&Thumb]) -> Result<(), String> {
+    let Some(smallest) = missing.iter().map(|t| t.width).min() else {
+        return Ok(());
+    };
+    let mut larger: Option<image::RgbImage> = None;
+    for t in thumbs.iter().rev().filter(|t| t.width >= smallest) {
+        let resized = resize_rgb(larger.as_ref().unwrap_or(rgb), t.width, t.height, LANCZOS3)?;
+        if missing.iter().any(|m| m.key == t.key) {
+            let jpeg = encode_jpeg(resized.as_raw(), t.width, t.height)?;
+            write_rebuildable(&t.path, &jpeg)
+                .map_err(|e| format!("writing {}: {e}", t.path.display()))?;
+        }
+        larger = Some(resized);
+    }
+    Ok(())
+}
+
+/// The thumbnails' filter, the one Hugo's `Lanczos` also uses.
+pub const LANCZOS3: fr::ResizeAlg = fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3);
+
+thread_local! {
+    // Keeps its multi-megabyte scratch buffer between images instead of allocating (and
+    // page-faulting) a fresh one for every resize.
+    static RESIZER: RefCell<fr::Resizer> = RefCell::new(fr::Resizer::new());
+}
+
+/// Resizes with fast_image_resize (SIMD; about 13× faster than `image`'s resize here).
+pub fn resize_rgb(
     rgb: &image::RgbImage,
     width: u32,
     height: u32,
-) -> Result<Vec<u8>, String> {
-    let resized = resize_rgb(rgb, width, height)?;
-    encode_jpeg(&resized, width, height)
-}
-
-pub fn resize_rgb(rgb: &image::RgbImage, width: u32, height: u32) -> Result<Vec<u8>, String> {
+    alg: fr::ResizeAlg,
+) -> Result<image::RgbImage, String> {
     let src =
         fr::images::ImageRef::new(rgb.width(), rgb.height(), rgb.as_raw(), fr::PixelType::U8x3)
             .map_err(|e| format!("resizing: {e}"))?;
     let mut dst = fr::images::Image::new(width, height, fr::PixelType::U8x3);
-    let options =
-        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &options)
+    RESIZER
+        .with_borrow_mut(|r| r.resize(&src, &mut dst, &fr::ResizeOptions::new().resize_alg(alg)))
         .map_err(|e| format!("resizing: {e}"))?;
-    Ok(dst.into_vec())
+    image::RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| "resizing: wrong buffer size".to_string())
 }
 
 pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
@@ -306,7 +346,8 @@ pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Strin
         u16::try_from(width).map_err(|_| "image too wide for JPEG".to_string())?,
         u16::try_from(height).map_err(|_| "image too tall for JPEG".to_string())?,
     );
-    let mut out = Vec::new();
+    // Room for a typical thumbnail up front, so the output is not copied as it grows.
+    let mut out = Vec::with_capacity(rgb.len() / 8);
     jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
         .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| format!("encoding JPEG: {e}"))?;
@@ -333,7 +374,7 @@ mod tests {
         let a = dir.path().join("a.png");
         std::fs::write(&a, png(900, 450)).unwrap();
 
-        let (p, stats) = cache.prepare(std::slice::from_ref(&a));
+        let (p, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
         assert_eq!(stats.made, 2);
         let info = &p[&a];
         assert_eq!((info.source.width, info.source.height), (900, 450));
@@ -350,12 +391,12 @@ mod tests {
 
         // Same content under a new mtime (a git checkout): no new thumbnails.
         std::fs::write(&a, png(900, 450)).unwrap();
-        let (_, stats) = cache.prepare(std::slice::from_ref(&a));
+        let (_, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
         assert_eq!((stats.made, stats.pruned), (0, 0));
 
         // New content: new thumbnails, the old ones pruned.
         std::fs::write(&a, png(900, 300)).unwrap();
-        let (_, stats) = cache.prepare(std::slice::from_ref(&a));
+        let (_, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
         assert_eq!((stats.made, stats.pruned), (2, 2));
     }
 
@@ -367,9 +408,46 @@ mod tests {
         std::fs::write(&small, png(300, 300)).unwrap();
         let broken = dir.path().join("b.png");
         std::fs::write(&broken, b"not an image").unwrap();
-        let (p, stats) = cache.prepare(&[small.clone(), broken.clone()]);
+        let (p, stats) = cache.prepare(&[small.clone(), broken.clone()], &|_, _| {});
         assert!(p[&small].thumbs.is_empty());
         assert_eq!(stats.failed.len(), 1);
         assert_eq!(stats.failed[0].0, broken);
+    }
+
+    #[test]
+    fn each_source_is_decoded_once_and_handed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ImageCache::new(dir.path().join("cache"));
+        let a = dir.path().join("a.png");
+        std::fs::write(&a, png(900, 450)).unwrap();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let hook = |info: &SourceInfo, rgb: &image::RgbImage| {
+            seen.lock()
+                .unwrap()
+                .push((info.sha256.clone(), rgb.dimensions()));
+        };
+        let (p, _) = cache.prepare(std::slice::from_ref(&a), &hook);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(p[&a].source.sha256.clone(), (900, 450))]
+        );
+        // Thumbnails cached: nothing is decoded, so nothing is handed on.
+        cache.prepare(std::slice::from_ref(&a), &hook);
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_thumbnail_remade_alone_matches_the_cold_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ImageCache::new(dir.path().join("cache"));
+        let a = dir.path().join("a.png");
+        std::fs::write(&a, png(1000, 1000)).unwrap();
+        let (p, _) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
+        let small = &p[&a].thumbs[0];
+        let cold = std::fs::read(&small.path).unwrap();
+        std::fs::remove_file(&small.path).unwrap();
+        let (_, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
+        assert_eq!(stats.made, 1);
+        assert_eq!(std::fs::read(&small.path).unwrap(), cold);
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use super::images::{ImageCache, Prepared};
+use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
 use super::model::{self, GroupView, SiteModel};
 use super::theme::{self, Theme};
 use super::{
@@ -140,6 +140,28 @@ impl Site {
         lines
     }
 
+    /// Prepares `sources` (all of them when `complete`). Unless the views are off, the
+    /// pixels decoded for thumbnails are measured for them at the same time, so a cold
+    /// build decodes each image once.
+    fn prepare_images(
+        &self,
+        sources: &[PathBuf],
+        complete: bool,
+    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
+        let signatures = (!self.opts.no_analysis)
+            .then(|| super::analysis::SignatureCache::new(self.cache.dir()));
+        let on_decoded = |info: &SourceInfo, rgb: &image::RgbImage| {
+            if let Some(cache) = &signatures {
+                cache.store_decoded(&info.sha256, rgb);
+            }
+        };
+        if complete {
+            self.cache.prepare(sources, &on_decoded)
+        } else {
+            self.cache.prepare_some(sources, &on_decoded)
+        }
+    }
+
     /// Recomputes the difference views over every group (cached by content, so only
     /// what changed costs anything).
     fn analyse(&mut self) -> Result<(), SiteError> {
@@ -193,7 +215,7 @@ impl Site {
         let tree = load_runs(&self.project.runs_dir());
         clock.lap("load");
         // Images first: the pages need each image's size and variants.
-        let (prepared, stats) = self.cache.prepare(&image_sources(&tree.groups));
+        let (prepared, stats) = self.prepare_images(&image_sources(&tree.groups), true);
         self.prepared = prepared;
         self.image_failures = stats.failed.clone();
         self.image_failures.sort();
@@ -284,7 +306,7 @@ impl Site {
             self.problems.extend(problems);
             fresh.extend(loaded);
         }
-        let (prepared, stats) = self.cache.prepare_some(&image_sources(&fresh));
+        let (prepared, stats) = self.prepare_images(&image_sources(&fresh), false);
         self.prepared.extend(prepared);
         self.image_failures.extend(stats.failed);
         self.image_failures.sort();

@@ -5,15 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use super::collect::SiteAnalysis;
-use super::image::{signature, ImageSignature};
-use crate::fsutil::write_atomic;
+use super::image::{signature, signature_of_image, ImageSignature};
+use crate::fsutil::{write_atomic, write_rebuildable};
 use crate::store::sha256_hex;
 
 /// Where the cache lives inside the build's cache folder (`<root>/.chorus-cache`).
 pub const CACHE_SUBDIR: &str = "analysis";
 /// Bumped whenever the signature's algorithm or format changes, so old entries are
 /// ignored instead of misread.
-const VERSION: &str = "v1";
+const VERSION: &str = "v2";
 /// File-name prefix of a stored whole-site analysis (`views-<fingerprint>.json`).
 const VIEWS_PREFIX: &str = "views-";
 
@@ -97,6 +97,19 @@ impl SignatureCache {
         self.signature_keyed(&key, path, || Ok(bytes.to_vec()))
     }
 
+    /// Measures pixels another stage has already decoded (the thumbnail step), unless the
+    /// signature of `sha256` is cached. Best effort: a failed write only means the
+    /// analysis decodes the image again later, and reports the problem then.
+    pub fn store_decoded(&self, sha256: &str, rgb: &image::RgbImage) {
+        let entry = self.entry_path(sha256);
+        if entry.is_file() {
+            return;
+        }
+        let json =
+            serde_json::to_vec(&signature_of_image(rgb)).expect("signatures always serialise");
+        let _ = write_rebuildable(&entry, &json);
+    }
+
     /// Like [`Self::signature`] when the image's SHA-256 is already known (the thumbnail
     /// step memoises it): a warm build then reads neither the image nor its hash.
     pub fn signature_keyed(
@@ -121,7 +134,7 @@ impl SignatureCache {
             source,
         })?;
         let json = serde_json::to_vec(&sig).expect("signatures always serialise");
-        write_atomic(&entry, &json).map_err(|source| AnalysisError::Cache {
+        write_rebuildable(&entry, &json).map_err(|source| AnalysisError::Cache {
             path: entry.clone(),
             source,
         })?;
@@ -178,5 +191,23 @@ mod tests {
                 .starts_with("runs/g/x.png: not a readable image"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn pixels_measured_by_the_thumbnail_step_are_not_decoded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SignatureCache::new(&dir.path().join(".chorus-cache"));
+        let bytes = red_png();
+        let sha = sha256_hex(&bytes);
+        let rgb = image::load_from_memory(&bytes).unwrap().into_rgb8();
+        cache.store_decoded(&sha, &rgb);
+        let sig = cache
+            .signature_keyed(&sha, Path::new("a.png"), || {
+                Err(std::io::Error::other("the image must not be read again"))
+            })
+            .unwrap();
+        // The same numbers as measuring the file from scratch.
+        let fresh = SignatureCache::new(&dir.path().join("other"));
+        assert_eq!(sig, fresh.signature(Path::new("a.png"), &bytes).unwrap());
     }
 }

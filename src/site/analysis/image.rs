@@ -24,9 +24,20 @@ pub struct ImageSignature {
 
 /// Decodes `bytes` and computes its signature.
 pub fn signature(bytes: &[u8]) -> Result<ImageSignature, image::ImageError> {
-    let img = image::load_from_memory(bytes)?;
-    // `thumbnail` averages whole pixel blocks: fast, and good enough for colour statistics.
-    let small = img.thumbnail(SAMPLE_SIDE, SAMPLE_SIDE).to_rgb8();
+    Ok(signature_of_image(
+        &image::load_from_memory(bytes)?.into_rgb8(),
+    ))
+}
+
+/// The signature of decoded pixels. The thumbnail step calls this with the pixels it
+/// already has, so a cold build decodes each image once.
+pub fn signature_of_image(rgb: &image::RgbImage) -> ImageSignature {
+    let (w, h) = (rgb.width().max(1), rgb.height().max(1));
+    let scale = f64::from(SAMPLE_SIDE) / f64::from(w.max(h));
+    let side = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, SAMPLE_SIDE);
+    // An area average over whole pixel blocks is enough for colour statistics.
+    let small = crate::site::images::resize_rgb(rgb, side(w), side(h), BOX)
+        .unwrap_or_else(|_| image::RgbImage::from_pixel(1, 1, image::Rgb([0, 0, 0])));
     let pixels: Vec<[u8; 3]> = small.pixels().map(|p| p.0).collect();
     let grey = image::imageops::resize(
         &image::DynamicImage::ImageRgb8(small).to_luma8(),
@@ -35,8 +46,11 @@ pub fn signature(bytes: &[u8]) -> Result<ImageSignature, image::ImageError> {
         FilterType::Triangle,
     );
     let grey: Vec<f64> = grey.pixels().map(|p| f64::from(p.0[0])).collect();
-    Ok(signature_of_pixels(&pixels, &grey))
+    signature_of_pixels(&pixels, &grey)
 }
+
+const BOX: fast_image_resize::ResizeAlg =
+    fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::Box);
 
 /// The signature of already-decoded pixels: `pixels` is the colour downscale, `grey` the
 /// 32×32 luminance (row-major).
