@@ -9,7 +9,9 @@
 //! cargo run --release --example bench_gallery -- --groups 200 --format png --corpus-only --dir /tmp/corpus
 //! ```
 //! Options: --groups N (200), --format jpeg|png (jpeg), --dir DIR
-//! (/tmp/chorus-bench-<format>-<N>), --corpus-only, --no-hugo, --no-resize-compare.
+//! (/tmp/chorus-bench-<format>-<N>), --corpus-only, --no-hugo, --no-resize-compare,
+//! --repeat N (1): cold builds of each tool, reported as the median, since one run on a
+//! shared machine can be off by 10%.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +40,7 @@ struct Args {
     hugo: bool,
     resize_compare: bool,
     build_once: bool,
+    repeat: usize,
 }
 
 fn parse_args() -> Args {
@@ -49,6 +52,7 @@ fn parse_args() -> Args {
         hugo: true,
         resize_compare: true,
         build_once: false,
+        repeat: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -60,6 +64,10 @@ fn parse_args() -> Args {
             "--no-hugo" => a.hugo = false,
             "--no-resize-compare" => a.resize_compare = false,
             "--build-once" => a.build_once = true,
+            "--repeat" => {
+                a.repeat = it.next().and_then(|v| v.parse().ok()).expect("--repeat N");
+                assert!(a.repeat > 0, "--repeat is at least 1");
+            }
             other => panic!(
                 "unknown option {other}; see the comment at the top of examples/bench_gallery.rs"
             ),
@@ -98,10 +106,17 @@ fn main() {
 
     let site = args.dir.join("site");
     let cache = args.dir.join(chorus::site::CACHE_DIR);
-    let _ = std::fs::remove_dir_all(&site);
-    let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(args.dir.join("templates"));
-    let cold = child_build(&args.dir);
+    let mut colds: Vec<Measured> = (0..args.repeat)
+        .map(|_| {
+            let _ = std::fs::remove_dir_all(&site);
+            let _ = std::fs::remove_dir_all(&cache);
+            child_build(&args.dir)
+        })
+        .collect();
+    colds.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    let cold_all: Vec<f64> = colds.iter().map(|m| m.secs).collect();
+    let cold = colds.swap_remove(colds.len() / 2);
     let warm = child_build(&args.dir);
     // Pages only: a theme edit changes every page, the images stay cached.
     let base = chorus::site::theme::DEFAULT_THEME
@@ -122,10 +137,11 @@ fn main() {
     println!();
     println!("chorus build ({images} images, {thumbs} thumbnails at 400 and 800 px, JPEG q80):");
     println!(
-        "  cold (empty cache):       {:>8.3} s   {:>6.2} ms per image   peak RSS {:>4} MB",
+        "  cold (empty cache):       {:>8.3} s   {:>6.2} ms per image   peak RSS {:>4} MB{}",
         cold.secs,
         cold.secs * 1000.0 / images as f64,
-        cold.rss_mb
+        cold.rss_mb,
+        runs_note(&cold_all)
     );
     println!(
         "  warm (nothing changed):   {:>8.3} s   (in-process build {:.3} s)   peak RSS {:>4} MB",
@@ -142,14 +158,18 @@ fn main() {
     println!("  peak RSS over the builds: {peak} MB (target ≤ 300)");
 
     if args.hugo {
-        match hugo_bench(&args.dir, ext) {
-            Some((hcold, hwarm)) => {
+        match hugo_bench(&args.dir, ext, args.repeat) {
+            Some((hcold_all, hwarm)) => {
+                let hcold = hcold_all[hcold_all.len() / 2];
                 println!();
                 println!(
                     "hugo ({}), same corpus, same widths (400x and 800x, q80, Lanczos):",
                     hugo_version()
                 );
-                println!("  cold: {hcold:>8.3} s   warm: {hwarm:>8.3} s");
+                println!(
+                    "  cold: {hcold:>8.3} s{}   warm: {hwarm:>8.3} s",
+                    runs_note(&hcold_all)
+                );
                 println!("ratios: cold hugo/chorus = {:.1}× (target ≥ 10×), warm hugo/chorus = {:.1}×; chorus warm {:.3} s (target ≤ 0.25 s)", hcold / cold.secs, hwarm / warm.secs, warm.secs);
             }
             None => println!("\nhugo: not found (apt-get install -y hugo); skipped"),
@@ -288,6 +308,15 @@ struct Measured {
     secs: f64,
     inner: f64,
     rss_mb: u64,
+}
+
+/// ", median of 3: 1.0 / 1.1 / 1.2 s" when a figure is the median of several runs.
+fn runs_note(sorted: &[f64]) -> String {
+    if sorted.len() < 2 {
+        return String::new();
+    }
+    let all: Vec<String> = sorted.iter().map(|s| format!("{s:.2}")).collect();
+    format!(", median of {}: {} s", sorted.len(), all.join(" / "))
 }
 
 fn child_build(dir: &Path) -> Measured {
@@ -476,7 +505,7 @@ fn hugo_version() -> String {
 
 /// Writes a Hugo site with one page bundle per group (images hard-linked from runs/),
 /// whose template makes 400 and 800 px Lanczos thumbnails of every image at q80.
-fn hugo_bench(dir: &Path, ext: &str) -> Option<(f64, f64)> {
+fn hugo_bench(dir: &Path, ext: &str, repeat: usize) -> Option<(Vec<f64>, f64)> {
     Command::new("hugo").arg("version").output().ok()?;
     let site = dir.join("hugo");
     let _ = std::fs::remove_dir_all(&site);
@@ -525,7 +554,15 @@ fn hugo_bench(dir: &Path, ext: &str) -> Option<(f64, f64)> {
         );
         t.elapsed().as_secs_f64()
     };
-    let cold = run();
+    let mut colds: Vec<f64> = (0..repeat)
+        .map(|_| {
+            // Hugo keeps processed images under resources/ and writes public/.
+            let _ = std::fs::remove_dir_all(site.join("resources"));
+            let _ = std::fs::remove_dir_all(site.join("public"));
+            run()
+        })
+        .collect();
+    colds.sort_by(f64::total_cmp);
     let warm = run();
-    Some((cold, warm))
+    Some((colds, warm))
 }
