@@ -415,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn each_source_is_decoded_once_and_handed_on() {
+    fn decoded_pixels_are_handed_on_once_and_not_when_cached() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ImageCache::new(dir.path().join("cache"));
         let a = dir.path().join("a.png");

@@ -101,13 +101,9 @@ impl SignatureCache {
     /// signature of `sha256` is cached. Best effort: a failed write only means the
     /// analysis decodes the image again later, and reports the problem then.
     pub fn store_decoded(&self, sha256: &str, rgb: &image::RgbImage) {
-        let entry = self.entry_path(sha256);
-        if entry.is_file() {
-            return;
+        if self.cached(sha256).is_none() {
+            let _ = self.store(sha256, &signature_of_image(rgb));
         }
-        let json =
-            serde_json::to_vec(&signature_of_image(rgb)).expect("signatures always serialise");
-        let _ = write_rebuildable(&entry, &json);
     }
 
     /// Like [`Self::signature`] when the image's SHA-256 is already known (the thumbnail
@@ -118,11 +114,7 @@ impl SignatureCache {
         path: &Path,
         read: impl FnOnce() -> std::io::Result<Vec<u8>>,
     ) -> Result<ImageSignature, AnalysisError> {
-        let entry = self.entry_path(sha256);
-        if let Some(sig) = std::fs::read(&entry)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-        {
+        if let Some(sig) = self.cached(sha256) {
             return Ok(sig);
         }
         let bytes = read().map_err(|e| AnalysisError::Decode {
@@ -133,12 +125,27 @@ impl SignatureCache {
             path: path.to_path_buf(),
             source,
         })?;
-        let json = serde_json::to_vec(&sig).expect("signatures always serialise");
-        write_rebuildable(&entry, &json).map_err(|source| AnalysisError::Cache {
-            path: entry.clone(),
-            source,
-        })?;
+        self.store(sha256, &sig)?;
         Ok(sig)
+    }
+
+    /// The stored signature of `sha256`; a missing or unreadable entry is `None`.
+    fn cached(&self, sha256: &str) -> Option<ImageSignature> {
+        let bytes = std::fs::read(self.entry_path(sha256)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stores without fsync, like the thumbnails: a torn entry is unreadable and so is
+    /// simply measured again.
+    fn store(&self, sha256: &str, sig: &ImageSignature) -> Result<(), AnalysisError> {
+        let entry = self.entry_path(sha256);
+        let json = serde_json::to_vec(sig).expect("signatures always serialise");
+        write_rebuildable(&entry, &json)
+            .map(|_| ())
+            .map_err(|source| AnalysisError::Cache {
+                path: entry,
+                source,
+            })
     }
 }
 
@@ -200,6 +207,8 @@ mod tests {
         let bytes = red_png();
         let sha = sha256_hex(&bytes);
         let rgb = image::load_from_memory(&bytes).unwrap().into_rgb8();
+        // A torn entry counts as missing, so the decoded pixels replace it.
+        write_atomic(&cache.entry_path(&sha), b"{broken").unwrap();
         cache.store_decoded(&sha, &rgb);
         let sig = cache
             .signature_keyed(&sha, Path::new("a.png"), || {
