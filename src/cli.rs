@@ -477,25 +477,24 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     for p in &report.problems {
         eprintln!("warning: {p}");
     }
-    for (file, reason) in &report.images.failed {
-        eprintln!(
-            "warning: {}: {reason} (shown without thumbnails)",
-            file.display()
-        );
-    }
     let index = report.out.join("index.html");
     eprintln!(
-        "Built {} group(s) into {} in {} ms ({} files, {} written, {} removed; {} images, {} thumbnails made).\nOpen {} in a browser.",
+        "Built {} group(s) into {} in {} ms ({} rebuilt, the others unchanged; {} files, {} written, {} removed; {} images, {} thumbnails made).\nSite size: {}.\nOpen {} in a browser.",
         report.groups,
         report.out.display(),
         started.elapsed().as_millis(),
+        report.rebuilt,
         report.files,
         report.written,
         report.removed,
         report.images.sources,
         report.images.made,
+        site::human_bytes(report.site_bytes),
         std::fs::canonicalize(&index).unwrap_or(index).display()
     );
+    if let Some(warning) = site::size_warning(report.site_bytes, project.config.site.originals) {
+        eprintln!("warning: {warning}");
+    }
     if !report.problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/ (the other groups were built); run `chorus check` for the list.",

@@ -48,6 +48,26 @@ pub struct SiteConfig {
     pub base_url: String,
     #[serde(default = "default_theme")]
     pub theme: String,
+    /// Groups per listing page (index, each Artist, each prompt version).
+    #[serde(default = "default_per_page")]
+    pub per_page: usize,
+    /// How full-size images are published; runs/ always keeps the original bytes.
+    #[serde(default)]
+    pub originals: Originals,
+}
+
+/// `[site] originals`: what the site publishes as each run's full-size image.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Originals {
+    /// A JPEG (quality 88) of the full image; a source that is already JPEG or WebP is
+    /// copied as it is.
+    #[default]
+    Web,
+    /// The original bytes, as they are in runs/.
+    Copy,
+    /// No full-size image: the largest thumbnail stands in for it.
+    None,
 }
 
 impl Default for SiteConfig {
@@ -56,12 +76,17 @@ impl Default for SiteConfig {
             title: default_title(),
             base_url: String::new(),
             theme: default_theme(),
+            per_page: default_per_page(),
+            originals: Originals::default(),
         }
     }
 }
 
 fn default_title() -> String {
     "chorus".to_string()
+}
+fn default_per_page() -> usize {
+    24
 }
 fn default_theme() -> String {
     "default".to_string()
