@@ -100,9 +100,13 @@ them; the live-reload script is added only to what the server sends.",
         after_help = EXIT_CODES
     )]
     Serve(ServeArgs),
-    /// List run groups with their run counts by status
+    /// List the newest run groups with their run counts by status, and the totals
     #[command(after_help = EXIT_CODES)]
-    Status,
+    Status {
+        /// List every group, not only the newest
+        #[arg(long)]
+        all: bool,
+    },
     /// Validate chorus.toml and every file under runs/; report every problem
     #[command(after_help = EXIT_CODES)]
     Check,
@@ -271,7 +275,7 @@ fn run(cli: Cli) -> Result<u8> {
             serve::serve(&cli.root, opts)?;
             Ok(exit::OK)
         }
-        Command::Status => status(&cli.root),
+        Command::Status { all } => status(&cli.root, all),
         Command::Check => check(&cli.root),
     }
 }
@@ -507,32 +511,68 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn status(root: &Path) -> Result<u8> {
-    let tree = store::load_runs(&root.join("runs"));
-    if tree.groups.is_empty() {
+/// Groups `status` lists unless `--all`: a long history would otherwise scroll away.
+const STATUS_GROUPS: usize = 30;
+
+fn status(root: &Path, all: bool) -> Result<u8> {
+    // One line per group, read in parallel without holding the runs.
+    let (mut rows, problems) = store::scan_groups(&root.join("runs"), |g| {
+        let counts = [
+            Status::Queued,
+            Status::Generating,
+            Status::Done,
+            Status::Failed,
+        ]
+        .map(|s| g.count(s));
+        Some((g.group.created_at, g.group.run_group_id, g.group.prompt_version, counts))
+    });
+    rows.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    if rows.is_empty() {
         println!("No run groups in {}.", root.join("runs").display());
     } else {
         println!(
             "{:<36}  {:<14}  {:<20}  queued generating done failed",
             "group", "prompt", "created"
         );
-        for g in &tree.groups {
+        let shown = if all { rows.len() } else { STATUS_GROUPS };
+        for (created, id, version, [q, g, d, f]) in rows.iter().take(shown) {
             println!(
                 "{:<36}  {:<14}  {:<20}  {:>6} {:>10} {:>4} {:>6}",
-                g.group.run_group_id,
-                g.group.prompt_version,
-                g.group.created_at.format("%Y-%m-%d %H:%M:%S"),
-                g.count(Status::Queued),
-                g.count(Status::Generating),
-                g.count(Status::Done),
-                g.count(Status::Failed),
+                id,
+                version,
+                created.format("%Y-%m-%d %H:%M:%S"),
+                q,
+                g,
+                d,
+                f,
             );
         }
+        let mut total = [0usize; 4];
+        for (_, _, _, c) in &rows {
+            for (t, n) in total.iter_mut().zip(c) {
+                *t += n;
+            }
+        }
+        if rows.len() > shown {
+            println!(
+                "… and {} older group(s); `chorus status --all` lists every one.",
+                rows.len() - shown
+            );
+        }
+        println!(
+            "{} group(s), {} run(s): {} queued, {} generating, {} done, {} failed.",
+            rows.len(),
+            total.iter().sum::<usize>(),
+            total[0],
+            total[1],
+            total[2],
+            total[3]
+        );
     }
-    if !tree.problems.is_empty() {
+    if !problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/; run `chorus check` for details.",
-            tree.problems.len()
+            problems.len()
         );
     }
     Ok(exit::OK)
@@ -543,16 +583,17 @@ fn check(root: &Path) -> Result<u8> {
         Ok(_) => Vec::new(),
         Err(ps) => ps.iter().map(ToString::to_string).collect(),
     };
-    let tree = store::load_runs(&root.join("runs"));
-    problems.extend(tree.problems.iter().map(ToString::to_string));
+    // Only the counts are kept, so a long history is checked in little memory.
+    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| Some(g.runs.len()));
+    problems.extend(store_problems.iter().map(ToString::to_string));
     for p in &problems {
         eprintln!("{p}");
     }
-    let runs: usize = tree.groups.iter().map(|g| g.runs.len()).sum();
+    let groups = runs.len();
+    let runs: usize = runs.iter().sum();
     if problems.is_empty() {
         eprintln!(
-            "ok: chorus.toml and {} group(s), {runs} run(s) checked.",
-            tree.groups.len()
+            "ok: chorus.toml and {groups} group(s), {runs} run(s) checked."
         );
         Ok(exit::OK)
     } else {

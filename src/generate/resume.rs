@@ -21,10 +21,19 @@ pub struct ResumePlan {
 
 /// `target`: one group id, or None for every group.
 pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan, GenerateError> {
-    let tree = store::load_runs(&project.runs_dir());
-    let problems = tree.problems.iter().map(ToString::to_string).collect();
+    // Only groups with something to do are kept, each with only its pending runs, so
+    // `resume --all` over a long history holds little more than what it will run.
+    let (mut groups, problems) = store::scan_groups(&project.runs_dir(), |mut g| {
+        if target.is_some_and(|id| g.group.run_group_id != id) {
+            return None;
+        }
+        g.runs.retain(|r| r.status != Status::Done);
+        (target.is_some() || !g.runs.is_empty()).then_some(g)
+    });
+    groups.sort_by(store::newest_first);
+    let problems = problems.iter().map(ToString::to_string).collect();
     if let Some(id) = target {
-        if !tree.groups.iter().any(|g| g.group.run_group_id == id) {
+        if groups.is_empty() {
             return Err(GenerateError::Plan(format!(
                 "no run group {id} under {}; `chorus status` lists the groups",
                 project.runs_dir().display()
@@ -38,11 +47,7 @@ pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan
         brushes: Vec::new(),
         problems,
     };
-    for loaded in tree
-        .groups
-        .iter()
-        .filter(|g| target.map_or(true, |id| g.group.run_group_id == id))
-    {
+    for loaded in &groups {
         let group = &loaded.group;
         let pending: Vec<&RunRecord> = loaded
             .runs

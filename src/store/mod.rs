@@ -8,7 +8,9 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
-pub use read::{load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem};
+pub use read::{
+    load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree, StoreProblem,
+};
 pub use schema::*;
 
 use crate::fsutil::write_atomic;
