@@ -11,8 +11,9 @@
 //! ```
 //! Options: --sizes N,N,… (runs; 1000,10000,50000), --photo (2 MB photograph-like PNGs at
 //! the first size instead of the offline Brush's ~40 KB ones), --dir DIR
-//! (/tmp/chorus-scale), --no-serve. Builds run in a child process (this example with
-//! `--build-once`), so each peak RSS is the build's own; serve runs the release `chorus`.
+//! (/tmp/chorus-scale), --no-serve, --chorus PATH (the binary to measure; the release build
+//! by default). Each build is the real `chorus build` in its own process, so its peak RSS
+//! is its own.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -43,6 +44,7 @@ struct Args {
     photo: bool,
     dir: PathBuf,
     serve: bool,
+    chorus: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -51,14 +53,12 @@ fn parse_args() -> Args {
         photo: false,
         dir: std::env::temp_dir().join("chorus-scale"),
         serve: true,
+        chorus: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--build-once" => {
-                build_once(Path::new(&it.next().expect("--build-once DIR")));
-                std::process::exit(0);
-            }
+            "--chorus" => a.chorus = Some(it.next().expect("--chorus PATH").into()),
             "--sizes" => {
                 a.sizes = it
                     .next()
@@ -78,6 +78,9 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
+    if let Some(p) = &args.chorus {
+        let _ = CHORUS.set(p.clone());
+    }
     let mut rows = Vec::new();
     for (i, &runs) in args.sizes.iter().enumerate() {
         let photo = args.photo && i == 0;
@@ -134,55 +137,49 @@ struct Measured {
     rss_mb: u64,
 }
 
-/// One `chorus build` in a child process: its wall time and its own peak RSS.
+/// One `chorus build` in a child process: its wall time and its peak RSS (the kernel's
+/// high-water mark, sampled every 5 ms until the process ends).
 fn child_build(root: &Path) -> Measured {
     let t = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .arg("--build-once")
+    let mut child = Command::new(chorus_bin())
+        .arg("--root")
         .arg(root)
-        .output()
-        .expect("running the build child");
+        .arg("build")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running chorus build");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut rss_kb = 0u64;
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let status = loop {
+        if let Some(hwm) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            rss_kb = rss_kb.max(hwm);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     let secs = t.elapsed().as_secs_f64();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "build failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rss_kb: u64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("rss_kb="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let log = log.join().unwrap_or_default();
+    assert!(status.success(), "build failed: {log}");
+    if let Some(line) = log.lines().find(|l| l.starts_with("Built ")) {
+        eprintln!("    {line}");
+    }
     Measured {
         secs,
         rss_mb: rss_kb / 1024,
     }
-}
-
-fn build_once(root: &Path) {
-    let project = chorus::config::Project::load(root).expect("bench project");
-    let report =
-        chorus::site::build(&project, &chorus::site::BuildOptions::default()).expect("build");
-    let phases: Vec<String> = report
-        .timings
-        .iter()
-        .map(|(n, d)| format!("{n} {:.0} ms", d.as_secs_f64() * 1000.0))
-        .collect();
-    eprintln!(
-        "    {} groups, {} rebuilt, {} written; {}",
-        report.groups,
-        report.rebuilt,
-        report.written,
-        phases.join(", ")
-    );
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    println!("rss_kb={rss}");
 }
 
 /// (total bytes, (largest HTML page's path, its bytes)).
@@ -221,15 +218,23 @@ fn write_history(root: &Path, groups: usize, photo: bool) -> usize {
         .expect("chorus init (build the release binary first: cargo build --release)");
     assert!(init.status.success(), "chorus init failed");
     let pool = pool(photo);
-    (0..groups).into_par_iter().for_each(|i| write_group(root, i, &pool));
+    (0..groups).into_par_iter().for_each(|i| {
+        write_group(root, i, &pool);
+    });
     groups
 }
 
-/// The release binary beside this example (target/release/chorus).
+/// The binary measured: `--chorus PATH` (say, an older build to compare with), else the
+/// release binary beside this example (target/release/chorus).
 fn chorus_bin() -> PathBuf {
+    if let Some(p) = CHORUS.get() {
+        return p.clone();
+    }
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().join("chorus")
 }
+
+static CHORUS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 /// `POOL` paintings per Artist: the procedural Brush's, or photograph-like noise.
 fn pool(photo: bool) -> Vec<Vec<Vec<u8>>> {
@@ -398,7 +403,7 @@ fn add_group(root: &Path, index: usize, photo: bool) -> uuid::Uuid {
     };
     let pool: Vec<Vec<Vec<u8>>> = pool
         .into_iter()
-        .map(|p| std::iter::repeat_n(p[0].clone(), POOL).collect())
+        .map(|p| std::iter::repeat(p[0].clone()).take(POOL).collect())
         .collect();
     write_group(root, index, &pool)
 }

@@ -162,7 +162,7 @@ impl Site {
             Affected::Groups(dirs) => self.update(Scan::Only(dirs))?,
         };
         Ok(Rebuild {
-            full: report.rebuilt == report.groups && report.groups > 1,
+            full: report.full,
             groups: report.rebuilt,
             written: report.written,
             removed: report.removed,
@@ -267,6 +267,7 @@ impl Site {
 
         let mut report = BuildReport {
             out: self.out.clone(),
+            full,
             ..BuildReport::default()
         };
         if todo.is_empty() && gone.is_empty() && !full {

@@ -65,6 +65,8 @@ pub struct BuildReport {
     pub groups: usize,
     /// Groups built this time (the others were unchanged since the last build).
     pub rebuilt: usize,
+    /// Every page was rendered (first build, or a theme, template or setting changed).
+    pub full: bool,
     pub files: usize,
     pub written: usize,
     pub removed: usize,
@@ -79,10 +81,17 @@ pub struct BuildReport {
 
 /// GitHub Pages publishes sites of at most 1 GB.
 pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
+/// Overrides [`PAGES_LIMIT_BYTES`] (in bytes), for a host with another limit.
+pub const SIZE_LIMIT_ENV: &str = "CHORUS_SITE_SIZE_LIMIT";
 
-/// What `build` says when the site is too big for GitHub Pages, with the ways out.
+/// What `build` says when the site is too big for GitHub Pages (or the limit in
+/// `CHORUS_SITE_SIZE_LIMIT`), with the ways out.
 pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Option<String> {
-    if site_bytes <= PAGES_LIMIT_BYTES {
+    let limit = std::env::var(SIZE_LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(PAGES_LIMIT_BYTES);
+    if site_bytes <= limit {
         return None;
     }
     let now = match originals {
@@ -91,8 +100,13 @@ pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Opt
         crate::config::Originals::None => "originals = \"none\" already publishes thumbnails only",
     };
     Some(format!(
-        "the site is {}, over GitHub Pages' 1 GB limit. Under [site] in chorus.toml, {now}; set originals = \"web\" (a JPEG of each full image) or originals = \"none\" (thumbnails only) to publish less, or host the site elsewhere.",
-        human_bytes(site_bytes)
+        "the site is {}, over {}. Under [site] in chorus.toml, {now}; set originals = \"web\" (a JPEG of each full image) or originals = \"none\" (thumbnails only) to publish less, or host the site elsewhere.",
+        human_bytes(site_bytes),
+        if limit == PAGES_LIMIT_BYTES {
+            "GitHub Pages' 1 GB limit".to_string()
+        } else {
+            format!("the limit of {} set in {SIZE_LIMIT_ENV}", human_bytes(limit))
+        }
     ))
 }
 
