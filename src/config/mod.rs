@@ -58,7 +58,7 @@ pub struct SiteConfig {
 
 /// `[site] originals`: what the site publishes as each run's full-size image.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Originals {
     /// A JPEG (quality 88) of the full image; a source that is already JPEG or WebP is
     /// copied as it is.
@@ -85,6 +85,21 @@ impl Default for SiteConfig {
 fn default_title() -> String {
     "chorus".to_string()
 }
+impl TryFrom<String> for Originals {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "web" => Ok(Originals::Web),
+            "copy" => Ok(Originals::Copy),
+            "none" => Ok(Originals::None),
+            other => Err(format!(
+                "site.originals = {other:?}: choose \"web\" (a JPEG of each full image), \"copy\" (the original bytes) or \"none\" (thumbnails only)"
+            )),
+        }
+    }
+}
+
 fn default_per_page() -> usize {
     24
 }
