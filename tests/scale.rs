@@ -283,17 +283,17 @@ fn each_originals_choice_publishes_what_it_says() {
 
     // web (the default): a JPEG of the full image; runs/ keeps the PNG untouched.
     build(&p);
-    let jpeg = image::open(site("offline-minimalist.jpg")).unwrap();
+    let jpeg = image::open(site("media/offline-minimalist.jpg")).unwrap();
     assert_eq!((jpeg.width(), jpeg.height()), (1024, 1024));
-    assert!(!site("offline-minimalist.png").exists());
+    assert!(!site("media/offline-minimalist.png").exists());
     assert!(group(&p).contains("offline-minimalist.jpg 1024w"));
     assert_eq!(std::fs::read(&src).unwrap(), original);
 
     // copy: the original bytes.
     set_site(&p, "originals = \"copy\"");
     build(&p);
-    assert_eq!(std::fs::read(site("offline-minimalist.png")).unwrap(), original);
-    assert!(!site("offline-minimalist.jpg").exists());
+    assert_eq!(std::fs::read(site("media/offline-minimalist.png")).unwrap(), original);
+    assert!(!site("media/offline-minimalist.jpg").exists());
     assert!(group(&p).contains("offline-minimalist.png 1024w"));
 
     // none: the largest thumbnail stands in for the full image.
@@ -302,11 +302,11 @@ fn each_originals_choice_publishes_what_it_says() {
         &p.read("chorus.toml").replace("originals = \"copy\"", "originals = \"none\""),
     );
     build(&p);
-    assert!(!site("offline-minimalist.png").exists() && !site("offline-minimalist.jpg").exists());
+    assert!(!site("media/offline-minimalist.png").exists() && !site("media/offline-minimalist.jpg").exists());
     let page = group(&p);
-    assert!(page.contains("thumbs/offline-minimalist-800.jpg 800w"), "{page}");
+    assert!(page.contains("media/offline-minimalist-800.jpg 800w"), "{page}");
     assert!(!page.contains("1024w"));
-    assert!(site("thumbs/offline-minimalist-800.jpg").is_file());
+    assert!(site("media/offline-minimalist-800.jpg").is_file());
     assert_equals_clean_build(&p, "with originals = \"none\"");
 
     // A bad value is refused with the key and the choices.

@@ -142,7 +142,8 @@ pub fn atom(groups: &[&GroupSummary], title: &str, base: &str) -> Vec<u8> {
         s += "</entry>\n";
     }
     s += "</feed>\n";
-    s.into_bytes()
+    // Control characters from run files are invalid in XML even when escaped.
+    super::markdown::scrub_controls(&s).into_owned().into_bytes()
 }
 
 /// Every page's root-relative URL for the sitemap: groups oldest first (so the earlier

@@ -14,10 +14,13 @@ use super::model::{self, GroupView, ImageView, ThumbView};
 use super::summary::{GroupCard, GroupSummary, RunBrief};
 use super::{exports, render_page, theme::Theme, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
-use crate::store::{load_group_dir, sha256_hex, LoadedGroup, RunRecord};
+use crate::store::{load_group_dir, sha256_hex, LoadedGroup, RunRecord, StoreProblem};
 
 /// What every group's build shares: settings, theme, caches, the output.
 pub(crate) struct GroupContext<'a> {
+    /// The project root: problems name files relative to it, since a published page must
+    /// not show the build machine's folders.
+    pub root: &'a Path,
     pub theme: &'a Theme,
     pub site: &'a SiteContext,
     pub images: &'a ImageCache,
@@ -57,7 +60,17 @@ pub(crate) fn build_group(
 ) -> Result<GroupBuilt, SiteError> {
     let listing = list_inputs(dir);
     let (loaded, store_problems) = load_group_dir(dir);
-    let mut problems: Vec<String> = store_problems.iter().map(ToString::to_string).collect();
+    let rel = |p: &Path| p.strip_prefix(cx.root).unwrap_or(p).to_path_buf();
+    let mut problems: Vec<String> = store_problems
+        .iter()
+        .map(|p| {
+            StoreProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        })
+        .collect();
     let mut stats = ImageStats::default();
 
     // Identify and prepare the images, remembering what was learnt for the manifest.
@@ -76,11 +89,15 @@ pub(crate) fn build_group(
             let Some((_, len, mtime)) = listing.iter().find(|(n, _, _)| n == file) else {
                 continue;
             };
+            let src = dir.join(file);
+            // A link or special file is never read or published; `store` reports it.
+            if !crate::store::is_regular_file(&src) {
+                continue;
+            }
             stats.sources += 1;
             let known_info = known
                 .and_then(|k| k.known_image(file, *len, *mtime))
                 .and_then(|f| f.image.clone());
-            let src = dir.join(file);
             match cx
                 .images
                 .prepare_image(&src, known_info, cx.originals, &on_decoded)
@@ -92,7 +109,7 @@ pub(crate) fn build_group(
                     prepared.insert(file.to_string(), p);
                 }
                 Err(reason) => {
-                    problems.push(format!("{}: {reason}", src.display()));
+                    problems.push(format!("{}: {reason}", rel(&src).display()));
                     stats.failed.push((src, reason));
                 }
             }
@@ -119,7 +136,7 @@ pub(crate) fn build_group(
     let view = model::group_view(&g, |run| image_view(cx.originals, &id, run, &prepared));
     let (numbers, views) = match &cx.signatures {
         Some(sigs) => {
-            let (n, v, decode_problems) = analyse(&g, sigs, &prepared, dir)?;
+            let (n, v, decode_problems) = analyse(&g, sigs, &prepared, dir, &rel)?;
             problems.extend(decode_problems);
             (Some(n), Some(v))
         }
@@ -255,7 +272,7 @@ fn image_view(
         .collect();
     let (url, width, height) = match (&p.web, originals) {
         (Some(w), _) => (
-            model::image_url(group_id, &web_file_name(file)),
+            model::image_url(group_id, &run.artist_slug, "jpg"),
             w.width,
             w.height,
         ),
@@ -264,7 +281,7 @@ fn image_view(
             (largest.url, largest.width, largest.height)
         }
         (None, _) => (
-            model::image_url(group_id, file),
+            model::image_url(group_id, &run.artist_slug, &p.source.format),
             p.source.width,
             p.source.height,
         ),
@@ -275,14 +292,6 @@ fn image_view(
         height,
         thumbs,
     })
-}
-
-/// The published name of a web encoding: the run's image name with a `.jpg` extension.
-fn web_file_name(file: &str) -> String {
-    match file.rsplit_once('.') {
-        Some((stem, _)) => format!("{stem}.jpg"),
-        None => format!("{file}.jpg"),
-    }
 }
 
 /// The full images (or their web encodings) and thumbnails of one group, as copies.
@@ -303,7 +312,7 @@ fn image_files(
         match (&p.web, originals) {
             (Some(w), _) => {
                 files.insert(
-                    model::image_url(group_id, &web_file_name(file)).into(),
+                    model::image_url(group_id, &run.artist_slug, "jpg").into(),
                     OutFile::Copy {
                         src: w.path.clone(),
                         link: true,
@@ -313,7 +322,7 @@ fn image_files(
             (None, Originals::None) => {}
             (None, _) => {
                 files.insert(
-                    model::image_url(group_id, file).into(),
+                    model::image_url(group_id, &run.artist_slug, &p.source.format).into(),
                     OutFile::Copy {
                         src: g.dir.join(file),
                         link: false,
@@ -340,6 +349,7 @@ fn analyse(
     sigs: &SignatureCache,
     prepared: &BTreeMap<String, Prepared>,
     dir: &Path,
+    rel: &dyn Fn(&Path) -> PathBuf,
 ) -> Result<(analysis::GroupNumbers, analysis::GroupAnalysis, Vec<String>), SiteError> {
     let mut problems = Vec::new();
     let mut signatures = BTreeMap::new();
@@ -357,7 +367,7 @@ fn analyse(
             }
             Err(analysis::AnalysisError::Decode { path, source }) => problems.push(format!(
                 "{}: not a readable image ({source}); regenerate the run or remove the file",
-                path.display()
+                rel(&path).display()
             )),
             Err(e) => return Err(e.into()),
         }

@@ -33,7 +33,8 @@ pub struct SourceInfo {
     pub sha256: String,
     pub width: u32,
     pub height: u32,
-    /// The format sniffed from the bytes ("png", "jpeg", ...), never from a file name.
+    /// The extension its content says: png, jpg, webp or gif (see `store::sniff_image`).
+    /// Empty in memos from before it was recorded, which makes them stale.
     #[serde(default)]
     pub format: String,
 }
@@ -103,22 +104,28 @@ pub fn stat(path: &Path) -> Option<(u64, u128)> {
     Some((meta.len(), mtime))
 }
 
-/// Reads what the build needs to know of an image: content hash, size, format.
+/// Reads what the build needs to know of an image: content hash, size, format (from its
+/// content). Refuses, from the header alone, an image with more pixels than chorus decodes.
 pub fn identify(bytes: &[u8]) -> Result<SourceInfo, String> {
-    let format = image::guess_format(bytes).map_err(|e| format!("not a readable image: {e}"))?;
-    let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(bytes), format)
+    let format = crate::store::sniff_image(bytes)
+        .ok_or("not a PNG, JPEG, WebP or GIF image (its content says otherwise)")?;
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
         .into_dimensions()
         .map_err(|e| format!("not a readable image: {e}"))?;
+    // A small file can claim enough pixels to exhaust memory.
+    if u64::from(width) * u64::from(height) > crate::store::MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{width}×{height} pixels, more than the {} chorus decodes",
+            crate::store::MAX_IMAGE_PIXELS
+        ));
+    }
     Ok(SourceInfo {
         sha256: sha256_hex(bytes),
         width,
         height,
-        format: format
-            .extensions_str()
-            .first()
-            .copied()
-            .unwrap_or("bin")
-            .to_string(),
+        format: format.to_string(),
     })
 }
 
@@ -187,10 +194,10 @@ impl ImageCache {
         on_decoded: &OnDecoded,
     ) -> Result<(Prepared, usize, bool), String> {
         let mut bytes: Option<Vec<u8>> = None;
-        let (info, hashed) = match known {
+        let (info, hashed) = match known.filter(|k| !k.format.is_empty()) {
             Some(info) => (info, false),
             None => {
-                let b = std::fs::read(src).map_err(|e| format!("cannot read the file: {e}"))?;
+                let b = read_source(src)?;
                 let info = identify(&b)?;
                 bytes = Some(b);
                 (info, true)
@@ -226,7 +233,7 @@ impl ImageCache {
         if made > 0 {
             let b = match bytes.take() {
                 Some(b) => b,
-                None => std::fs::read(src).map_err(|e| format!("cannot read the file: {e}"))?,
+                None => read_source(src)?,
             };
             let rgb = decode_rgb(&b)?;
             drop(b);
@@ -286,6 +293,11 @@ impl Prepared {
             .chain(self.web.as_ref())
             .map(|t| t.key.clone())
     }
+}
+
+/// A run's image, read the one way untrusted files are: a regular file within the cap.
+fn read_source(src: &Path) -> Result<Vec<u8>, String> {
+    crate::store::read_capped(src, crate::store::MAX_IMAGE_BYTES)
 }
 
 pub fn scaled_height(src_w: u32, src_h: u32, w: u32) -> u32 {

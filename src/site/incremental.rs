@@ -110,6 +110,7 @@ impl Site {
             .cache_dir
             .clone()
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
+        super::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
         let site = SiteContext::new(&project, opts, &theme);
         // The output folder must exist for its state folder to be named by its real path.
@@ -204,19 +205,43 @@ impl Site {
 
     fn update_inner(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
         let mut clock = Phases::start();
+        super::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = self.settings_key();
         let full = settings != self.manifest.settings || !self.out.join(OUTPUT_MARKER).is_file();
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
+            output.remove_links()?;
         }
         let scan = if full { Scan::All } else { scan };
 
         // Which group folders changed, and which are gone.
+        let mut changed_problems = false;
         let runs_dir = self.project.runs_dir();
         let dirs: Vec<PathBuf> = match &scan {
-            Scan::All => group_dirs(&runs_dir),
+            Scan::All => {
+                let mut problems = Vec::new();
+                let dirs = crate::store::group_dirs(&runs_dir, &mut problems);
+                let root = &self.project.root;
+                let runs_problems: Vec<String> = problems
+                    .into_iter()
+                    .map(|p| {
+                        crate::store::StoreProblem {
+                            file: p.file.strip_prefix(root).unwrap_or(&p.file).to_path_buf(),
+                            ..p
+                        }
+                        .to_string()
+                    })
+                    .collect();
+                if runs_problems != self.manifest.runs_problems {
+                    self.manifest.runs_problems = runs_problems;
+                    // The index lists them.
+                    self.manifest.listings.remove(Path::new("index.html"));
+                    changed_problems = true;
+                }
+                dirs
+            }
             Scan::Only(dirs) => dirs.iter().cloned().collect(),
         };
         let manifest = &self.manifest;
@@ -270,7 +295,7 @@ impl Site {
             full,
             ..BuildReport::default()
         };
-        if todo.is_empty() && gone.is_empty() && !full {
+        if todo.is_empty() && gone.is_empty() && !full && !changed_problems {
             clock.lap("check");
             return Ok(self.finish(report, clock));
         }
@@ -278,6 +303,7 @@ impl Site {
         // Build the changed groups, in parallel, each in its own bounded memory.
         let cards_dir = self.state.join("cards");
         let cx = GroupContext {
+            root: &self.project.root,
             theme: &self.theme,
             site: &self.site,
             images: &self.cache,
@@ -474,25 +500,6 @@ impl Site {
             self.manifest.prompt_texts.remove(&k);
         }
     }
-}
-
-/// Every group folder under runs/ (hidden and temp folders are not groups).
-fn group_dirs(runs_dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(runs_dir) else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && !name.starts_with(TEMP_PREFIX)
-        })
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 #[cfg(test)]

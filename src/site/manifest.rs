@@ -33,6 +33,9 @@ pub struct Manifest {
     /// Prompt texts by SHA-256, for the prompt-version pages.
     #[serde(default)]
     pub prompt_texts: BTreeMap<String, String>,
+    /// Problems with runs/ itself (links or special files beside the groups).
+    #[serde(default)]
+    pub runs_problems: Vec<String>,
     /// Files the listings, exports and theme wrote: path → (key of what it shows, length).
     #[serde(default)]
     pub listings: BTreeMap<PathBuf, (String, u64)>,
@@ -162,9 +165,10 @@ impl Manifest {
 
     /// Every problem, folder by folder.
     pub fn problems(&self) -> Vec<String> {
-        self.groups
-            .values()
-            .flat_map(|e| e.problems.iter().cloned())
+        self.runs_problems
+            .iter()
+            .cloned()
+            .chain(self.groups.values().flat_map(|e| e.problems.iter().cloned()))
             .collect()
     }
 

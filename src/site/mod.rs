@@ -164,6 +164,13 @@ pub(crate) enum OutFile {
 /// Makes `dest` hold `src`'s bytes, atomically, leaving it alone when it already does.
 /// Returns whether it wrote.
 fn copy_if_changed(src: &Path, dest: &Path, link: bool) -> std::io::Result<bool> {
+    // Whatever is copied must be a file itself: a link planted in runs/ or in a committed
+    // cache would otherwise publish what it points at.
+    if !crate::store::is_regular_file(src) {
+        return Err(std::io::Error::other(
+            "not a regular file (a symbolic link?); chorus only publishes files themselves",
+        ));
+    }
     let same_len = std::fs::metadata(src)?.len()
         == std::fs::metadata(dest).map(|m| m.len()).unwrap_or(u64::MAX);
     if link && !same_len {
@@ -201,7 +208,29 @@ pub struct SiteContext {
     /// The stylesheet, for pages that cannot rely on relative links (404.html is served
     /// at any depth).
     pub inline_css: String,
+    /// The Content-Security-Policy of every page: the site's own files only.
+    pub csp: String,
+    /// The same, also allowing exactly `inline_css` in a `<style>` element.
+    pub csp_inline_css: String,
 }
+
+/// What pages may load: their own site's scripts, styles and images (and `data:` images,
+/// which the theme's SVG may use), nothing else; no plugins, forms or `<base>` rewrites.
+/// `serve` sends the same policy as a header.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; script-src 'self'; \
+style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+/// [`CSP`], also allowing one inline stylesheet by its hash.
+fn csp_with_style(css: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css));
+    CSP.replace(
+        "style-src 'self'",
+        &format!("style-src 'self' 'sha256-{hash}'"),
+    )
+}
+
 
 impl SiteContext {
     pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
@@ -223,6 +252,8 @@ impl SiteContext {
         SiteContext {
             title: project.config.site.title.clone(),
             base_url,
+            csp: CSP.to_string(),
+            csp_inline_css: csp_with_style(&inline_css),
             inline_css,
         }
     }
@@ -264,6 +295,14 @@ impl Output {
             path: path.clone(),
             source,
         };
+        // A linked folder inside the output would take this write elsewhere; chorus never
+        // makes one, so it is removed, unfollowed.
+        for dir in rel.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+            let at = self.dir.join(dir);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                std::fs::remove_file(&at).map_err(io)?;
+            }
+        }
         let wrote = match file {
             OutFile::Bytes(bytes) => write_rebuildable(&path, bytes).map_err(io)?,
             OutFile::Copy { src, link } => copy_if_changed(src, &path, *link).map_err(io)?,
@@ -289,6 +328,23 @@ impl Output {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(source) => Err(SiteError::Io { path, source }),
         }
+    }
+
+    /// Removes every symbolic link inside the output, unfollowed: a link (in a committed
+    /// site/, say) would take writes elsewhere, and chorus never makes one.
+    pub(crate) fn remove_links(&self) -> Result<(), SiteError> {
+        for entry in walkdir::WalkDir::new(&self.dir)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.path_is_symlink() {
+                std::fs::remove_file(entry.path()).map_err(|source| SiteError::Io {
+                    path: entry.path().to_path_buf(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Removes every file not in `keep` (root-relative): what a full build does, so the
@@ -334,5 +390,22 @@ pub(crate) fn render_page(
     };
     ctx.insert("root", &root);
     ctx.insert("page_url", &path.trim_end_matches("index.html"));
-    Ok(theme.render(template, &ctx)?.into_bytes())
+    let html = theme.render(template, &ctx)?;
+    // Escaping keeps markup out but not NUL and other control characters from run
+    // files; they must not reach a page (they are HTML parse errors).
+    Ok(markdown::scrub_controls(&html).into_owned().into_bytes())
+}
+
+/// Refuses to build when the output or cache folder (or a folder directly in the cache)
+/// is a symbolic link, which would make the build write and prune outside the project.
+pub(crate) fn guard_folders(out: &Path, cache_dir: &Path) -> Result<(), SiteError> {
+    crate::fsutil::refuse_linked_folder(cache_dir).map_err(SiteError::Output)?;
+    if std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(SiteError::Output(format!(
+            "{} is a symbolic link; chorus never writes through links (delete the link, or \
+             choose another folder with --out)",
+            out.display()
+        )));
+    }
+    Ok(())
 }

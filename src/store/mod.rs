@@ -3,13 +3,16 @@
 //! It reads (collecting every problem), validates and writes atomically; it never renders
 //! HTML or calls the network.
 
+mod files;
 mod read;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
+pub use files::*;
 pub use read::{
-    load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree, StoreProblem,
+    group_dirs, load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree, StoreProblem,
+    IMAGE_EXTENSIONS,
 };
 pub use schema::*;
 
