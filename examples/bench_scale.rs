@@ -23,8 +23,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chorus::store::{
-    self, sha256_hex, ArtistRef, BrushRef, GroupRecord, RunMeta, RunRecord, StageMeta,
-    StageStatus, Status, Tokens,
+    self, sha256_hex, ArtistRef, BrushRef, GroupRecord, RunMeta, RunRecord, StageMeta, StageStatus,
+    Status, Tokens,
 };
 use rayon::prelude::*;
 
@@ -37,7 +37,8 @@ const ARTISTS: [(&str, &str); 4] = [
 /// Distinct paintings per Artist; each run's file is made unique (see `unique_png`), so
 /// every image is decoded and encoded like a new one.
 const POOL: usize = 24;
-const PROMPT: &str = "Make an image about a harbour at dawn. Describe your idea, then give a final image prompt.";
+const PROMPT: &str =
+    "Make an image about a harbour at dawn. Describe your idea, then give a final image prompt.";
 
 struct Args {
     sizes: Vec<usize>,
@@ -186,7 +187,10 @@ fn child_build(root: &Path) -> Measured {
 fn site_sizes(site: &Path) -> (u64, (String, u64)) {
     let mut total = 0;
     let mut largest = (String::new(), 0);
-    for e in walkdir::WalkDir::new(site).into_iter().filter_map(Result::ok) {
+    for e in walkdir::WalkDir::new(site)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if !e.file_type().is_file() {
             continue;
         }
@@ -397,7 +401,10 @@ fn write_group(root: &Path, i: usize, pool: &[Vec<Vec<u8>>]) -> uuid::Uuid {
 
 fn add_group(root: &Path, index: usize, photo: bool) -> uuid::Uuid {
     let pool: Vec<Vec<Vec<u8>>> = if photo {
-        ARTISTS.iter().map(|_| vec![photo_png(index as u32)]).collect()
+        ARTISTS
+            .iter()
+            .map(|_| vec![photo_png(index as u32)])
+            .collect()
     } else {
         pool_one(index)
     };
@@ -492,8 +499,7 @@ fn serve_latency(root: &Path, groups: usize, photo: bool) -> Option<(f64, f64)> 
         let id = uuid::Uuid::from_u64_pair(0x5ca1e, i as u64 + 1);
         let slug = ARTISTS[k % ARTISTS.len()].0;
         let path = store::run_file(&store::group_dir(&root.join("runs"), &id), slug);
-        let mut record: RunRecord =
-            serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        let mut record: RunRecord = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
         record.artist_stmt = format!("Edited while serving ({k}).");
         let t0 = Instant::now();
         store::write_run(&root.join("runs"), &record).ok()?;

@@ -525,7 +525,12 @@ fn status(root: &Path, all: bool) -> Result<u8> {
             Status::Failed,
         ]
         .map(|s| g.count(s));
-        Some((g.group.created_at, g.group.run_group_id, g.group.prompt_version, counts))
+        Some((
+            g.group.created_at,
+            g.group.run_group_id,
+            g.group.prompt_version,
+            counts,
+        ))
     });
     rows.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
     if rows.is_empty() {
@@ -593,9 +598,7 @@ fn check(root: &Path) -> Result<u8> {
     let groups = runs.len();
     let runs: usize = runs.iter().sum();
     if problems.is_empty() {
-        eprintln!(
-            "ok: chorus.toml and {groups} group(s), {runs} run(s) checked."
-        );
+        eprintln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
         Ok(exit::OK)
     } else {
         eprintln!("{} problem(s) found.", problems.len());

@@ -473,9 +473,9 @@ fn the_gallery_has_every_page_and_export() {
         "<link href=\"https://me.example/gallery/groups/{g1}/index.html\"/>"
     )));
     let sitemap = p.read("site/sitemaps/1.xml");
-    assert!(p.read("site/sitemap.xml").contains(
-        "<sitemap><loc>https://me.example/gallery/sitemaps/1.xml</loc></sitemap>"
-    ));
+    assert!(p
+        .read("site/sitemap.xml")
+        .contains("<sitemap><loc>https://me.example/gallery/sitemaps/1.xml</loc></sitemap>"));
     assert!(sitemap.contains(&format!(
         "<loc>https://me.example/gallery/groups/{g2}/beta.html</loc>"
     )));

@@ -41,7 +41,10 @@ fn assert_equals_clean_build(p: &TestProject, when: &str) {
     let clean = tempfile::tempdir().unwrap();
     let copy = clean.path().join("project");
     // A copy of the project without its cache or output.
-    for e in walkdir::WalkDir::new(p.root()).into_iter().filter_map(Result::ok) {
+    for e in walkdir::WalkDir::new(p.root())
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         let rel = e.path().strip_prefix(p.root()).unwrap();
         if rel.starts_with("site") || rel.starts_with(".chorus-cache") {
             continue;
@@ -65,13 +68,19 @@ fn assert_equals_clean_build(p: &TestProject, when: &str) {
     let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<BTreeSet<_>>();
     assert_eq!(names(&ours), names(&theirs), "{when}: different files");
     for (name, bytes) in &ours {
-        assert!(bytes == &theirs[name], "{when}: {name} differs from a clean build");
+        assert!(
+            bytes == &theirs[name],
+            "{when}: {name} differs from a clean build"
+        );
     }
 }
 
 fn set_site(p: &TestProject, line: &str) {
     let toml = p.read("chorus.toml");
-    p.write("chorus.toml", &toml.replacen("[site]\n", &format!("[site]\n{line}\n"), 1));
+    p.write(
+        "chorus.toml",
+        &toml.replacen("[site]\n", &format!("[site]\n{line}\n"), 1),
+    );
 }
 
 #[test]
@@ -84,7 +93,10 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
 
     // Nothing changed: nothing is built or written.
     let again = build(&p);
-    assert!(again.contains("0 rebuilt") && again.contains(" 0 written, 0 removed"), "{again}");
+    assert!(
+        again.contains("0 rebuilt") && again.contains(" 0 written, 0 removed"),
+        "{again}"
+    );
 
     // A new group, an edited run, a removed group: only the changed groups are built.
     let new = p.generate_offline(&[]);
@@ -94,9 +106,14 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     p.write(&run, &serde_json::to_string_pretty(&record).unwrap());
     std::fs::remove_dir_all(p.path(&format!("runs/{}", ids[1]))).unwrap();
     let out = build(&p);
-    assert!(out.contains("Built 3 group(s)") && out.contains("2 rebuilt"), "{out}");
+    assert!(
+        out.contains("Built 3 group(s)") && out.contains("2 rebuilt"),
+        "{out}"
+    );
     assert!(!p.path(&format!("site/groups/{}", ids[1])).exists());
-    assert!(p.read(&format!("site/groups/{}/index.html", new[0])).contains("offline-minimalist"));
+    assert!(p
+        .read(&format!("site/groups/{}/index.html", new[0]))
+        .contains("offline-minimalist"));
     assert_equals_clean_build(&p, "after adding, editing and removing groups");
 
     // The same file contents under new mtimes (a git checkout): nothing is rebuilt.
@@ -150,10 +167,16 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
     let index = p.read("site/index.html");
     assert!(index.contains(&format!("groups/{}/index.html", ids[4])));
     assert!(!index.contains(&format!("groups/{}/index.html", ids[3])));
-    assert!(index.contains("href=\"page/2.html\" rel=\"next\""), "{index}");
+    assert!(
+        index.contains("href=\"page/2.html\" rel=\"next\""),
+        "{index}"
+    );
     let page1 = p.read("site/page/1.html");
     assert!(page1.contains(&format!("groups/{}/index.html", ids[0])));
-    assert!(page1.contains("href=\"../page/2.html\" rel=\"prev\""), "{page1}");
+    assert!(
+        page1.contains("href=\"../page/2.html\" rel=\"prev\""),
+        "{page1}"
+    );
     assert!(page1.contains("href=\"../index.html\""));
     let artist = p.read("site/artists/offline-minimalist.html");
     assert!(artist.contains("href=\"../artists/offline-minimalist/2.html\" rel=\"next\""));
@@ -163,7 +186,10 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
     // Every relative link of every page resolves to a file on disk.
     let site = p.path("site");
     let mut checked = 0;
-    for e in walkdir::WalkDir::new(&site).into_iter().filter_map(Result::ok) {
+    for e in walkdir::WalkDir::new(&site)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if e.path().extension().map_or(true, |x| x != "html") {
             continue;
         }
@@ -172,11 +198,23 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
             if is_external(&url) || url.starts_with('#') {
                 continue;
             }
-            assert!(!url.starts_with('/'), "{}: root-absolute {url}", e.path().display());
+            assert!(
+                !url.starts_with('/'),
+                "{}: root-absolute {url}",
+                e.path().display()
+            );
             let path = url.split(['#', '?']).next().unwrap();
             let target = e.path().parent().unwrap().join(path);
-            let target = if path.ends_with('/') { target.join("index.html") } else { target };
-            assert!(target.is_file(), "{}: {url} is not on disk", e.path().display());
+            let target = if path.ends_with('/') {
+                target.join("index.html")
+            } else {
+                target
+            };
+            assert!(
+                target.is_file(),
+                "{}: {url} is not on disk",
+                e.path().display()
+            );
             checked += 1;
         }
     }
@@ -187,7 +225,10 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let new = p.generate_offline(&[]);
     build(&p);
-    assert_eq!(before, [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")]);
+    assert_eq!(
+        before,
+        [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")]
+    );
     let index = p.read("site/index.html");
     assert!(index.contains(&format!("groups/{}/index.html", new[0])));
     assert!(index.contains(&format!("groups/{}/index.html", ids[4])));
@@ -235,7 +276,10 @@ async fn paginated_listings_work_under_a_sub_path() {
             }
             let mut next = url.join(&link).unwrap();
             next.set_fragment(None);
-            assert!(next.path().starts_with("/repo-name/"), "{url}: {link} leaves the sub-path");
+            assert!(
+                next.path().starts_with("/repo-name/"),
+                "{url}: {link} leaves the sub-path"
+            );
             if seen.insert(next.to_string()) {
                 queue.push_back(next);
             }
@@ -245,7 +289,10 @@ async fn paginated_listings_work_under_a_sub_path() {
     assert!(broken.is_empty(), "broken: {broken:#?}");
     // Every page of the index was reached by following links.
     for page in ["page/1.html", "page/2.html"] {
-        assert!(seen.iter().any(|u| u.ends_with(page)), "{page} never reached");
+        assert!(
+            seen.iter().any(|u| u.ends_with(page)),
+            "{page} never reached"
+        );
     }
 }
 
@@ -254,7 +301,10 @@ fn build_reports_the_site_size_and_warns_past_the_limit() {
     let p = TestProject::init();
     p.generate_offline(&[]);
     let out = build(&p);
-    assert!(out.contains("Site size: ") && !out.contains("warning: the site is"), "{out}");
+    assert!(
+        out.contains("Site size: ") && !out.contains("warning: the site is"),
+        "{out}"
+    );
     // A limit below the site's size (GitHub Pages' is 1 GB) brings the warning and the options.
     std::fs::remove_dir_all(p.path("site")).unwrap();
     let out = p
@@ -275,7 +325,9 @@ fn build_reports_the_site_size_and_warns_past_the_limit() {
 #[test]
 fn each_originals_choice_publishes_what_it_says() {
     let p = TestProject::init();
-    let id = p.generate_offline(&["--artists", "offline-minimalist"]).remove(0);
+    let id = p
+        .generate_offline(&["--artists", "offline-minimalist"])
+        .remove(0);
     let src = p.path(&format!("runs/{id}/offline-minimalist.png"));
     let original = std::fs::read(&src).unwrap();
     let group = |p: &TestProject| p.read(&format!("site/groups/{id}/index.html"));
@@ -292,19 +344,29 @@ fn each_originals_choice_publishes_what_it_says() {
     // copy: the original bytes.
     set_site(&p, "originals = \"copy\"");
     build(&p);
-    assert_eq!(std::fs::read(site("media/offline-minimalist.png")).unwrap(), original);
+    assert_eq!(
+        std::fs::read(site("media/offline-minimalist.png")).unwrap(),
+        original
+    );
     assert!(!site("media/offline-minimalist.jpg").exists());
     assert!(group(&p).contains("offline-minimalist.png 1024w"));
 
     // none: the largest thumbnail stands in for the full image.
     p.write(
         "chorus.toml",
-        &p.read("chorus.toml").replace("originals = \"copy\"", "originals = \"none\""),
+        &p.read("chorus.toml")
+            .replace("originals = \"copy\"", "originals = \"none\""),
     );
     build(&p);
-    assert!(!site("media/offline-minimalist.png").exists() && !site("media/offline-minimalist.jpg").exists());
+    assert!(
+        !site("media/offline-minimalist.png").exists()
+            && !site("media/offline-minimalist.jpg").exists()
+    );
     let page = group(&p);
-    assert!(page.contains("media/offline-minimalist-800.jpg 800w"), "{page}");
+    assert!(
+        page.contains("media/offline-minimalist-800.jpg 800w"),
+        "{page}"
+    );
     assert!(!page.contains("1024w"));
     assert!(site("media/offline-minimalist-800.jpg").is_file());
     assert_equals_clean_build(&p, "with originals = \"none\"");
@@ -312,10 +374,14 @@ fn each_originals_choice_publishes_what_it_says() {
     // A bad value is refused with the key and the choices.
     p.write(
         "chorus.toml",
-        &p.read("chorus.toml").replace("originals = \"none\"", "originals = \"huge\""),
+        &p.read("chorus.toml")
+            .replace("originals = \"none\"", "originals = \"huge\""),
     );
     let out = p.chorus(&["build"]).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("originals") && stderr.contains("web"), "{stderr}");
+    assert!(
+        stderr.contains("originals") && stderr.contains("web"),
+        "{stderr}"
+    );
 }

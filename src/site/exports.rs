@@ -143,7 +143,9 @@ pub fn atom(groups: &[&GroupSummary], title: &str, base: &str) -> Vec<u8> {
     }
     s += "</feed>\n";
     // Control characters from run files are invalid in XML even when escaped.
-    super::markdown::scrub_controls(&s).into_owned().into_bytes()
+    super::markdown::scrub_controls(&s)
+        .into_owned()
+        .into_bytes()
 }
 
 /// Every page's root-relative URL for the sitemap: groups oldest first (so the earlier
@@ -154,7 +156,11 @@ pub fn sitemap_urls(groups_newest_first: &[&GroupSummary], listings: &[String]) 
         urls.push(format!("groups/{}/", g.id));
         urls.extend(g.runs.iter().map(|r| model::run_url(&g.id, &r.slug)));
     }
-    urls.extend(listings.iter().map(|u| u.trim_end_matches("index.html").to_string()));
+    urls.extend(
+        listings
+            .iter()
+            .map(|u| u.trim_end_matches("index.html").to_string()),
+    );
     urls
 }
 
@@ -198,7 +204,12 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             names,
-            ["sitemaps/1.xml", "sitemaps/2.xml", "sitemaps/3.xml", "sitemap.xml"]
+            [
+                "sitemaps/1.xml",
+                "sitemaps/2.xml",
+                "sitemaps/3.xml",
+                "sitemap.xml"
+            ]
         );
         let text = |i: usize| String::from_utf8(files[i].1.clone()).unwrap();
         assert_eq!(text(0).matches("<url>").count(), 3);

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::analysis::{self, Entry, SignatureCache};
 use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
 use super::manifest::{list_inputs, GroupEntry, InputFile};
@@ -82,31 +84,36 @@ pub(crate) fn build_group(
                 sigs.store_decoded(&info.sha256, rgb);
             }
         };
-        for run in &g.runs {
-            let Some(file) = model::safe_image_file(run) else {
-                continue;
-            };
-            let Some((_, len, mtime)) = listing.iter().find(|(n, _, _)| n == file) else {
-                continue;
-            };
-            let src = dir.join(file);
-            // A link or special file is never read or published; `store` reports it.
-            if !crate::store::is_regular_file(&src) {
-                continue;
-            }
+        // The group's images in parallel: a new group (the common incremental case) then
+        // uses every core, while a cold build still holds a few decoded images at a time.
+        let results: Vec<(String, PathBuf, Result<(Prepared, usize, bool), String>)> = g
+            .runs
+            .par_iter()
+            .filter_map(|run| {
+                let file = model::safe_image_file(run)?;
+                let (_, len, mtime) = listing.iter().find(|(n, _, _)| n == file)?;
+                let src = dir.join(file);
+                // A link or special file is never read or published; `store` reports it.
+                if !crate::store::is_regular_file(&src) {
+                    return None;
+                }
+                let known_info = known
+                    .and_then(|k| k.known_image(file, *len, *mtime))
+                    .and_then(|f| f.image.clone());
+                let result = cx
+                    .images
+                    .prepare_image(&src, known_info, cx.originals, &on_decoded);
+                Some((file.to_string(), src, result))
+            })
+            .collect();
+        for (file, src, result) in results {
             stats.sources += 1;
-            let known_info = known
-                .and_then(|k| k.known_image(file, *len, *mtime))
-                .and_then(|f| f.image.clone());
-            match cx
-                .images
-                .prepare_image(&src, known_info, cx.originals, &on_decoded)
-            {
+            match result {
                 Ok((p, made, hashed)) => {
                     stats.made += made;
                     stats.hashed += usize::from(hashed);
-                    identified.insert(file.to_string(), p.source.clone());
-                    prepared.insert(file.to_string(), p);
+                    identified.insert(file.clone(), p.source.clone());
+                    prepared.insert(file, p);
                 }
                 Err(reason) => {
                     problems.push(format!("{}: {reason}", rel(&src).display()));
@@ -195,7 +202,10 @@ fn input_files(
         .iter()
         .map(|(name, len, mtime)| {
             let image = identified.get(name).cloned();
-            let sha256 = match (&image, known.and_then(|k| k.known_image(name, *len, *mtime))) {
+            let sha256 = match (
+                &image,
+                known.and_then(|k| k.known_image(name, *len, *mtime)),
+            ) {
                 (Some(info), _) => info.sha256.clone(),
                 (None, Some(f)) => f.sha256.clone(),
                 // Unreadable files get an empty hash, so they count as changed next time.
@@ -405,8 +415,7 @@ fn analyse(
         })
         .collect();
     let numbers = analysis::group_numbers(&entries);
-    let views =
-        analysis::group_analysis(&entries, &numbers, &g.group.run_group_id.to_string());
+    let views = analysis::group_analysis(&entries, &numbers, &g.group.run_group_id.to_string());
     Ok((numbers, views, problems))
 }
 

@@ -208,7 +208,10 @@ impl Site {
         super::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = self.settings_key();
-        let full = settings != self.manifest.settings || !self.out.join(OUTPUT_MARKER).is_file();
+        // A different setting, a removed output or a removed cache: build everything.
+        let full = settings != self.manifest.settings
+            || !self.out.join(OUTPUT_MARKER).is_file()
+            || !self.state.join("cards").is_dir();
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
@@ -368,7 +371,10 @@ impl Site {
             listings.insert(f.path, (f.key, len));
         }
         let old = std::mem::replace(&mut self.manifest.listings, listings);
-        for path in old.keys().filter(|p| !self.manifest.listings.contains_key(*p)) {
+        for path in old
+            .keys()
+            .filter(|p| !self.manifest.listings.contains_key(*p))
+        {
             report.removed += usize::from(output.remove(path)?);
         }
         clock.lap("listings");

@@ -224,8 +224,11 @@ pub fn listing_files(
             let key = page_key("prompt", &slot, &items, &format!("{sha}|{}", hashes.len()));
             let analysis = newest
                 .then(|| {
-                    let numbers: Vec<&GroupNumbers> =
-                        mine.iter().rev().filter_map(|g| g.numbers.as_ref()).collect();
+                    let numbers: Vec<&GroupNumbers> = mine
+                        .iter()
+                        .rev()
+                        .filter_map(|g| g.numbers.as_ref())
+                        .collect();
                     (!numbers.is_empty()).then(|| analysis::version_analysis(&numbers))
                 })
                 .flatten();
@@ -251,8 +254,11 @@ pub fn listing_files(
     let with_totals: Vec<ArtistListing> = artists
         .iter()
         .map(|a| {
-            let mine: Vec<&GroupSummary> =
-                groups.iter().copied().filter(|g| g.has_artist(&a.slug)).collect();
+            let mine: Vec<&GroupSummary> = groups
+                .iter()
+                .copied()
+                .filter(|g| g.has_artist(&a.slug))
+                .collect();
             ArtistListing {
                 totals: Some(totals(&mine, &a.slug)),
                 ..a.clone()
@@ -279,7 +285,9 @@ pub fn listing_files(
     ));
     let mut pages: Vec<String> = files
         .iter()
-        .filter(|f| f.path.extension().is_some_and(|e| e == "html") && f.path != Path::new("404.html"))
+        .filter(|f| {
+            f.path.extension().is_some_and(|e| e == "html") && f.path != Path::new("404.html")
+        })
         .map(|f| f.path.to_string_lossy().replace('\\', "/"))
         .collect();
     pages.sort();
@@ -352,7 +360,9 @@ impl Job<'_> {
             } => (slot, items, key),
         };
         let path = PathBuf::from(&slot.path);
-        if !cx.full && !key.is_empty() && manifest.listings.get(&path).is_some_and(|(k, _)| k == key)
+        if !cx.full
+            && !key.is_empty()
+            && manifest.listings.get(&path).is_some_and(|(k, _)| k == key)
         {
             return Ok(ListingFile {
                 path,
@@ -373,7 +383,10 @@ impl Job<'_> {
                 let problems = problems.unwrap_or_default();
                 ctx.insert("groups", &cards);
                 ctx.insert("problems", &problems[..problems.len().min(PROBLEMS_SHOWN)]);
-                ctx.insert("more_problems", &problems.len().saturating_sub(PROBLEMS_SHOWN));
+                ctx.insert(
+                    "more_problems",
+                    &problems.len().saturating_sub(PROBLEMS_SHOWN),
+                );
                 "index.html"
             }
             Job::Artist {

@@ -168,13 +168,20 @@ impl Manifest {
         self.runs_problems
             .iter()
             .cloned()
-            .chain(self.groups.values().flat_map(|e| e.problems.iter().cloned()))
+            .chain(
+                self.groups
+                    .values()
+                    .flat_map(|e| e.problems.iter().cloned()),
+            )
             .collect()
     }
 
     /// Total bytes of the output folder as this manifest knows it.
     pub fn site_bytes(&self) -> u64 {
-        self.groups.values().map(GroupEntry::output_bytes).sum::<u64>()
+        self.groups
+            .values()
+            .map(GroupEntry::output_bytes)
+            .sum::<u64>()
             + self.listings.values().map(|(_, len)| len).sum::<u64>()
     }
 

@@ -95,8 +95,12 @@ pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Opt
         return None;
     }
     let now = match originals {
-        crate::config::Originals::Copy => "originals = \"copy\" publishes every image as it is in runs/",
-        crate::config::Originals::Web => "originals = \"web\" publishes a JPEG of every full-size image",
+        crate::config::Originals::Copy => {
+            "originals = \"copy\" publishes every image as it is in runs/"
+        }
+        crate::config::Originals::Web => {
+            "originals = \"web\" publishes a JPEG of every full-size image"
+        }
         crate::config::Originals::None => "originals = \"none\" already publishes thumbnails only",
     };
     Some(format!(
@@ -231,7 +235,6 @@ fn csp_with_style(css: &str) -> String {
     )
 }
 
-
 impl SiteContext {
     pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
         let base = opts
@@ -297,7 +300,11 @@ impl Output {
         };
         // A linked folder inside the output would take this write elsewhere; chorus never
         // makes one, so it is removed, unfollowed.
-        for dir in rel.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+        for dir in rel
+            .ancestors()
+            .skip(1)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             let at = self.dir.join(dir);
             if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
                 std::fs::remove_file(&at).map_err(io)?;

@@ -3,7 +3,6 @@
 //! back up from the page being rendered), so the site works under any base path and
 //! from `file://`. Every view is a plain serde struct: add a field, use it in a template.
 
-
 use serde::{Deserialize, Serialize};
 
 use super::markdown::{plain_excerpt, render_markdown};

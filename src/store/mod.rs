@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 pub use files::*;
 pub use read::{
-    group_dirs, load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree, StoreProblem,
-    IMAGE_EXTENSIONS,
+    group_dirs, load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree,
+    StoreProblem, IMAGE_EXTENSIONS,
 };
 pub use schema::*;
 
