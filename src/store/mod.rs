@@ -3,11 +3,15 @@
 //! It reads (collecting every problem), validates and writes atomically; it never renders
 //! HTML or calls the network.
 
+mod leftovers;
+mod paid;
 mod read;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
+pub use leftovers::{clean_leftovers, leftovers};
+pub use paid::{read_paid, remove_paid, write_paid, PaidImage, Waiting, PAID_PREFIX};
 pub use read::{load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem};
 pub use schema::*;
 
