@@ -64,7 +64,10 @@ fn chat_key(prompt: &str, model: &str) -> String {
 /// left are skipped: they are the point of the test). Returns the done stages.
 fn check_files(runs: &Path) -> Done {
     let mut done = Done::default();
-    for entry in walkdir::WalkDir::new(runs).into_iter().filter_map(Result::ok) {
+    for entry in walkdir::WalkDir::new(runs)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();
         if !entry.file_type().is_file() || name.starts_with(".chorus-tmp-") || name == ".gitkeep" {
@@ -123,7 +126,10 @@ async fn request_counts(m: &MockProvider) -> [BTreeMap<String, usize>; 3] {
         let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
         let (i, key) = if path == CHAT {
             let prompt = body["messages"][0]["content"].as_str().unwrap_or_default();
-            (0, chat_key(prompt, body["model"].as_str().unwrap_or_default()))
+            (
+                0,
+                chat_key(prompt, body["model"].as_str().unwrap_or_default()),
+            )
         } else if path == IMAGES {
             (1, body["prompt"].as_str().unwrap_or_default().to_string())
         } else {
@@ -176,7 +182,11 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
             vec!["resume".into(), "--all".into()]
         } else {
             prompts += 1;
-            vec!["generate".into(), "--prompt".into(), format!("crash{prompts}")]
+            vec![
+                "generate".into(),
+                "--prompt".into(),
+                format!("crash{prompts}"),
+            ]
         };
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("chorus"))
             .arg("--root")
@@ -196,7 +206,10 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
         let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
             .await
             .unwrap();
-        let context = format!("round {round} ({} killed after {after:?}, seed {seed})", args.join(" "));
+        let context = format!(
+            "round {round} ({} killed after {after:?}, seed {seed})",
+            args.join(" ")
+        );
 
         let done = check_files(&runs);
         // A process that printed a group id had started its batch, and so had removed
@@ -204,20 +217,32 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
         let now_temp = temp_files(&runs);
         if !out.stdout.is_empty() {
             let survivors: Vec<_> = left_behind.intersection(&now_temp).collect();
-            assert!(survivors.is_empty(), "{context}: temp files survived: {survivors:?}");
+            assert!(
+                survivors.is_empty(),
+                "{context}: temp files survived: {survivors:?}"
+            );
         }
         left_behind.extend(now_temp);
         let counts = request_counts(&m).await;
-        for (i, set) in [&done.chat, &done.brush, &done.download].into_iter().enumerate() {
+        for (i, set) in [&done.chat, &done.brush, &done.download]
+            .into_iter()
+            .enumerate()
+        {
             for key in set {
                 let n = counts[i].get(key).copied().unwrap_or(0);
                 let first = *frozen[i].entry(key.clone()).or_insert(n);
-                assert_eq!(n, first, "{context}: {key} was requested again after it was done");
+                assert_eq!(
+                    n, first,
+                    "{context}: {key} was requested again after it was done"
+                );
             }
         }
     }
 
-    assert!(kills >= KILLS, "seed {seed}: only {kills} kills landed in {MAX_ROUNDS} rounds");
+    assert!(
+        kills >= KILLS,
+        "seed {seed}: only {kills} kills landed in {MAX_ROUNDS} rounds"
+    );
     let out = mock::run({
         let mut cmd = p.chorus(&["resume", "--all"]);
         cmd.env(KEY_ENV, CANARY);
@@ -231,8 +256,14 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
     );
     let done = check_files(&runs);
     assert_eq!(done.unfinished, 0, "seed {seed}: every run is done");
-    assert!(done.runs >= ARTISTS.len(), "seed {seed}: at least one group");
-    assert!(temp_files(&runs).is_empty(), "seed {seed}: no temp file survives resume");
+    assert!(
+        done.runs >= ARTISTS.len(),
+        "seed {seed}: at least one group"
+    );
+    assert!(
+        temp_files(&runs).is_empty(),
+        "seed {seed}: no temp file survives resume"
+    );
     let counts = request_counts(&m).await;
     for (i, frozen) in frozen.iter().enumerate() {
         for (key, first) in frozen {
@@ -245,7 +276,8 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
     }
     p.chorus(&["check"]).assert().success();
     eprintln!(
-        "crash test: {kills} kills, {} groups, {} runs, {} chat / {} image / {} download requests",
+        "crash test: {kills} kills, {} temp files left by them and cleaned, {} groups, {} runs, {} chat / {} image / {} download requests",
+        left_behind.len(),
         prompts,
         done.runs,
         counts[0].values().sum::<usize>(),

@@ -69,11 +69,21 @@ async fn a_chat_reply_over_the_cap_fails_at_once_and_is_not_stored() {
         "rain ".repeat(60_000)
     );
     m.chat_raw(huge.into_bytes()).await;
-    let (p, out) = generate(&blocks(&m.v1(), "gpt-image-1", &m.v1()), "max_reply_bytes = 100000").await;
+    let (p, out) = generate(
+        &blocks(&m.v1(), "gpt-image-1", &m.v1()),
+        "max_reply_bytes = 100000",
+    )
+    .await;
     assert_failed(&p, &out, "artist", "limits.max_reply_bytes");
-    assert_eq!(m.count(CHAT).await, 1, "an oversize reply is not asked for again");
+    assert_eq!(
+        m.count(CHAT).await,
+        1,
+        "an oversize reply is not asked for again"
+    );
     let g = group_id(&out);
-    let size = std::fs::metadata(p.path(&format!("runs/{g}/a.json"))).unwrap().len();
+    let size = std::fs::metadata(p.path(&format!("runs/{g}/a.json")))
+        .unwrap()
+        .len();
     assert!(size < 20_000, "the run file holds {size} bytes");
 }
 
@@ -154,22 +164,47 @@ async fn no_provider_follows_a_redirect_with_its_key() {
     let cases = [
         ("openai", "openai-images", "gpt-image-1", "artist", CHAT),
         ("openrouter", "openai-images", "gpt-image-1", "artist", CHAT),
-        ("anthropic", "openai-images", "gpt-image-1", "artist", MESSAGES),
+        (
+            "anthropic",
+            "openai-images",
+            "gpt-image-1",
+            "artist",
+            MESSAGES,
+        ),
         ("openai", "openai-images", "dall-e-3", "brush", IMAGES),
-        ("openai", "openrouter-images", "google/gemini-image", "brush", CHAT),
+        (
+            "openai",
+            "openrouter-images",
+            "google/gemini-image",
+            "brush",
+            CHAT,
+        ),
     ];
     for (artist, brush, model, side, endpoint) in cases {
         for status in [302, 307] {
             let evil = MockProvider::start().await;
-            let (artist_mock, brush_mock) = (MockProvider::start().await, MockProvider::start().await);
+            let (artist_mock, brush_mock) =
+                (MockProvider::start().await, MockProvider::start().await);
             artist_mock.chat_ok().await;
             artist_mock.anthropic_ok().await;
-            let target = if side == "artist" { &artist_mock } else { &brush_mock };
+            let target = if side == "artist" {
+                &artist_mock
+            } else {
+                &brush_mock
+            };
             target
-                .redirect(endpoint, status, &format!("{}{endpoint}", evil.server.uri()))
+                .redirect(
+                    endpoint,
+                    status,
+                    &format!("{}{endpoint}", evil.server.uri()),
+                )
                 .await;
             let base = |m: &MockProvider, provider: &str| {
-                if provider == "anthropic" { m.root() } else { m.v1() }
+                if provider == "anthropic" {
+                    m.root()
+                } else {
+                    m.v1()
+                }
             };
             let blocks = [
                 mock::artist("a", artist, &base(&artist_mock, artist)),
@@ -182,8 +217,16 @@ async fn no_provider_follows_a_redirect_with_its_key() {
             assert_eq!(run["meta"][side]["status"], "failed", "{case}");
             assert!(error(&run).contains("redirect"), "{case}: {}", error(&run));
             let leaked = evil.server.received_requests().await.unwrap_or_default();
-            assert!(leaked.is_empty(), "{case}: {} request(s) reached the other host", leaked.len());
-            assert_eq!(target.count(endpoint).await, 1, "{case}: a redirect is not retried");
+            assert!(
+                leaked.is_empty(),
+                "{case}: {} request(s) reached the other host",
+                leaked.len()
+            );
+            assert_eq!(
+                target.count(endpoint).await,
+                1,
+                "{case}: a redirect is not retried"
+            );
         }
     }
 }
@@ -194,7 +237,10 @@ async fn no_provider_follows_a_redirect_with_its_key() {
 async fn urls_chorus_refuses_fail_the_download_once_and_keep_the_paid_brush() {
     for (url, needle) in [
         ("file:///etc/passwd".to_string(), "\"file:\""),
-        ("data:image/svg+xml;base64,PHN2Zy8+".to_string(), "image/svg+xml"),
+        (
+            "data:image/svg+xml;base64,PHN2Zy8+".to_string(),
+            "image/svg+xml",
+        ),
         ("ftp://127.0.0.1/a.png".to_string(), "\"ftp:\""),
         ("data:text/html;base64,PGgxPg==".to_string(), "text/html"),
     ] {
@@ -205,7 +251,10 @@ async fn urls_chorus_refuses_fail_the_download_once_and_keep_the_paid_brush() {
         let run = assert_failed(&p, &out, "download", needle);
         assert_eq!(m.count(IMAGES).await, 1, "{url}: painted once");
         assert_eq!(run["meta"]["download"]["attempts"], 1, "{url}: not retried");
-        assert_eq!(run["meta"]["brush"]["cost"]["usd"], 0.04, "{url}: the painting was paid");
+        assert_eq!(
+            run["meta"]["brush"]["cost"]["usd"], 0.04,
+            "{url}: the painting was paid"
+        );
     }
 }
 
@@ -230,8 +279,14 @@ async fn raster_data_urls_in_the_url_field_are_images() {
     use base64::Engine;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     for (url, ext) in [
-        (format!("data:image/png;base64,{}", b64(&mock::png(8, 8))), "png"),
-        (format!("data:image/jpeg;base64,{}", b64(&jpeg.clone().into_inner())), "jpg"),
+        (
+            format!("data:image/png;base64,{}", b64(&mock::png(8, 8))),
+            "png",
+        ),
+        (
+            format!("data:image/jpeg;base64,{}", b64(&jpeg.clone().into_inner())),
+            "jpg",
+        ),
     ] {
         let m = MockProvider::start().await;
         m.chat_ok().await;
@@ -257,7 +312,11 @@ async fn invalid_utf8_in_a_reply_is_replaced_and_warned_about() {
     let (p, out) = generate(&blocks(&m.v1(), "gpt-image-1", &m.v1()), "").await;
     assert!(out.status.success(), "{}", stderr(&out));
     let run = run_json(&p, &group_id(&out), "a");
-    assert!(run["artistStmt"].as_str().unwrap().contains('\u{FFFD}'), "{}", run["artistStmt"]);
+    assert!(
+        run["artistStmt"].as_str().unwrap().contains('\u{FFFD}'),
+        "{}",
+        run["artistStmt"]
+    );
     let warnings = run["meta"]["warnings"].to_string();
     assert!(warnings.contains("UTF-8"), "{warnings}");
 }
@@ -269,7 +328,8 @@ async fn paid_but_not_downloaded() -> (MockProvider, TestProject, String) {
     let m = MockProvider::start().await;
     m.chat_ok().await;
     m.images_url().await;
-    m.image_file(500, "text/plain", b"blob store down".to_vec()).await;
+    m.image_file(500, "text/plain", b"blob store down".to_vec())
+        .await;
     let (p, out) = generate(&blocks(&m.v1(), "dall-e-3", &m.v1()), "max_attempts = 2").await;
     let run = assert_failed(&p, &out, "download", "500");
     assert_eq!(run["meta"]["brush"]["status"], "done");
@@ -285,6 +345,18 @@ async fn paid_but_not_downloaded() -> (MockProvider, TestProject, String) {
 #[tokio::test]
 async fn resume_downloads_a_paid_image_again_without_painting_it_again() {
     let (m, p, g) = paid_but_not_downloaded().await;
+    // The waiting answer holds the signed URL: it never reaches the run or the site.
+    assert!(!p
+        .read(&format!("runs/{g}/a.json"))
+        .contains("SIGNED-SECRET"));
+    p.chorus(&["build", "--no-analysis"]).assert().success();
+    for file in p.files_under("site") {
+        let bytes = std::fs::read(p.path(&format!("site/{file}"))).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("SIGNED-SECRET"),
+            "site/{file}"
+        );
+    }
     let out = chorus(&p, &["resume", &g]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let run = run_json(&p, &g, "a");
@@ -329,7 +401,9 @@ fn leftover_temp_files_are_reported_by_check_and_cleaned_by_resume_and_build() {
     let gitignore = p.read(".gitignore");
     assert!(gitignore.contains("runs/**/.chorus-tmp-*"), "{gitignore}");
     assert!(gitignore.contains("runs/**/.chorus-paid-*"), "{gitignore}");
-    let g = p.generate_offline(&["--artists", "offline-minimalist"]).remove(0);
+    let g = p
+        .generate_offline(&["--artists", "offline-minimalist"])
+        .remove(0);
     // Named as an atomic write names its temp file, by a process that no longer runs.
     let stray = [
         format!("runs/{g}/.chorus-tmp-4294967294-0-offline-minimalist.png"),
@@ -344,7 +418,11 @@ fn leftover_temp_files_are_reported_by_check_and_cleaned_by_resume_and_build() {
     let out = p.chorus(&["check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains(".chorus-tmp-4294967294-0-offline-minimalist.png") && text.contains("interrupted write"), "{text}");
+    assert!(
+        text.contains(".chorus-tmp-4294967294-0-offline-minimalist.png")
+            && text.contains("interrupted write"),
+        "{text}"
+    );
     p.chorus(&["resume", "--all"]).assert().success();
     assert!(stray.iter().all(|s| !p.path(s).exists()), "resume cleans");
     plant();

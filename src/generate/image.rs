@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use super::providers::fault::Fault;
-use super::providers::http::{chain, read_body, too_large, transport_error, Cap, Caller};
+use super::providers::http::{chain, read_body, too_large, transport_error, Caller, Cap};
 use super::providers::{decode_base64, ImageSource, ProviderError};
 
 /// Data URL media types accepted: the raster formats chorus decodes and publishes.
@@ -68,9 +68,7 @@ fn decode_data_url(url: &str, max_bytes: u64) -> Result<Vec<u8>, ProviderError> 
         )));
     }
     if !parts.any(|p| p.trim() == "base64") {
-        return Err(Fault::BadReply.error(format!(
-            "the image data URL is not base64 ({header})"
-        )));
+        return Err(Fault::BadReply.error(format!("the image data URL is not base64 ({header})")));
     }
     decode_base64(data, "the image data URL", max_bytes)
 }
@@ -244,7 +242,11 @@ mod tests {
         for &b in bytes {
             c ^= u32::from(b);
             for _ in 0..8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -256,7 +258,9 @@ mod tests {
         let png = super::super::providers::paint("x", 4, 4);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
         let url = format!("data:image/png;base64,{b64}");
-        assert!(matches!(accept(ImageSource::Url(url), 1 << 20), Ok(ImageSource::Bytes(b)) if b == png));
+        assert!(
+            matches!(accept(ImageSource::Url(url), 1 << 20), Ok(ImageSource::Bytes(b)) if b == png)
+        );
         let webp = format!("data:image/webp;base64,{b64}");
         assert!(accept(ImageSource::Url(webp), 1 << 20).is_ok());
         for refused in [

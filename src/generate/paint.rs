@@ -327,11 +327,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let at = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .unwrap()
-                .with_timezone(&Utc)
-        };
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert_eq!(
             link_expiry(
                 "https://x.blob.core.windows.net/a.png?st=2026-01-01T09%3A59%3A00Z&se=2026-01-01T11%3A00%3A00Z&sig=abc",

@@ -96,8 +96,16 @@ mod tests {
         // No process has pid u32::MAX - 1 (Linux caps pids far lower).
         let dead = group.join(format!("{TEMP_PREFIX}{}-0-a.png", u32::MAX - 1));
         let mine = group.join(format!("{TEMP_PREFIX}{}-0-a.json", std::process::id()));
-        let top = runs.path().join(format!("{TEMP_PREFIX}{}-3-x", u32::MAX - 1));
-        for p in [&dead, &mine, &top, &group.join("a.json"), &group.join(".chorus-paid-a.json")] {
+        let top = runs
+            .path()
+            .join(format!("{TEMP_PREFIX}{}-3-x", u32::MAX - 1));
+        for p in [
+            &dead,
+            &mine,
+            &top,
+            &group.join("a.json"),
+            &group.join(".chorus-paid-a.json"),
+        ] {
             std::fs::write(p, b"").unwrap();
         }
         if Path::new("/proc/self").exists() {

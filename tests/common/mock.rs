@@ -338,10 +338,16 @@ pub struct EndlessServer {
 }
 
 impl EndlessServer {
-    pub async fn start(head: &'static str, chunk: Vec<u8>, every: Option<Duration>) -> EndlessServer {
+    pub async fn start(
+        head: &'static str,
+        chunk: Vec<u8>,
+        every: Option<Duration>,
+    ) -> EndlessServer {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let connections = std::sync::Arc::new(AtomicUsize::new(0));
         let count = connections.clone();

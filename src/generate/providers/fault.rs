@@ -52,7 +52,11 @@ impl Fault {
     }
 
     /// As [`Fault::error`], with the wait the provider asked for (`Retry-After`).
-    pub fn error_after(self, reason: impl Into<String>, retry_after: Option<Duration>) -> ProviderError {
+    pub fn error_after(
+        self,
+        reason: impl Into<String>,
+        retry_after: Option<Duration>,
+    ) -> ProviderError {
         let reason = reason.into();
         if transient(self) {
             ProviderError::Retryable {
@@ -93,7 +97,9 @@ mod tests {
         for status in [301, 302, 307, 400, 401, 403, 404, 410, 422] {
             assert!(!transient(Fault::Status(status)), "{status}");
         }
-        assert!(transient(Fault::Timeout) && transient(Fault::Connect) && transient(Fault::Dropped));
+        assert!(
+            transient(Fault::Timeout) && transient(Fault::Connect) && transient(Fault::Dropped)
+        );
         for fault in [
             Fault::Redirect,
             Fault::RefusedUrl,

@@ -33,9 +33,7 @@ pub fn client(redirects: Redirects) -> Result<reqwest::Client, ProviderError> {
         Redirects::Never => Policy::none(),
         Redirects::Download => Policy::custom(|attempt| {
             if attempt.previous().len() > MAX_DOWNLOAD_REDIRECTS {
-                attempt.error(format!(
-                    "more than {MAX_DOWNLOAD_REDIRECTS} redirects"
-                ))
+                attempt.error(format!("more than {MAX_DOWNLOAD_REDIRECTS} redirects"))
             } else if attempt.previous().contains(attempt.url()) {
                 attempt.error("a redirect loop")
             } else if !matches!(attempt.url().scheme(), "http" | "https") {
@@ -51,9 +49,7 @@ pub fn client(redirects: Redirects) -> Result<reqwest::Client, ProviderError> {
         .pool_max_idle_per_host(64)
         .redirect(policy)
         .build()
-        .map_err(|e| {
-            Fault::Local.error(format!("cannot set up the HTTP client: {}", chain(&e)))
-        })
+        .map_err(|e| Fault::Local.error(format!("cannot set up the HTTP client: {}", chain(&e))))
 }
 
 /// Who is calling, for messages: `artist "gpt-4o"` and the env var its key comes from.
@@ -316,7 +312,11 @@ pub fn transport_error(error: reqwest::Error, timeout: Duration, caller: &Caller
         ),
         Fault::Connect => format!("could not connect ({})", chain(&error)),
         Fault::Redirect => format!("{}: redirect refused ({})", caller.label, chain(&error)),
-        Fault::RefusedUrl => format!("{}: the URL cannot be fetched ({})", caller.label, chain(&error)),
+        Fault::RefusedUrl => format!(
+            "{}: the URL cannot be fetched ({})",
+            caller.label,
+            chain(&error)
+        ),
         _ => format!("connection error ({})", chain(&error)),
     };
     fault.error(caller.scrub(&reason))
