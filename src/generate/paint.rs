@@ -198,18 +198,11 @@ async fn paint(
                 .map(Err);
         }
     };
-    let (url, bytes) = match &source {
-        ImageSource::Url(url) => (Some(url.clone()), None),
-        ImageSource::Bytes(bytes) => (None, Some(bytes.clone())),
+    let written = if brush.paid() {
+        record_answer(rec, &run, stage, reply.revised_prompt, &source).await
+    } else {
+        Ok(())
     };
-    let paid = PaidImage {
-        brush: stage,
-        revised_prompt: reply.revised_prompt,
-        expires_at: url.as_deref().map(|u| link_expiry(u, Utc::now())),
-        url,
-    };
-    let (dir, slug) = (group_dir(rec, &run), run.artist_slug.clone());
-    let written = blocking(move || store::write_paid(&dir, &slug, &paid, bytes.as_deref())).await;
     if let Err(e) = written {
         let error = super::providers::fault::Fault::Local
             .error(format!("cannot record the Brush's answer: {e}"));
@@ -220,6 +213,28 @@ async fn paint(
     }
     rec.save_behind(&run).await?;
     Ok(Ok((run, source)))
+}
+
+/// Writes the Brush's answer beside the run (`store::write_paid`), off the async workers.
+async fn record_answer(
+    rec: &Recorder<'_>,
+    run: &RunRecord,
+    brush: StageMeta,
+    revised_prompt: Option<String>,
+    source: &ImageSource,
+) -> std::io::Result<()> {
+    let (url, bytes) = match source {
+        ImageSource::Url(url) => (Some(url.clone()), None),
+        ImageSource::Bytes(bytes) => (None, Some(bytes.clone())),
+    };
+    let paid = PaidImage {
+        brush,
+        revised_prompt,
+        expires_at: url.as_deref().map(|u| link_expiry(u, Utc::now())),
+        url,
+    };
+    let (dir, slug) = (group_dir(rec, run), run.artist_slug.clone());
+    blocking(move || store::write_paid(&dir, &slug, &paid, bytes.as_deref())).await
 }
 
 /// The download stage of an answer that was refused before anything was fetched.

@@ -102,6 +102,11 @@ pub trait ArtistProvider: Send + Sync {
 #[async_trait::async_trait]
 pub trait BrushProvider: Send + Sync {
     fn params(&self) -> BTreeMap<String, serde_json::Value>;
+    /// Whether an answer is paid for and so recorded beside the run before its download
+    /// (a local Brush paints again for free).
+    fn paid(&self) -> bool {
+        true
+    }
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError>;
 }
 
