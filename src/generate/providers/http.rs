@@ -185,7 +185,10 @@ pub async fn read_body(
             complete: false,
         });
     }
-    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0).min(limit) as usize);
+    // Room for the whole body at once: growing by doubling would copy a large body
+    // several times and hold two copies at the peak. Untouched capacity costs no memory.
+    let mut bytes =
+        Vec::with_capacity(response.content_length().unwrap_or(limit).min(limit) as usize);
     while let Some(chunk) = response.chunk().await? {
         if (bytes.len() + chunk.len()) as u64 > limit {
             return Ok(Body {

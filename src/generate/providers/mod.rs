@@ -147,7 +147,7 @@ impl Kit {
     pub fn image_reply_cap(&self) -> http::Cap {
         http::Cap {
             bytes: self.max_image_bytes.saturating_mul(4) / 3 + self.max_reply_bytes,
-            limit: "limits.max_image_bytes (as base64, plus limits.max_reply_bytes)",
+            limit: "an image of limits.max_image_bytes as base64",
         }
     }
 }
