@@ -307,9 +307,11 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         config::STARTER_PROMPT.0,
         config::STARTER_PROMPT.1.as_bytes(),
     )?;
+    // No trailing slash: the patterns must match a symbolic link too, not only a folder.
+    // chorus's own temp files and Brush answers waiting to be downloaded stay out of git.
     write(
         ".gitignore",
-        b"/site/\n/.chorus-cache/\n# chorus's own temp files and Brush answers waiting to be downloaded\nruns/**/.chorus-tmp-*\nruns/**/.chorus-paid-*\n",
+        b"/site\n/.chorus-cache\nruns/**/.chorus-tmp-*\nruns/**/.chorus-paid-*\n",
     )?;
     write("runs/.gitkeep", b"")?;
     site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{validate_slug, ConfigProblem};
+pub use validate::{validate_slug, ConfigProblem, RESERVED_SLUGS};
 
 /// The file name of the project configuration inside the project root.
 pub const CONFIG_FILE: &str = "chorus.toml";
@@ -115,7 +115,8 @@ impl Default for Limits {
             max_attempts: 5,
             max_retry_wait_secs: 120.0,
             request_timeout_secs: 180.0,
-            max_reply_bytes: 2 * 1024 * 1024,
+            // A run file may hold 2 MiB (`store::MAX_RUN_JSON_BYTES`); a reply is half that.
+            max_reply_bytes: 1024 * 1024,
             max_image_bytes: 25 * 1024 * 1024,
             // 8192 × 4883: room for any size an image API offers today (gpt-image-1 and
             // dall-e-3 stay under 2.5 megapixels).

@@ -121,6 +121,14 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
             "no Artists to run: add [[artists]] to chorus.toml, or use --offline".into(),
         ));
     }
+    if artists.len() > crate::store::MAX_ARTISTS_PER_GROUP {
+        return Err(GenerateError::Plan(format!(
+            "{} Artists selected, but a group holds at most {} (its compare page must stay \
+             readable); choose some with --artists",
+            artists.len(),
+            crate::store::MAX_ARTISTS_PER_GROUP
+        )));
+    }
 
     let brush = if opts.offline {
         procedural_brush()
@@ -519,6 +527,14 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
                 run.image_prompt = parsed.image_prompt;
                 run.meta.warnings.extend(reply.warnings);
                 run.meta.warnings.extend(parsed.warnings);
+                for (what, text) in [
+                    ("statement", &mut run.artist_stmt),
+                    ("image prompt", &mut run.image_prompt),
+                ] {
+                    run.meta
+                        .warnings
+                        .extend(cut_to(text, store::MAX_STATEMENT_BYTES, what));
+                }
                 stage.tokens = reply.tokens;
                 stage.request_id = reply.request_id;
                 stage.cost = cost(reply.cost_usd, || {
@@ -557,6 +573,24 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
     paint::forget(&rec, &run).await;
     batch.events.emit(Event::finished(&run));
     Ok(run)
+}
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), saying so: the site shows
+/// no more of a statement, and a run file must stay readable.
+fn cut_to(text: &mut String, max: usize, what: &str) -> Option<String> {
+    if text.len() <= max {
+        return None;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let warning = format!(
+        "the {what} was {} bytes; it was cut to {end}, the most a page shows",
+        text.len()
+    );
+    text.truncate(end);
+    Some(warning)
 }
 
 fn stage_done(stage: &Option<StageMeta>) -> bool {

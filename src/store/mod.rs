@@ -3,6 +3,7 @@
 //! It reads (collecting every problem), validates and writes atomically; it never renders
 //! HTML or calls the network.
 
+mod files;
 mod leftovers;
 mod paid;
 mod read;
@@ -10,9 +11,13 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
+pub use files::*;
 pub use leftovers::{clean_leftovers, leftovers};
 pub use paid::{read_paid, remove_paid, write_paid, PaidImage, Waiting, PAID_PREFIX};
-pub use read::{load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem};
+pub use read::{
+    group_dirs, load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem,
+    IMAGE_EXTENSIONS,
+};
 pub use schema::*;
 
 use crate::fsutil::write_atomic;
