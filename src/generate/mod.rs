@@ -891,3 +891,21 @@ pub fn drive(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary_with_a_warning() {
+        let mut short = "rain".to_string();
+        assert_eq!(cut_to(&mut short, 10, "statement"), None);
+        let mut long = "é".repeat(10); // 20 bytes
+        let warning = cut_to(&mut long, 7, "statement").unwrap();
+        assert_eq!(long, "ééé");
+        assert!(
+            warning.contains("20 bytes") && warning.contains("cut to 6"),
+            "{warning}"
+        );
+    }
+}
