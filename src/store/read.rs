@@ -92,6 +92,13 @@ pub fn scan_groups<T: Send>(
         kept.extend(k);
         problems.extend(p);
     }
+    problems.extend(super::leftovers(runs_dir).into_iter().map(|file| {
+        StoreProblem::new(
+            &file,
+            "",
+            "a temp file left by an interrupted write (chorus was stopped mid-write); `chorus resume` or `chorus build` removes it",
+        )
+    }));
     (kept, problems)
 }
 
