@@ -23,7 +23,7 @@ pub const THUMB_WIDTHS: [u32; 2] = [400, 800];
 pub const JPEG_QUALITY: u8 = 80;
 /// JPEG quality of the full-size web encoding (`originals = "web"`): about 200–400 KB for
 /// a 1024² image where the PNG is 1–3 MB.
-pub const WEB_QUALITY: u8 = 88;
+pub const WEB_QUALITY: u8 = 85;
 /// Bumped whenever the thumbnail recipe changes, so old cache entries become stale.
 /// r2: each width is resized from the next larger one (source → 800 → 400).
 const RECIPE: &str = "r2-lanczos3-chain";
