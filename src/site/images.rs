@@ -17,11 +17,11 @@ use crate::store::sha256_hex;
 
 /// Thumbnail widths (CSS pixels × density the pages ask for). Sources no wider than a
 /// width are not upscaled: the full image serves that slot.
-pub const THUMB_WIDTHS: [u32; 2] = [400, 800];
+pub const THUMB_WIDTHS: [u32; 3] = [200, 400, 800];
 /// JPEG quality of thumbnails: 80 is where artefacts stop being visible at these sizes.
 pub const JPEG_QUALITY: u8 = 80;
 /// Bumped whenever the thumbnail recipe changes, so old cache entries become stale.
-/// r2: each width is resized from the next larger one (source → 800 → 400).
+/// r2: each width is resized from the next larger one (source → 800 → 400 → 200).
 const RECIPE: &str = "r2-lanczos3-chain";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

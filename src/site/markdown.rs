@@ -1,6 +1,6 @@
 //! Model output is untrusted: statements are rendered from Markdown with pulldown-cmark
 //! (which passes raw HTML through by design) and then sanitised with ammonia, so no
-//! script, event handler, `javascript:` URL, iframe or style survives.
+//! script, event handler, `javascript:` URL, iframe, style or image survives.
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -12,11 +12,16 @@ fn options() -> Options {
 pub fn render_markdown(text: &str) -> String {
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, Parser::new_ext(text, options()));
+    // Images go too: a model can only point them at other hosts (blocked by the pages'
+    // policy) or at nothing, and an `<img>` without alt text is invalid HTML.
     ammonia::Builder::default()
+        .rm_tags(["img"])
         .link_rel(Some("nofollow noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into())
         .clean(&html)
         .to_string()
+        // A link whose URL was refused keeps its text, but `rel` without `href` is invalid.
+        .replace(r#"<a rel="nofollow noopener noreferrer">"#, "<a>")
 }
 
 /// The first `limit` characters of the statement as plain text (for excerpts and
@@ -54,8 +59,9 @@ mod tests {
             "**bold** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> <iframe src=//e></iframe><style>body{}</style>",
         );
         assert!(html.contains("<strong>bold</strong>"), "{html}");
+        assert!(html.contains("<a>x</a>"), "a refused link keeps no rel: {html}");
         let lower = html.to_lowercase();
-        for bad in ["<script", "javascript:", "onerror", "<iframe", "<style"] {
+        for bad in ["<script", "javascript:", "onerror", "<iframe", "<style", "<img"] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
     }

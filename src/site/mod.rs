@@ -4,6 +4,7 @@
 //! output file whose content is unchanged.
 
 pub mod analysis;
+pub mod blind;
 pub mod exports;
 pub mod images;
 pub mod incremental;
@@ -170,6 +171,7 @@ pub(crate) fn image_view(
                 height: t.height,
             })
             .collect(),
+        sha256: p.source.sha256.clone(),
     })
 }
 
@@ -197,12 +199,29 @@ pub(crate) fn image_files(
             },
         );
         for t in &p.thumbs {
+            let copy = || OutFile::Copy {
+                src: t.path.clone(),
+                key: t.key.clone(),
+                link: true,
+            };
             files.insert(
                 model::thumb_url(&group_id, &run.artist_slug, t.width).into(),
+                copy(),
+            );
+            // The blind page's copies, named by content (see ImageView::blind).
+            files.insert(
+                model::blind_image_url(&group_id, &p.source.sha256, Some(t.width), "").into(),
+                copy(),
+            );
+        }
+        if p.thumbs.is_empty() {
+            files.insert(
+                model::blind_image_url(&group_id, &p.source.sha256, None, model::extension(file))
+                    .into(),
                 OutFile::Copy {
-                    src: t.path.clone(),
-                    key: t.key.clone(),
-                    link: true,
+                    src: src.clone(),
+                    key: p.source.sha256.clone(),
+                    link: false,
                 },
             );
         }
@@ -462,7 +481,12 @@ fn render_pages(
         pages.push(page(g.url.clone(), "group.html", ctx));
         if let Some(v) = views.filter(|_| has_blind) {
             let mut ctx = ctx_with("group", g);
-            ctx.insert("blind_runs", &analysis::group::blind_columns(v, &g.runs));
+            ctx.insert("blind_runs", &blind::blind_runs(v, g));
+            // The next (older) group's blind page, so a judge can go on without names.
+            let next = m.groups.get(i + 1).filter(|_| {
+                analysis.is_some_and(|a| a.groups.get(i + 1).is_some())
+            });
+            ctx.insert("next_blind", &next.map(|n| analysis::blind_url(&n.id)));
             pages.push(page(
                 analysis::blind_url(&g.id),
                 analysis::BLIND_TEMPLATE,
@@ -514,9 +538,10 @@ fn render_pages(
             let mut ctx = p.ctx;
             ctx.insert("site", site);
             // 404.html is served at whatever depth the missing URL had, so relative links
-            // cannot work there; it uses base_url when there is one.
-            let root = if p.template == "404.html" && !site.base_url.is_empty() {
-                site.base_url.clone()
+            // cannot work there; it links from the site's path on its host, which also
+            // works on a preview or a mirror (unlike base_url's host).
+            let root = if p.template == "404.html" {
+                crate::config::base_path(&site.base_url)
             } else {
                 "../".repeat(depth)
             };

@@ -31,7 +31,12 @@ pub struct GroupView {
     pub prompt_url: String,
     pub prompt_text: String,
     pub prompt_sha256: String,
+    /// The brief's subject (see `store::brief_of`), so groups read apart in headings.
+    pub brief: String,
+    /// The group's seed, which tells apart groups made from the same prompt.
+    pub seed: u64,
     pub created_at: String,
+    /// To the second, so groups made in the same minute differ.
     pub created_date: String,
     pub brush_name: String,
     pub brush_model: String,
@@ -61,6 +66,9 @@ pub struct ImageView {
     pub height: u32,
     /// Smallest first; the full image is not repeated here.
     pub thumbs: Vec<ThumbView>,
+    /// SHA-256 of the source bytes; names the blind page's copies (see [`blind_image_url`]).
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,6 +82,51 @@ impl ImageView {
     /// The variant a small slot should load first (`src` fallback).
     pub fn smallest_url(&self) -> &str {
         self.thumbs.first().map_or(&self.url, |t| &t.url)
+    }
+
+    /// The same image as the blind page shows it: the resized variants under
+    /// content-derived names (the largest standing in for the full image), or the full
+    /// image under such a name when it has no variants. The build copies exactly these.
+    pub fn blind(&self, group_id: &str) -> ImageView {
+        let thumbs: Vec<ThumbView> = self
+            .thumbs
+            .iter()
+            .map(|t| ThumbView {
+                url: blind_image_url(group_id, &self.sha256, Some(t.width), ""),
+                ..t.clone()
+            })
+            .collect();
+        match thumbs.split_last() {
+            Some((largest, rest)) => ImageView {
+                url: largest.url.clone(),
+                width: largest.width,
+                height: largest.height,
+                thumbs: rest.to_vec(),
+                sha256: self.sha256.clone(),
+            },
+            None => ImageView {
+                url: blind_image_url(group_id, &self.sha256, None, extension(&self.url)),
+                thumbs: Vec::new(),
+                ..self.clone()
+            },
+        }
+    }
+}
+
+/// The extension of a URL's file name (`png` for `groups/x/a.png`), or empty.
+pub fn extension(url: &str) -> &str {
+    let name = url.rsplit('/').next().unwrap_or(url);
+    name.rsplit_once('.').map_or("", |(_, ext)| ext)
+}
+
+/// Where the blind page's copy of an image lives: named by a hash of the group and the
+/// image's content, never by the Artist, so no URL or file name gives the Artist away.
+/// `width` names a resized variant (always JPEG); `None` the full image with `ext`.
+pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
+    let token = &sha256_hex(format!("blind/{group_id}/{sha256}").as_bytes())[..20];
+    match width {
+        Some(w) => format!("groups/{group_id}/blind/{token}-{w}.jpg"),
+        None => format!("groups/{group_id}/blind/{token}.{ext}"),
     }
 }
 
@@ -154,6 +207,8 @@ pub struct PromptPage {
     pub url: String,
     /// The newest group's text.
     pub text: String,
+    /// Its paragraphs, each with its hard line breaks joined, so it reflows to the screen.
+    pub paragraphs: Vec<String>,
     pub sha256: String,
     /// How many different texts groups of this version used (more than one means the
     /// prompt file was edited without a new version name).
@@ -321,8 +376,10 @@ pub fn group_view(
         prompt_url: prompt_url(&g.prompt_version),
         prompt_text: g.prompt_text.clone(),
         prompt_sha256: g.prompt_sha256.clone(),
+        brief: crate::store::brief_of(&g.prompt_text),
+        seed: g.seed,
         created_at: rfc3339(&g.created_at),
-        created_date: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        created_date: g.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         brush_name: g.brush.name.clone(),
         brush_model: g.brush.model.clone(),
         counts,
@@ -481,12 +538,21 @@ fn prompt_pages(groups: &[GroupView]) -> Vec<PromptPage> {
                 version: version.to_string(),
                 url: prompt_url(version),
                 text: newest.prompt_text.clone(),
+                paragraphs: paragraphs(&newest.prompt_text),
                 sha256: newest.prompt_sha256.clone(),
                 text_variants: hashes.len(),
                 columns,
                 rows,
             }
         })
+        .collect()
+}
+
+/// Blank-line-separated paragraphs, each on one line.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
         .collect()
 }
 
