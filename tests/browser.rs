@@ -141,8 +141,14 @@ fn fixture() -> (TestProject, String) {
         "prompts/v4-sea.md",
         "Imagine one artwork on the theme \"the sea remembering a ship\".\n",
     );
-    p.generate_offline(&["--prompt", "v4-sea", "--repeat", "2", "--seed", "1"]);
-    let ids = p.generate_offline(&["--repeat", "38", "--seed", "10"]);
+    // The configured Artists are offline ones (no key, no network), under real-model names.
+    let generate = |args: &[&str]| -> Vec<String> {
+        let out = p.chorus(&[&["generate"], args].concat()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    };
+    generate(&["--prompt", "v4-sea", "--repeat", "2", "--seed", "1"]);
+    let ids = generate(&["--repeat", "38", "--seed", "10"]);
     let newest = ids.last().expect("groups made").clone();
     let edit = |slug: &str, f: &dyn Fn(&mut serde_json::Value)| {
         let path = format!("runs/{newest}/{slug}.json");

@@ -325,9 +325,6 @@ pub struct SiteContext {
     /// Absolute base URL with a trailing slash, or empty; only for feed, sitemap and
     /// canonical links.
     pub base_url: String,
-    /// The stylesheet, for pages that cannot rely on relative links (404.html is served
-    /// at any depth).
-    pub inline_css: String,
 }
 
 impl SiteContext {
@@ -341,16 +338,9 @@ impl SiteContext {
             b if b.ends_with('/') => b.to_string(),
             b => format!("{b}/"),
         };
-        let inline_css = theme
-            .statics
-            .iter()
-            .find(|(p, _)| p == Path::new("style.css"))
-            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
         SiteContext {
             title: project.config.site.title.clone(),
             base_url,
-            inline_css,
         }
     }
 }

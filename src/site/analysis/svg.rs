@@ -196,7 +196,7 @@ pub fn summary(values: &[f64]) -> Option<Summary> {
 /// A strip plot: one translucent dot per value on a line from min to max, the median
 /// marked. `fmt` formats a value for the labels.
 pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) -> String {
-    let (w, h) = (300usize, 52usize);
+    let (w, h) = (320usize, 64usize);
     // An empty chart says nothing: the page leaves the figure out.
     let Some(sm) = summary(values) else {
         return String::new();
@@ -211,20 +211,22 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
     let span = (sm.max - sm.min).max(f64::EPSILON);
     let x = |v: f64| 10.0 + (v - sm.min) / span * (w as f64 - 20.0);
     let mut s = format!(
-        r##"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><line class="axis" x1="10" y1="16" x2="{}" y2="16" stroke="#6b6b75"/>"##,
+        r##"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><line class="axis" x1="10" y1="32" x2="{}" y2="32" stroke="#6b6b75"/>"##,
         w - 10
     );
     for &v in values.iter().filter(|v| v.is_finite()) {
         let _ = write!(
             s,
-            r##"<circle class="dot" cx="{:.1}" cy="16" r="5" fill="#1f55b0" fill-opacity="0.7"/>"##,
+            r##"<circle class="dot" cx="{:.1}" cy="32" r="5" fill="#1f55b0" fill-opacity="0.7"/>"##,
             x(v)
         );
     }
     let mx = x(sm.median);
+    // The median's label stays inside the drawing even when the median sits at an end.
+    let mlx = mx.clamp(60.0, w as f64 - 60.0);
     let _ = write!(
         s,
-        r##"<line class="median" x1="{mx:.1}" y1="4" x2="{mx:.1}" y2="28" stroke="#a1231b" stroke-width="3"/><text x="10" y="47" font-size="14" fill="currentColor">{}</text><text class="median-label" x="{mx:.1}" y="47" font-size="14" text-anchor="middle" fill="#a1231b">{}</text><text x="{}" y="47" font-size="14" text-anchor="end" fill="currentColor">{}</text></svg>"##,
+        r##"<line class="median" x1="{mx:.1}" y1="20" x2="{mx:.1}" y2="44" stroke="#a1231b" stroke-width="3"/><text x="10" y="60" font-size="14" fill="currentColor">min {}</text><text class="median-label" x="{mlx:.1}" y="14" font-size="14" text-anchor="middle" fill="#a1231b">median {}</text><text x="{}" y="60" font-size="14" text-anchor="end" fill="currentColor">max {}</text></svg>"##,
         esc(&fmt(sm.min)),
         esc(&fmt(sm.median)),
         w - 10,
@@ -235,7 +237,7 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
 
 /// Horizontal bars for 0–1 values, one per label.
 pub fn bars(caption: &str, rows: &[(String, Option<f64>, String)]) -> String {
-    let (w, row_h) = (420usize, 26usize);
+    let (w, row_h) = (540usize, 26usize);
     let h = rows.len() * row_h + 4;
     let parts: Vec<String> = rows.iter().map(|(l, _, t)| format!("{l}: {t}")).collect();
     let label = esc(&format!("{caption}. {}", parts.join("; ")));
