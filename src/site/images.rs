@@ -375,7 +375,7 @@ mod tests {
         std::fs::write(&a, png(900, 450)).unwrap();
 
         let (p, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
-        assert_eq!(stats.made, 2);
+        assert_eq!(stats.made, 3);
         let info = &p[&a];
         assert_eq!((info.source.width, info.source.height), (900, 450));
         assert_eq!(
@@ -383,11 +383,11 @@ mod tests {
                 .iter()
                 .map(|t| (t.width, t.height))
                 .collect::<Vec<_>>(),
-            [(400, 200), (800, 400)]
+            [(200, 100), (400, 200), (800, 400)]
         );
         let decoded =
             image::load_from_memory(&std::fs::read(&info.thumbs[0].path).unwrap()).unwrap();
-        assert_eq!((decoded.width(), decoded.height()), (400, 200));
+        assert_eq!((decoded.width(), decoded.height()), (200, 100));
 
         // Same content under a new mtime (a git checkout): no new thumbnails.
         std::fs::write(&a, png(900, 450)).unwrap();
@@ -397,7 +397,7 @@ mod tests {
         // New content: new thumbnails, the old ones pruned.
         std::fs::write(&a, png(900, 300)).unwrap();
         let (_, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
-        assert_eq!((stats.made, stats.pruned), (2, 2));
+        assert_eq!((stats.made, stats.pruned), (3, 3));
     }
 
     #[test]
@@ -405,7 +405,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ImageCache::new(dir.path().join("cache"));
         let small = dir.path().join("s.png");
-        std::fs::write(&small, png(300, 300)).unwrap();
+        std::fs::write(&small, png(180, 180)).unwrap();
         let broken = dir.path().join("b.png");
         std::fs::write(&broken, b"not an image").unwrap();
         let (p, stats) = cache.prepare(&[small.clone(), broken.clone()], &|_, _| {});

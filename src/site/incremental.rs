@@ -382,6 +382,7 @@ impl Site {
             // Only when now empty.
             let dir = self.out.join("groups").join(id);
             let _ = std::fs::remove_dir(dir.join("thumbs"));
+            let _ = std::fs::remove_dir(dir.join("blind"));
             let _ = std::fs::remove_dir(dir);
         }
         Ok(Rebuild {
