@@ -203,7 +203,12 @@ fn blind_page_hides_names_until_revealed() {
         .expect("an image");
     assert!(image.contains("/blind/"), "{image}");
     assert!(p
-        .path(&format!("site/groups/{g}/{}", image.trim_start_matches("../../groups/").trim_start_matches(&format!("{g}/"))))
+        .path(&format!(
+            "site/groups/{g}/{}",
+            image
+                .trim_start_matches("../../groups/")
+                .trim_start_matches(&format!("{g}/"))
+        ))
         .is_file());
     assert!(blind.contains("Reveal all"));
 }

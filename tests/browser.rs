@@ -144,8 +144,15 @@ fn fixture() -> (TestProject, String) {
     // The configured Artists are offline ones (no key, no network), under real-model names.
     let generate = |args: &[&str]| -> Vec<String> {
         let out = p.chorus(&[&["generate"], args].concat()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
     };
     generate(&["--prompt", "v4-sea", "--repeat", "2", "--seed", "1"]);
     let ids = generate(&["--repeat", "38", "--seed", "10"]);

@@ -387,7 +387,11 @@ fn the_gallery_has_every_page_and_export() {
             ))
             .unwrap_or_else(|| panic!("no column for {name}"))
     };
-    let (a, b, c) = (column("Alpha Artist"), column("Beta Artist"), column("Gamma Artist"));
+    let (a, b, c) = (
+        column("Alpha Artist"),
+        column("Beta Artist"),
+        column("Gamma Artist"),
+    );
     assert_eq!(
         group.matches("<strong>Test Brush</strong>").count(),
         1,
@@ -451,10 +455,13 @@ fn the_gallery_has_every_page_and_export() {
     let prompt = p.read("site/prompts/v1-sea.html");
     assert!(
         prompt.contains("Paint the sea.")
-            && prompt
-                .split("class=\"matrix\"")
-                .nth(1)
-                .is_some_and(|m| m.split("</table>").next().unwrap_or("").matches("<tr><th scope=\"row\">").count() == 2)
+            && prompt.split("class=\"matrix\"").nth(1).is_some_and(|m| m
+                .split("</table>")
+                .next()
+                .unwrap_or("")
+                .matches("<tr><th scope=\"row\">")
+                .count()
+                == 2)
     );
     assert!(prompt.contains("Gamma Artist") && prompt.contains("not in this group"));
 
@@ -463,7 +470,10 @@ fn the_gallery_has_every_page_and_export() {
     // The 404 page is served at any depth and on any host: its links start from the
     // base_url's path, and it needs no inline style.
     let not_found = p.read("site/404.html");
-    assert!(not_found.contains("href=\"/gallery/index.html\""), "{not_found}");
+    assert!(
+        not_found.contains("href=\"/gallery/index.html\""),
+        "{not_found}"
+    );
     assert!(not_found.contains("href=\"/gallery/static/style.css\""));
     assert!(!not_found.contains("<style"));
     let runs: serde_json::Value = serde_json::from_str(&p.read("site/runs.json")).unwrap();
@@ -612,7 +622,10 @@ fn every_relative_link_resolves_to_a_file_on_disk() {
     let site = p.path("site");
     let mut checked = 0;
     // 404.html is served at any depth, so it links from the base_url's path on purpose.
-    for page in html_files(&site).into_iter().filter(|p| !p.ends_with("404.html")) {
+    for page in html_files(&site)
+        .into_iter()
+        .filter(|p| !p.ends_with("404.html"))
+    {
         let html = std::fs::read_to_string(&page).unwrap();
         for url in page_urls(&html) {
             if is_external(&url) {

@@ -102,7 +102,7 @@ impl Site {
             .clone()
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
         let theme = theme::load(&project.root, &project.config.site.theme)?;
-        let site = SiteContext::new(&project, opts, &theme);
+        let site = SiteContext::new(&project, opts);
         let mut s = Site {
             project,
             opts: opts.clone(),
@@ -191,7 +191,7 @@ impl Site {
             Affected::Everything => {
                 self.dirty = true;
                 self.theme = theme::load(&self.project.root, &self.project.config.site.theme)?;
-                self.site = SiteContext::new(&self.project, &self.opts, &self.theme);
+                self.site = SiteContext::new(&self.project, &self.opts);
                 let report = self.build_all()?;
                 Ok(Rebuild {
                     full: true,

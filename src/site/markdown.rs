@@ -59,9 +59,19 @@ mod tests {
             "**bold** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> <iframe src=//e></iframe><style>body{}</style>",
         );
         assert!(html.contains("<strong>bold</strong>"), "{html}");
-        assert!(html.contains("<a>x</a>"), "a refused link keeps no rel: {html}");
+        assert!(
+            html.contains("<a>x</a>"),
+            "a refused link keeps no rel: {html}"
+        );
         let lower = html.to_lowercase();
-        for bad in ["<script", "javascript:", "onerror", "<iframe", "<style", "<img"] {
+        for bad in [
+            "<script",
+            "javascript:",
+            "onerror",
+            "<iframe",
+            "<style",
+            "<img",
+        ] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
     }

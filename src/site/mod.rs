@@ -328,7 +328,7 @@ pub struct SiteContext {
 }
 
 impl SiteContext {
-    pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
+    pub(crate) fn new(project: &Project, opts: &BuildOptions) -> SiteContext {
         let base = opts
             .base_url
             .clone()
@@ -473,9 +473,10 @@ fn render_pages(
             let mut ctx = ctx_with("group", g);
             ctx.insert("blind_runs", &blind::blind_runs(v, g));
             // The next (older) group's blind page, so a judge can go on without names.
-            let next = m.groups.get(i + 1).filter(|_| {
-                analysis.is_some_and(|a| a.groups.get(i + 1).is_some())
-            });
+            let next = m
+                .groups
+                .get(i + 1)
+                .filter(|_| analysis.is_some_and(|a| a.groups.get(i + 1).is_some()));
             ctx.insert("next_blind", &next.map(|n| analysis::blind_url(&n.id)));
             pages.push(page(
                 analysis::blind_url(&g.id),

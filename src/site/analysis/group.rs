@@ -316,7 +316,12 @@ pub fn measure_rows(entries: &[Entry]) -> (Vec<String>, Vec<MeasureRow>) {
             count,
             ("fewest", "most", false),
         ),
-        ("Cost", |e| e.cost_usd, format_usd, ("cheapest", "most expensive", true)),
+        (
+            "Cost",
+            |e| e.cost_usd,
+            format_usd,
+            ("cheapest", "most expensive", true),
+        ),
         (
             "Latency",
             |e| e.latency_ms.map(|t| t as f64),
@@ -528,9 +533,18 @@ mod tests {
         let cost = rows.iter().find(|r| r.label == "Cost").unwrap();
         assert_eq!(cost.cells[0].text, "$0.50");
         assert_eq!(cost.cells[0].mark, "max");
-        assert_eq!((cost.cells[0].note.as_str(), cost.cells[0].rank.as_str()), ("most expensive", "worst"));
-        assert_eq!((cost.cells[1].note.as_str(), cost.cells[1].rank.as_str()), ("cheapest", "best"));
-        assert_eq!((words.cells[1].note.as_str(), words.cells[1].rank.as_str()), ("most", ""));
+        assert_eq!(
+            (cost.cells[0].note.as_str(), cost.cells[0].rank.as_str()),
+            ("most expensive", "worst")
+        );
+        assert_eq!(
+            (cost.cells[1].note.as_str(), cost.cells[1].rank.as_str()),
+            ("cheapest", "best")
+        );
+        assert_eq!(
+            (words.cells[1].note.as_str(), words.cells[1].rank.as_str()),
+            ("most", "")
+        );
     }
 
     #[test]

@@ -250,11 +250,10 @@ pub fn bars(caption: &str, rows: &[(String, Option<f64>, String)]) -> String {
         let t = esc(&format!("{name}: {text}"));
         let _ = write!(
             s,
-            r##"<g><title>{t}</title><text x="176" y="{ty}" font-size="14" text-anchor="end" fill="currentColor">{n}</text><rect class="bar" x="182" y="{y}" width="{bw:.1}" height="{bh}" fill="{fill}"/><text x="{vx:.1}" y="{ty}" font-size="14" fill="currentColor">{v}</text></g>"##,
+            r##"<g><title>{t}</title><text x="176" y="{ty}" font-size="14" text-anchor="end" fill="currentColor">{n}</text><rect class="bar" x="182" y="{y}" width="{bw:.1}" height="{bh}" fill="#1f55b0"/><text x="{vx:.1}" y="{ty}" font-size="14" fill="currentColor">{v}</text></g>"##,
             ty = y + 17,
             n = esc(&truncate(name, 22)),
             bh = row_h - 4,
-            fill = "#1f55b0",
             vx = 188.0 + bw,
             v = esc(text)
         );
@@ -283,12 +282,19 @@ mod tests {
                 v.map_or("n/a".into(), |v| format!("{v:.2}"))
             )
         });
-        assert!(html.contains(r#"<th scope="col">A&lt;b&gt;</th>"#), "{html}");
+        assert!(
+            html.contains(r#"<th scope="col">A&lt;b&gt;</th>"#),
+            "{html}"
+        );
         assert!(html.contains(r#"<th scope="row">B &amp; co</th>"#));
         // Colours span the off-diagonal range: its ends get the first and last steps.
         assert!(html.contains(r#"<td class="heat-0">0.25</td>"#), "{html}");
         assert!(html.contains(r#"<td class="heat-5">0.50</td>"#), "{html}");
-        assert_eq!(html.matches("heat-diag").count(), 3, "the diagonal is muted");
+        assert_eq!(
+            html.matches("heat-diag").count(),
+            3,
+            "the diagonal is muted"
+        );
         assert!(html.contains("less similar (0.25)") && html.contains("more similar (0.50)"));
         assert!(html.contains("<li>A&lt;b&gt; vs B &amp; co: 0.25</li>"));
         assert!(!html.contains("A<b>"));
