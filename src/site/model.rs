@@ -548,10 +548,36 @@ fn prompt_pages(groups: &[GroupView]) -> Vec<PromptPage> {
         .collect()
 }
 
-/// Blank-line-separated paragraphs, each on one line.
+/// Blank-line-separated paragraphs with the prompt file's soft wraps joined, so the text
+/// reflows to the screen instead of wrapping twice. A line break stays (as `\n`, shown by
+/// `white-space: pre-line`) after a short line and around structure: markers (`===`),
+/// list items, headings and quotes.
 pub fn paragraphs(text: &str) -> Vec<String> {
-    text.split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+    fn structural(line: &str) -> bool {
+        let t = line.trim_start();
+        let numbered = t
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        numbered
+            || ["===", "-", "*", "+", "#", ">", "|"]
+                .iter()
+                .any(|m| t.starts_with(m))
+    }
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(|p| {
+            let lines: Vec<&str> = p.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let mut out = String::new();
+            for (k, line) in lines.iter().enumerate() {
+                if k > 0 {
+                    let prev = lines[k - 1];
+                    let hard = prev.chars().count() < 50 || structural(prev) || structural(line);
+                    out.push(if hard { '\n' } else { ' ' });
+                }
+                out.push_str(line);
+            }
+            out
+        })
         .filter(|p| !p.is_empty())
         .collect()
 }
@@ -660,6 +686,19 @@ mod tests {
         assert_eq!(
             prompt_url("A B"),
             format!("prompts/{}.html", path_segment("A B"))
+        );
+    }
+
+    #[test]
+    fn prompt_paragraphs_join_soft_wraps_and_keep_structure() {
+        let text = "You are an artist with a voice of your own. Imagine one original\nartwork on the theme \"dawn\".\n\n===ARTIST STATEMENT===\nA short statement.\n\n- one\n- two\n";
+        assert_eq!(
+            paragraphs(text),
+            vec![
+                "You are an artist with a voice of your own. Imagine one original artwork on the theme \"dawn\".",
+                "===ARTIST STATEMENT===\nA short statement.",
+                "- one\n- two",
+            ]
         );
     }
 
