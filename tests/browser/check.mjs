@@ -280,6 +280,22 @@ for (const [name, url] of Object.entries(pages)) {
   }
 }
 
+for (const name of ["compare", "blind", "run"]) {
+  // The open lightbox too (light mode, phone width).
+  const page = await newPage(390, 800);
+  await page.setBypassCSP(true);
+  await page.goto(pages[name], { waitUntil: "load" });
+  await page.evaluate(axeSource);
+  await page.click("a.lightbox-link");
+  await sleep(200);
+  const result = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
+    .violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`));
+  for (const v of result) fail(`axe ${name} with the lightbox open: ${v}`);
+  if (!result.length) note(`${name} with the lightbox open: 0 violations`);
+  await shot(page, `${name}-lightbox-390`);
+  await page.close();
+}
+
 // ---- 5. blind pages name no Artist ----------------------------------------------------
 console.log("blind");
 {

@@ -43,7 +43,7 @@
   var next = button("lb-next", "→", "Next image");
   var zoom = button("lb-zoom", "1:1");
   zoom.setAttribute("aria-pressed", "false");
-  zoom.setAttribute("aria-label", "Actual size");
+  zoom.setAttribute("aria-label", "1:1 (actual size)");
   var download = el("a", "lb-download", "Download");
   var page = el("a", "lb-page", "Run page");
   var close = button("lb-close", "Close", "Close the viewer (Escape)");
