@@ -201,7 +201,7 @@ fn blind_page_hides_names_until_revealed() {
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("an image");
-    assert!(image.contains("/blind/"), "{image}");
+    assert!(image.contains("/media/b-"), "{image}");
     assert!(p
         .path(&format!(
             "site/groups/{g}/{}",

@@ -103,7 +103,7 @@ impl Site {
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
         super::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
-        let site = SiteContext::new(&project, opts, &theme);
+        let site = SiteContext::new(&project, opts);
         let mut s = Site {
             project,
             opts: opts.clone(),
@@ -193,7 +193,7 @@ impl Site {
             Affected::Everything => {
                 self.dirty = true;
                 self.theme = theme::load(&self.project.root, &self.project.config.site.theme)?;
-                self.site = SiteContext::new(&self.project, &self.opts, &self.theme);
+                self.site = SiteContext::new(&self.project, &self.opts);
                 let report = self.build_all()?;
                 Ok(Rebuild {
                     full: true,
@@ -384,7 +384,6 @@ impl Site {
             // Only when now empty.
             let dir = self.out.join("groups").join(id);
             let _ = std::fs::remove_dir(dir.join("media"));
-            let _ = std::fs::remove_dir(dir.join("blind"));
             let _ = std::fs::remove_dir(dir);
         }
         Ok(Rebuild {

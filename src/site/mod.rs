@@ -223,8 +223,7 @@ pub(crate) fn image_files(
         }
         if p.thumbs.is_empty() {
             files.insert(
-                model::blind_image_url(&group_id, &p.source.sha256, None, model::extension(file))
-                    .into(),
+                model::blind_image_url(&group_id, &p.source.sha256, None, &p.source.format).into(),
                 OutFile::Copy {
                     src: src.clone(),
                     key: p.source.sha256.clone(),
@@ -342,13 +341,9 @@ pub struct SiteContext {
     /// Absolute base URL with a trailing slash, or empty; only for feed, sitemap and
     /// canonical links.
     pub base_url: String,
-    /// The stylesheet, for pages that cannot rely on relative links (404.html is served
-    /// at any depth).
-    pub inline_css: String,
-    /// The Content-Security-Policy of every page: the site's own files only.
+    /// The Content-Security-Policy of every page: the site's own files only (404.html
+    /// too: it links its stylesheet from the base_url's path, as it does its links).
     pub csp: String,
-    /// The same, also allowing exactly `inline_css` in a `<style>` element.
-    pub csp_inline_css: String,
 }
 
 /// What pages may load: their own site's scripts, styles and images (and `data:` images,
@@ -357,19 +352,8 @@ pub struct SiteContext {
 pub const CSP: &str = "default-src 'self'; img-src 'self' data:; script-src 'self'; \
 style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
-/// [`CSP`], also allowing one inline stylesheet by its hash.
-fn csp_with_style(css: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css));
-    CSP.replace(
-        "style-src 'self'",
-        &format!("style-src 'self' 'sha256-{hash}'"),
-    )
-}
-
 impl SiteContext {
-    pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
+    pub(crate) fn new(project: &Project, opts: &BuildOptions) -> SiteContext {
         let base = opts
             .base_url
             .clone()
@@ -379,18 +363,10 @@ impl SiteContext {
             b if b.ends_with('/') => b.to_string(),
             b => format!("{b}/"),
         };
-        let inline_css = theme
-            .statics
-            .iter()
-            .find(|(p, _)| p == Path::new("style.css"))
-            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
         SiteContext {
             title: project.config.site.title.clone(),
             base_url,
             csp: CSP.to_string(),
-            csp_inline_css: csp_with_style(&inline_css),
-            inline_css,
         }
     }
 }

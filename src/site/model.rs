@@ -119,14 +119,15 @@ pub fn extension(url: &str) -> &str {
     name.rsplit_once('.').map_or("", |(_, ext)| ext)
 }
 
-/// Where the blind page's copy of an image lives: named by a hash of the group and the
-/// image's content, never by the Artist, so no URL or file name gives the Artist away.
-/// `width` names a resized variant (always JPEG); `None` the full image with `ext`.
+/// Where the blind page's copy of an image lives: beside the others in `media/`, named by
+/// a hash of the group and the image's content, never by the Artist, so no URL or file
+/// name gives the Artist away. `width` names a resized variant (always JPEG); `None` the
+/// full image with `ext`.
 pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
     let token = &sha256_hex(format!("blind/{group_id}/{sha256}").as_bytes())[..20];
     match width {
-        Some(w) => format!("groups/{group_id}/blind/{token}-{w}.jpg"),
-        None => format!("groups/{group_id}/blind/{token}.{ext}"),
+        Some(w) => format!("groups/{group_id}/media/b-{token}-{w}.jpg"),
+        None => format!("groups/{group_id}/media/b-{token}.{ext}"),
     }
 }
 
