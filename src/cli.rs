@@ -308,7 +308,11 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         config::STARTER_PROMPT.1.as_bytes(),
     )?;
     // No trailing slash: the patterns must match a symbolic link too, not only a folder.
-    write(".gitignore", b"/site\n/.chorus-cache\n")?;
+    // chorus's own temp files and Brush answers waiting to be downloaded stay out of git.
+    write(
+        ".gitignore",
+        b"/site\n/.chorus-cache\nruns/**/.chorus-tmp-*\nruns/**/.chorus-paid-*\n",
+    )?;
     write("runs/.gitkeep", b"")?;
     site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
         format!(
@@ -351,6 +355,7 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
     }
+    store::clean_leftovers(&batch.runs_dir);
     let queued = generate::write_plan(&batch.runs_dir, &plan)?;
     for g in &plan.groups {
         println!("{}", g.run_group_id);
@@ -410,6 +415,9 @@ fn start_batch(
 fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     let project = load_project(root)?;
     let plan = generate::plan_resume(&project, args.group)?;
+    for file in &plan.cleaned {
+        eprintln!("removed {} (left by an interrupted write)", file.display());
+    }
     for p in &plan.problems {
         eprintln!("warning: {p}");
     }
@@ -465,6 +473,7 @@ fn finish_batch(
 
 fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     let started = std::time::Instant::now();
+    store::clean_leftovers(&project.runs_dir());
     let report = site::build(
         project,
         &BuildOptions {

@@ -93,14 +93,20 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// Network limits for the generator: retries, timeouts and image size caps.
+/// Network limits for the generator: retries, timeouts and caps on what a provider may
+/// make chorus hold (reply bytes, image bytes, image pixels).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_attempts: u32,
     pub max_retry_wait_secs: f64,
     pub request_timeout_secs: f64,
+    /// A chat reply (the whole JSON body); a statement is a few KB, so this is generous.
+    pub max_reply_bytes: u64,
     pub max_image_bytes: u64,
+    /// Width × height read from the image header before any decoding: a small PNG can
+    /// declare 100 megapixels and take gigabytes to decode.
+    pub max_image_pixels: u64,
 }
 
 impl Default for Limits {
@@ -109,7 +115,12 @@ impl Default for Limits {
             max_attempts: 5,
             max_retry_wait_secs: 120.0,
             request_timeout_secs: 180.0,
+            // A run file may hold 2 MiB (`store::MAX_RUN_JSON_BYTES`); a reply is half that.
+            max_reply_bytes: 1024 * 1024,
             max_image_bytes: 25 * 1024 * 1024,
+            // 8192 × 4883: room for any size an image API offers today (gpt-image-1 and
+            // dall-e-3 stay under 2.5 megapixels).
+            max_image_pixels: 40_000_000,
         }
     }
 }

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::{procedural_brush, providers, GenerateError};
-use crate::config::{Artist, Brush, Project};
+use crate::config::{validate_slug, Artist, Brush, Project};
 use crate::store::{self, GroupRecord, RunRecord, Status};
 
 /// What `resume` will run.
@@ -17,10 +17,13 @@ pub struct ResumePlan {
     pub brushes: Vec<Brush>,
     /// Files under runs/ that could not be read (their runs are skipped).
     pub problems: Vec<String>,
+    /// Temp files an interrupted chorus left, removed before planning.
+    pub cleaned: Vec<std::path::PathBuf>,
 }
 
 /// `target`: one group id, or None for every group.
 pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan, GenerateError> {
+    let cleaned = store::clean_leftovers(&project.runs_dir());
     let tree = store::load_runs(&project.runs_dir());
     let problems = tree.problems.iter().map(ToString::to_string).collect();
     if let Some(id) = target {
@@ -37,6 +40,7 @@ pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan
         artists: Vec::new(),
         brushes: Vec::new(),
         problems,
+        cleaned,
     };
     for loaded in tree
         .groups
@@ -44,10 +48,21 @@ pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan
         .filter(|g| target.map_or(true, |id| g.group.run_group_id == id))
     {
         let group = &loaded.group;
+        // A crash while the plan was written can leave an Artist of the group without a
+        // run file: that run was never started, so it is queued again.
+        let unwritten: Vec<RunRecord> = group
+            .artists
+            .iter()
+            .filter(|a| loaded.run(&a.slug).is_none())
+            .filter(|a| validate_slug(&a.slug).is_ok())
+            .filter(|a| !store::run_file(&loaded.dir, &a.slug).exists())
+            .map(|a| super::queued_run(group, &a.slug))
+            .collect();
         let pending: Vec<&RunRecord> = loaded
             .runs
             .iter()
             .filter(|r| r.status != Status::Done)
+            .chain(&unwritten)
             .collect();
         if pending.is_empty() {
             continue;

@@ -69,6 +69,14 @@ pub fn load_runs(runs_dir: &Path) -> RunsTree {
         }
     }
     tree.groups.sort_by(newest_first);
+    tree.problems
+        .extend(super::leftovers(runs_dir).into_iter().map(|file| {
+            StoreProblem::new(
+                &file,
+                "",
+                "a temp file left by an interrupted write (chorus was stopped mid-write); `chorus resume` or `chorus build` removes it",
+            )
+        }));
     tree
 }
 

@@ -3,12 +3,12 @@
 //! with tokens, cost and request id; neither retries (the batch does) nor writes files.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::fault::Fault;
 use super::http::{post_json, Caller};
-use super::{ArtistProvider, ArtistReply, ArtistRequest, ProviderError};
+use super::{ArtistProvider, ArtistReply, ArtistRequest, Kit, ProviderError};
 use crate::config::Artist;
 use crate::store::Tokens;
 
@@ -24,17 +24,11 @@ pub struct OpenAiChat {
     caller: Caller,
     body: Value,
     openrouter: bool,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl OpenAiChat {
-    pub fn new(
-        artist: &Artist,
-        openrouter: bool,
-        client: reqwest::Client,
-        timeout: Duration,
-    ) -> OpenAiChat {
+    pub fn new(artist: &Artist, openrouter: bool, kit: Kit) -> OpenAiChat {
         let default_base = if openrouter {
             "https://openrouter.ai/api/v1"
         } else {
@@ -64,8 +58,7 @@ impl OpenAiChat {
             ),
             body,
             openrouter,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -88,19 +81,19 @@ impl ArtistProvider for OpenAiChat {
             headers.push(("x-title", OPENROUTER_TITLE.to_string()));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.chat_cap(),
         )
         .await?;
-        let text = message_text(&reply.body).ok_or_else(|| ProviderError::Fatal {
-            reason: format!(
+        let text = message_text(&reply.body).ok_or_else(|| {
+            Fault::BadReply.error(format!(
                 "{}: the reply has no text in choices[0].message.content",
                 self.caller.label
-            ),
+            ))
         })?;
         let usage = reply.body.get("usage");
         let tokens = usage.and_then(|u| {
@@ -115,6 +108,7 @@ impl ArtistProvider for OpenAiChat {
             tokens,
             cost_usd,
             request_id: reply.request_id,
+            warnings: reply.warnings,
         })
     }
 }
@@ -140,12 +134,11 @@ pub struct AnthropicMessages {
     url: String,
     caller: Caller,
     body: Value,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl AnthropicMessages {
-    pub fn new(artist: &Artist, client: reqwest::Client, timeout: Duration) -> AnthropicMessages {
+    pub fn new(artist: &Artist, kit: Kit) -> AnthropicMessages {
         let base = artist
             .base_url
             .as_deref()
@@ -166,8 +159,7 @@ impl AnthropicMessages {
                 artist.api_key_env.clone(),
             ),
             body,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -186,12 +178,12 @@ impl ArtistProvider for AnthropicMessages {
             headers.push(("x-api-key", key.to_string()));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.chat_cap(),
         )
         .await?;
         let blocks = reply.body.get("content").and_then(Value::as_array);
@@ -202,12 +194,10 @@ impl ArtistProvider for AnthropicMessages {
             .filter_map(|b| b.get("text").and_then(Value::as_str))
             .collect();
         if text.is_empty() {
-            return Err(ProviderError::Fatal {
-                reason: format!(
-                    "{}: the reply has no text block in content[]",
-                    self.caller.label
-                ),
-            });
+            return Err(Fault::BadReply.error(format!(
+                "{}: the reply has no text block in content[]",
+                self.caller.label
+            )));
         }
         let tokens = reply.body.get("usage").and_then(|u| {
             Some(Tokens {
@@ -220,6 +210,7 @@ impl ArtistProvider for AnthropicMessages {
             tokens,
             cost_usd: None,
             request_id: reply.request_id,
+            warnings: reply.warnings,
         })
     }
 }
