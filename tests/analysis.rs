@@ -86,7 +86,11 @@ fn group_page_shows_every_view_with_its_numbers_as_text() {
             "no row {label}"
         );
     }
-    assert!(page.contains("class=\"max\"") && page.contains("▲"));
+    // Extremes are named in words; only rows where less is better have a bold best.
+    assert!(page.contains("<small>most</small>") && page.contains("<small>fewest</small>"));
+    assert!(!page.contains("▲") && !page.contains("▼"));
+    // The measures table scrolls inside a focusable region on narrow screens.
+    assert!(page.contains("class=\"table-scroll\" tabindex=\"0\" role=\"region\""));
     let views = page.split("<section class=\"analysis\"").nth(1).unwrap();
     let views = views.split("</section>").next().unwrap();
     assert!(!views.contains("<script"), "the views need no JavaScript");
@@ -176,7 +180,29 @@ fn blind_page_hides_names_until_revealed() {
             "{name}"
         );
     }
-    assert!(!blind.contains("<script"));
+    assert!(
+        !blind.contains("<script>"),
+        "no inline script (the lightbox is a file)"
+    );
+    // Neutral names: no slug in any URL or attribute (images are copies named by content).
+    for (slug, _) in ARTISTS {
+        assert!(!blind.contains(slug), "{slug} on the blind page");
+    }
+    let image = blind
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("an image");
+    assert!(image.contains("/media/b-"), "{image}");
+    assert!(p
+        .path(&format!(
+            "site/groups/{g}/{}",
+            image
+                .trim_start_matches("../../groups/")
+                .trim_start_matches(&format!("{g}/"))
+        ))
+        .is_file());
+    assert!(blind.contains("Reveal all"));
 }
 
 #[test]

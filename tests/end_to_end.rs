@@ -22,7 +22,9 @@ fn offline_pipeline_builds_a_gallery() {
         "Offline Naturalist",
     ] {
         assert!(
-            page.contains(&format!("{artist} → Procedural Brush")),
+            page.contains(&format!(
+                ">{artist}</a><span class=\"visually-hidden\"> → Procedural Brush</span>"
+            )),
             "no column for {artist}"
         );
     }

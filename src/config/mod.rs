@@ -327,6 +327,21 @@ pub const STARTER_PROMPT: (&str, &str) = (
     include_str!("../../prompts/v2-neutral.md"),
 );
 
+/// The path part of a base URL, with slashes at both ends: `https://x.io/repo` → `/repo/`,
+/// and `/` for none. The preview server answers there, and the 404 page links from there.
+pub fn base_path(base_url: &str) -> String {
+    let after_scheme = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

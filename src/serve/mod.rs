@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub use engine::Status;
 pub use watch::{DEBOUNCE, POLL_INTERVAL};
 
+use crate::config::base_path;
 use crate::site::BuildOptions;
 use engine::{Engine, Outcome};
 use http::Shared;
@@ -174,20 +175,6 @@ fn exposure_warning(ip: IpAddr) -> Option<String> {
              reachable from other machines; drop --bind to keep it on 127.0.0.1"
         )
     })
-}
-
-/// The path part of a base URL, with slashes at both ends: `https://x.io/repo` → `/repo/`.
-fn base_path(base_url: &str) -> String {
-    let after_scheme = base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-    let trimmed = path.trim_matches('/');
-    if trimmed.is_empty() {
-        "/".into()
-    } else {
-        format!("/{trimmed}/")
-    }
 }
 
 async fn bind(

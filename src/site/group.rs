@@ -301,6 +301,7 @@ fn image_view(
         width,
         height,
         thumbs,
+        sha256: p.source.sha256.clone(),
     })
 }
 
@@ -319,35 +320,38 @@ fn image_files(
         let Some(p) = prepared.get(file) else {
             continue;
         };
-        match (&p.web, originals) {
-            (Some(w), _) => {
-                files.insert(
-                    model::image_url(group_id, &run.artist_slug, "jpg").into(),
-                    OutFile::Copy {
-                        src: w.path.clone(),
-                        link: true,
-                    },
-                );
-            }
-            (None, Originals::None) => {}
-            (None, _) => {
-                files.insert(
-                    model::image_url(group_id, &run.artist_slug, &p.source.format).into(),
-                    OutFile::Copy {
-                        src: g.dir.join(file),
-                        link: false,
-                    },
-                );
+        let full = match (&p.web, originals) {
+            (Some(w), _) => Some(("jpg", w.path.clone(), true)),
+            (None, Originals::None) => None,
+            (None, _) => Some((p.source.format.as_str(), g.dir.join(file), false)),
+        };
+        if let Some((ext, src, link)) = &full {
+            let copy = || OutFile::Copy {
+                src: src.clone(),
+                link: *link,
+            };
+            files.insert(
+                model::image_url(group_id, &run.artist_slug, ext).into(),
+                copy(),
+            );
+            // Without thumbnails the blind page shows the full image, under its own name.
+            if p.thumbs.is_empty() {
+                let blind = model::blind_image_url(group_id, &p.source.sha256, None, ext);
+                files.insert(blind.into(), copy());
             }
         }
         for t in &p.thumbs {
+            let copy = || OutFile::Copy {
+                src: t.path.clone(),
+                link: true,
+            };
             files.insert(
                 model::thumb_url(group_id, &run.artist_slug, t.width).into(),
-                OutFile::Copy {
-                    src: t.path.clone(),
-                    link: true,
-                },
+                copy(),
             );
+            // The blind page's copies, named by content (see ImageView::blind).
+            let blind = model::blind_image_url(group_id, &p.source.sha256, Some(t.width), "");
+            files.insert(blind.into(), copy());
         }
     }
 }
@@ -438,7 +442,7 @@ fn render_group_pages(
     if let Some(v) = views.filter(|_| has_blind) {
         let mut ctx = tera::Context::new();
         ctx.insert("group", g);
-        ctx.insert("blind_runs", &analysis::group::blind_columns(v, &g.runs));
+        ctx.insert("blind_runs", &super::blind::blind_runs(v, g));
         pages.push((analysis::blind_url(&g.id), analysis::BLIND_TEMPLATE, ctx));
     }
     // Run pages see the group without its runs (they have prev/next): serialising every

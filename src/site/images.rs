@@ -18,14 +18,14 @@ use crate::store::sha256_hex;
 
 /// Thumbnail widths (CSS pixels × density the pages ask for). Sources no wider than a
 /// width are not upscaled: the full image serves that slot.
-pub const THUMB_WIDTHS: [u32; 2] = [400, 800];
+pub const THUMB_WIDTHS: [u32; 3] = [200, 400, 800];
 /// JPEG quality of thumbnails: 80 is where artefacts stop being visible at these sizes.
 pub const JPEG_QUALITY: u8 = 80;
 /// JPEG quality of the full-size web encoding (`originals = "web"`): about 200–400 KB for
 /// a 1024² image where the PNG is 1–3 MB.
 pub const WEB_QUALITY: u8 = 85;
 /// Bumped whenever the thumbnail recipe changes, so old cache entries become stale.
-/// r2: each width is resized from the next larger one (source → 800 → 400).
+/// r2: each width is resized from the next larger one (source → 800 → 400 → 200).
 const RECIPE: &str = "r2-lanczos3-chain";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -397,7 +397,7 @@ mod tests {
         std::fs::write(&a, png(900, 450)).unwrap();
 
         let (p, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
-        assert_eq!(stats.made, 2);
+        assert_eq!(stats.made, 3);
         let info = &p[&a];
         assert_eq!((info.source.width, info.source.height), (900, 450));
         assert_eq!(
@@ -405,11 +405,11 @@ mod tests {
                 .iter()
                 .map(|t| (t.width, t.height))
                 .collect::<Vec<_>>(),
-            [(400, 200), (800, 400)]
+            [(200, 100), (400, 200), (800, 400)]
         );
         let decoded =
             image::load_from_memory(&std::fs::read(&info.thumbs[0].path).unwrap()).unwrap();
-        assert_eq!((decoded.width(), decoded.height()), (400, 200));
+        assert_eq!((decoded.width(), decoded.height()), (200, 100));
 
         // Same content under a new mtime (a git checkout): no new thumbnails.
         std::fs::write(&a, png(900, 450)).unwrap();
@@ -419,7 +419,7 @@ mod tests {
         // New content: new thumbnails, the old ones pruned.
         std::fs::write(&a, png(900, 300)).unwrap();
         let (_, stats) = cache.prepare(std::slice::from_ref(&a), &|_, _| {});
-        assert_eq!((stats.made, stats.pruned), (2, 2));
+        assert_eq!((stats.made, stats.pruned), (3, 3));
     }
 
     #[test]
@@ -427,7 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ImageCache::new(dir.path().join("cache"));
         let small = dir.path().join("s.png");
-        std::fs::write(&small, png(300, 300)).unwrap();
+        std::fs::write(&small, png(180, 180)).unwrap();
         let broken = dir.path().join("b.png");
         std::fs::write(&broken, b"not an image").unwrap();
         let (p, stats) = cache.prepare(&[small.clone(), broken.clone()], &|_, _| {});

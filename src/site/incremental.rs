@@ -112,7 +112,7 @@ impl Site {
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
         super::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
-        let site = SiteContext::new(&project, opts, &theme);
+        let site = SiteContext::new(&project, opts);
         // The output folder must exist for its state folder to be named by its real path.
         Output::open(&out)?;
         let state = state_dir(&cache_dir, &out);
@@ -157,7 +157,7 @@ impl Site {
             Affected::Nothing => return Ok(Rebuild::default()),
             Affected::Everything => {
                 self.theme = theme::load(&self.project.root, &self.project.config.site.theme)?;
-                self.site = SiteContext::new(&self.project, &self.opts, &self.theme);
+                self.site = SiteContext::new(&self.project, &self.opts);
                 self.update(Scan::All)?
             }
             Affected::Groups(dirs) => self.update(Scan::Only(dirs))?,

@@ -446,6 +446,7 @@ impl Job<'_> {
                         "version": version,
                         "url": model::prompt_url(version),
                         "text": text,
+                        "paragraphs": model::paragraphs(text),
                         "sha256": sha256,
                         "text_variants": text_variants,
                         "columns": columns,

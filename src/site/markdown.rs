@@ -41,7 +41,9 @@ pub fn render_markdown(text: &str) -> String {
         .link_rel(Some("nofollow noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into())
         .clean(&html)
-        .to_string();
+        .to_string()
+        // A link whose URL was refused keeps its text, but `rel` without `href` is invalid.
+        .replace(r#"<a rel="nofollow noopener noreferrer">"#, "<a>");
     scrub_controls(&clean).into_owned()
 }
 
@@ -104,8 +106,19 @@ mod tests {
             "**bold** <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> <iframe src=//e></iframe><style>body{}</style>",
         );
         assert!(html.contains("<strong>bold</strong>"), "{html}");
+        assert!(
+            html.contains("<a>x</a>"),
+            "a refused link keeps no rel: {html}"
+        );
         let lower = html.to_lowercase();
-        for bad in ["<script", "javascript:", "onerror", "<iframe", "<style"] {
+        for bad in [
+            "<script",
+            "javascript:",
+            "onerror",
+            "<iframe",
+            "<style",
+            "<img",
+        ] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
     }

@@ -6,6 +6,7 @@
 //! rewrites an output file whose content is unchanged.
 
 pub mod analysis;
+pub mod blind;
 pub mod exports;
 pub mod group;
 pub mod images;
@@ -209,13 +210,9 @@ pub struct SiteContext {
     /// Absolute base URL with a trailing slash, or empty; only for feed, sitemap and
     /// canonical links.
     pub base_url: String,
-    /// The stylesheet, for pages that cannot rely on relative links (404.html is served
-    /// at any depth).
-    pub inline_css: String,
-    /// The Content-Security-Policy of every page: the site's own files only.
+    /// The Content-Security-Policy of every page: the site's own files only (404.html
+    /// too: it links its stylesheet from the base_url's path, as it does its links).
     pub csp: String,
-    /// The same, also allowing exactly `inline_css` in a `<style>` element.
-    pub csp_inline_css: String,
 }
 
 /// What pages may load: their own site's scripts, styles and images (and `data:` images,
@@ -224,19 +221,8 @@ pub struct SiteContext {
 pub const CSP: &str = "default-src 'self'; img-src 'self' data:; script-src 'self'; \
 style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
-/// [`CSP`], also allowing one inline stylesheet by its hash.
-fn csp_with_style(css: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css));
-    CSP.replace(
-        "style-src 'self'",
-        &format!("style-src 'self' 'sha256-{hash}'"),
-    )
-}
-
 impl SiteContext {
-    pub(crate) fn new(project: &Project, opts: &BuildOptions, theme: &theme::Theme) -> SiteContext {
+    pub(crate) fn new(project: &Project, opts: &BuildOptions) -> SiteContext {
         let base = opts
             .base_url
             .clone()
@@ -246,18 +232,10 @@ impl SiteContext {
             b if b.ends_with('/') => b.to_string(),
             b => format!("{b}/"),
         };
-        let inline_css = theme
-            .statics
-            .iter()
-            .find(|(p, _)| p == Path::new("style.css"))
-            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
         SiteContext {
             title: project.config.site.title.clone(),
             base_url,
             csp: CSP.to_string(),
-            csp_inline_css: csp_with_style(&inline_css),
-            inline_css,
         }
     }
 }
@@ -389,9 +367,10 @@ pub(crate) fn render_page(
     let depth = path.matches('/').count();
     ctx.insert("site", site);
     // 404.html is served at whatever depth the missing URL had, so relative links
-    // cannot work there; it uses base_url when there is one.
-    let root = if template == "404.html" && !site.base_url.is_empty() {
-        site.base_url.clone()
+    // cannot work there; it links from the site's path on its host, which also works on
+    // a preview or a mirror (unlike base_url's host).
+    let root = if template == "404.html" {
+        crate::config::base_path(&site.base_url)
     } else {
         "../".repeat(depth)
     };

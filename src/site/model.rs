@@ -18,7 +18,12 @@ pub struct GroupView {
     pub prompt_url: String,
     pub prompt_text: String,
     pub prompt_sha256: String,
+    /// The brief's subject (see `store::brief_of`), so groups read apart in headings.
+    pub brief: String,
+    /// The group's seed, which tells apart groups made from the same prompt.
+    pub seed: u64,
     pub created_at: String,
+    /// To the second, so groups made in the same minute differ.
     pub created_date: String,
     pub brush_name: String,
     pub brush_model: String,
@@ -48,6 +53,9 @@ pub struct ImageView {
     pub height: u32,
     /// Smallest first; the full image is not repeated here.
     pub thumbs: Vec<ThumbView>,
+    /// SHA-256 of the source bytes; names the blind page's copies (see [`blind_image_url`]).
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +69,52 @@ impl ImageView {
     /// The variant a small slot should load first (`src` fallback).
     pub fn smallest_url(&self) -> &str {
         self.thumbs.first().map_or(&self.url, |t| &t.url)
+    }
+
+    /// The same image as the blind page shows it: the resized variants under
+    /// content-derived names (the largest standing in for the full image), or the full
+    /// image under such a name when it has no variants. The build copies exactly these.
+    pub fn blind(&self, group_id: &str) -> ImageView {
+        let thumbs: Vec<ThumbView> = self
+            .thumbs
+            .iter()
+            .map(|t| ThumbView {
+                url: blind_image_url(group_id, &self.sha256, Some(t.width), ""),
+                ..t.clone()
+            })
+            .collect();
+        match thumbs.split_last() {
+            Some((largest, rest)) => ImageView {
+                url: largest.url.clone(),
+                width: largest.width,
+                height: largest.height,
+                thumbs: rest.to_vec(),
+                sha256: self.sha256.clone(),
+            },
+            None => ImageView {
+                url: blind_image_url(group_id, &self.sha256, None, extension(&self.url)),
+                thumbs: Vec::new(),
+                ..self.clone()
+            },
+        }
+    }
+}
+
+/// The extension of a URL's file name (`png` for `groups/x/a.png`), or empty.
+pub fn extension(url: &str) -> &str {
+    let name = url.rsplit('/').next().unwrap_or(url);
+    name.rsplit_once('.').map_or("", |(_, ext)| ext)
+}
+
+/// Where the blind page's copy of an image lives: beside the others in `media/`, named by
+/// a hash of the group and the image's content, never by the Artist, so no URL or file
+/// name gives the Artist away. `width` names a resized variant (always JPEG); `None` the
+/// full image with `ext`.
+pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
+    let token = &sha256_hex(format!("blind/{group_id}/{sha256}").as_bytes())[..20];
+    match width {
+        Some(w) => format!("groups/{group_id}/media/b-{token}-{w}.jpg"),
+        None => format!("groups/{group_id}/media/b-{token}.{ext}"),
     }
 }
 
@@ -236,8 +290,10 @@ pub fn group_view(
         prompt_url: prompt_url(&g.prompt_version),
         prompt_text: g.prompt_text.clone(),
         prompt_sha256: g.prompt_sha256.clone(),
+        brief: crate::store::brief_of(&g.prompt_text),
+        seed: g.seed,
         created_at: rfc3339(&g.created_at),
-        created_date: g.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        created_date: g.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         brush_name: g.brush.name.clone(),
         brush_model: g.brush.model.clone(),
         counts,
@@ -288,6 +344,40 @@ fn fill_run(base: RunView, run: &RunRecord, image: Option<ImageView>) -> RunView
         meta_rows: meta_rows(run),
         ..base
     }
+}
+
+/// Blank-line-separated paragraphs with the prompt file's soft wraps joined, so the text
+/// reflows to the screen instead of wrapping twice. A line break stays (as `\n`, shown by
+/// `white-space: pre-line`) after a short line and around structure: markers (`===`),
+/// list items, headings and quotes.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    fn structural(line: &str) -> bool {
+        let t = line.trim_start();
+        let numbered = t
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        numbered
+            || ["===", "-", "*", "+", "#", ">", "|"]
+                .iter()
+                .any(|m| t.starts_with(m))
+    }
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .map(|p| {
+            let lines: Vec<&str> = p.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let mut out = String::new();
+            for (k, line) in lines.iter().enumerate() {
+                if k > 0 {
+                    let prev = lines[k - 1];
+                    let hard = prev.chars().count() < 50 || structural(prev) || structural(line);
+                    out.push(if hard { '\n' } else { ' ' });
+                }
+                out.push_str(line);
+            }
+            out
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 pub fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -394,6 +484,19 @@ mod tests {
         assert_eq!(
             prompt_url("A B"),
             format!("prompts/{}.html", path_segment("A B"))
+        );
+    }
+
+    #[test]
+    fn prompt_paragraphs_join_soft_wraps_and_keep_structure() {
+        let text = "You are an artist with a voice of your own. Imagine one original\nartwork on the theme \"dawn\".\n\n===ARTIST STATEMENT===\nA short statement.\n\n- one\n- two\n";
+        assert_eq!(
+            paragraphs(text),
+            vec![
+                "You are an artist with a voice of your own. Imagine one original artwork on the theme \"dawn\".",
+                "===ARTIST STATEMENT===\nA short statement.",
+                "- one\n- two",
+            ]
         );
     }
 

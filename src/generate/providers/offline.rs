@@ -230,24 +230,9 @@ fn word_count(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
-/// The brief's subject: the first quoted phrase if there is one, else its first line.
+/// The brief's subject (one definition for the whole tool).
 fn theme_of(prompt: &str) -> String {
-    let quoted = prompt
-        .split('"')
-        .nth(1)
-        .filter(|q| !q.trim().is_empty() && q.len() < 120);
-    let theme = quoted.unwrap_or_else(|| {
-        prompt
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("the brief")
-    });
-    theme
-        .chars()
-        .take(120)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    crate::store::brief_of(prompt)
 }
 
 fn capitalise(s: &str) -> String {

@@ -132,6 +132,11 @@ pub struct MeasureCell {
     pub text: String,
     /// "max", "min" or "" (the extreme across the row, when the row has a spread).
     pub mark: String,
+    /// The extreme in words: "highest"/"lowest", or for rows where less is better
+    /// (cost, latency) "cheapest"/"most expensive", "fastest"/"slowest".
+    pub note: String,
+    /// "best", "worst" or "" (only rows where less is better have a best).
+    pub rank: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,7 +183,7 @@ pub fn group_analysis(
                     percent: format!("{:.0}%", s.share * 100.0),
                 })
                 .collect(),
-            palette_distance: mean_palette[i].map(|d| format!("ΔE {d:.1}")),
+            palette_distance: mean_palette[i].map(|d| format!("{d:.1}")),
             most_distinct_palette: furthest == Some(i),
             distinctive_words: numbers.distinctive[i]
                 .iter()
@@ -238,38 +243,12 @@ pub fn group_analysis(
         distinctive_line: "Each Artist's words that the other statements in this group use least (TF-IDF against \
                            the others)."
             .into(),
-        measures_line: "Simple measures side by side; ▲ marks the highest and ▼ the lowest in each row.".into(),
+        measures_line: "Simple measures side by side, each row's extremes named in words. Only cost and latency \
+                        have a better end (lower); there the best is in bold."
+            .into(),
         measure_names,
         measures,
     }
-}
-
-/// One column of the blind page: the neutral label and the column's run view.
-#[derive(Debug, Serialize)]
-pub struct BlindColumn<'a, T> {
-    pub label: &'a str,
-    pub run: &'a T,
-}
-
-/// The group's columns in blind order; `runs` is in the group's Artist order, like
-/// `analysis.columns`.
-pub fn blind_columns<'a, T>(analysis: &'a GroupAnalysis, runs: &'a [T]) -> Vec<BlindColumn<'a, T>> {
-    let mut cols: Vec<(usize, BlindColumn<T>)> = analysis
-        .columns
-        .iter()
-        .zip(runs)
-        .map(|(c, run)| {
-            (
-                c.blind_order,
-                BlindColumn {
-                    label: &c.blind_label,
-                    run,
-                },
-            )
-        })
-        .collect();
-    cols.sort_by_key(|(order, _)| *order);
-    cols.into_iter().map(|(_, c)| c).collect()
 }
 
 fn pair_na(names: &[String], i: usize, j: usize, _v: Option<f64>, what: &str) -> String {
@@ -299,22 +278,28 @@ fn argmax(values: &[Option<f64>]) -> Option<usize> {
 pub fn measure_rows(entries: &[Entry]) -> (Vec<String>, Vec<MeasureRow>) {
     type Getter = fn(&Entry) -> Option<f64>;
     type Fmt = fn(f64) -> String;
+    // (lowest, highest) in words, and whether the lowest is the best.
+    type Words = (&'static str, &'static str, bool);
     let count = |v: f64| format!("{v:.0}");
-    let rows: [(&str, Getter, Fmt); 7] = [
+    const NEUTRAL: Words = ("lowest", "highest", false);
+    let rows: [(&str, Getter, Fmt, Words); 7] = [
         (
             "Statement words",
             |e| e.statement.map(|s| word_count(s) as f64),
             count,
+            ("fewest", "most", false),
         ),
         (
             "Image-prompt words",
             |e| e.image_prompt.map(|s| word_count(s) as f64),
             count,
+            ("fewest", "most", false),
         ),
         (
             "Sentences",
             |e| e.statement.map(|s| sentence_count(s) as f64),
             count,
+            ("fewest", "most", false),
         ),
         (
             "Words per sentence",
@@ -323,23 +308,31 @@ pub fn measure_rows(entries: &[Entry]) -> (Vec<String>, Vec<MeasureRow>) {
                     .map(|s| word_count(s) as f64 / sentence_count(s).max(1) as f64)
             },
             |v| format!("{v:.1}"),
+            NEUTRAL,
         ),
         (
             "Output tokens",
             |e| e.output_tokens.map(|t| t as f64),
             count,
+            ("fewest", "most", false),
         ),
-        ("Cost", |e| e.cost_usd, format_usd),
+        (
+            "Cost",
+            |e| e.cost_usd,
+            format_usd,
+            ("cheapest", "most expensive", true),
+        ),
         (
             "Latency",
             |e| e.latency_ms.map(|t| t as f64),
             |v| format_ms(v.round() as u64),
+            ("fastest", "slowest", true),
         ),
     ];
     let names = entries.iter().map(|e| e.name.to_string()).collect();
     let rows = rows
         .iter()
-        .map(|(label, get, fmt)| {
+        .map(|(label, get, fmt, (low, high, low_is_best))| {
             let values: Vec<Option<f64>> = entries.iter().map(get).collect();
             let marks = extremes(&values);
             MeasureRow {
@@ -347,9 +340,20 @@ pub fn measure_rows(entries: &[Entry]) -> (Vec<String>, Vec<MeasureRow>) {
                 cells: values
                     .iter()
                     .zip(marks)
-                    .map(|(v, mark)| MeasureCell {
-                        text: v.map_or("–".into(), fmt),
-                        mark: mark.to_string(),
+                    .map(|(v, mark)| {
+                        let (note, rank) = match (mark, low_is_best) {
+                            ("min", true) => (*low, "best"),
+                            ("max", true) => (*high, "worst"),
+                            ("min", false) => (*low, ""),
+                            ("max", false) => (*high, ""),
+                            _ => ("", ""),
+                        };
+                        MeasureCell {
+                            text: v.map_or("–".into(), fmt),
+                            mark: mark.to_string(),
+                            note: note.to_string(),
+                            rank: rank.to_string(),
+                        }
                     })
                     .collect(),
             }
@@ -529,6 +533,18 @@ mod tests {
         let cost = rows.iter().find(|r| r.label == "Cost").unwrap();
         assert_eq!(cost.cells[0].text, "$0.50");
         assert_eq!(cost.cells[0].mark, "max");
+        assert_eq!(
+            (cost.cells[0].note.as_str(), cost.cells[0].rank.as_str()),
+            ("most expensive", "worst")
+        );
+        assert_eq!(
+            (cost.cells[1].note.as_str(), cost.cells[1].rank.as_str()),
+            ("cheapest", "best")
+        );
+        assert_eq!(
+            (words.cells[1].note.as_str(), words.cells[1].rank.as_str()),
+            ("most", "")
+        );
     }
 
     #[test]

@@ -255,7 +255,7 @@ pub fn version_analysis(groups: &[&GroupNumbers]) -> VersionAnalysis {
         statement_similarity: figure(
             "Mean statement similarity",
             "TF-IDF cosine similarity of each pair of statements, averaged over this version's groups; the \
-             spread (±) in each cell's text shows how consistently the pair differs.",
+             spread (±) of each pair, in the list under the table, shows how consistently it differs.",
             &stmt,
         ),
         image_similarity: figure(

@@ -1,7 +1,8 @@
-//! Inline SVG drawings of the analysis numbers: heatmaps, palette strips, distribution
-//! strips and bars. Every drawing carries its numbers as text (`<title>` and
-//! `aria-label`), so it is readable without sight and testable. Pure string building;
-//! every label is escaped here.
+//! Markup for the analysis numbers: heatmaps (HTML tables with colour classes), and inline
+//! SVG palette strips, distribution strips and bars. Every figure carries its numbers as
+//! visible text, so it is readable without sight or hover and testable. Colours come from
+//! presentation attributes and CSS classes, never `style` (the pages' CSP forbids it).
+//! Pure string building; every label is escaped here.
 
 use std::fmt::Write;
 
@@ -23,23 +24,24 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// A light-to-dark blue for 0–1, so darker means more similar.
-fn shade(v: f64) -> String {
-    let t = v.clamp(0.0, 1.0);
-    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    format!(
-        "#{:02x}{:02x}{:02x}",
-        mix(247.0, 33.0),
-        mix(244.0, 72.0),
-        mix(236.0, 140.0)
-    )
+/// How many colour steps a heatmap uses (CSS classes `heat-0` … `heat-5`, light and
+/// dark schemes in analysis.css).
+pub const HEAT_STEPS: usize = 6;
+
+/// The colour step of `v` within the off-diagonal range `lo..=hi`, so the differences that
+/// matter use the whole scale instead of crowding into a few pale shades.
+fn heat_step(v: f64, lo: f64, hi: f64) -> usize {
+    if hi - lo < 1e-9 {
+        return HEAT_STEPS / 2;
+    }
+    let t = ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+    ((t * HEAT_STEPS as f64) as usize).min(HEAT_STEPS - 1)
 }
 
-const CELL: usize = 44;
-const LABEL_W: usize = 170;
-
-/// A square matrix of 0–1 values. Rows are labelled with names, columns with the row
-/// numbers (so long names fit); `cell_text(i, j, v)` is each cell's spoken/hover text.
+/// A square matrix of 0–1 values as an HTML table: names on both axes, each number in its
+/// cell (readable without hover, by keyboard and by screen readers), colour scaled to the
+/// off-diagonal range with a legend, the always-1 diagonal muted. `cell_text(i, j, v)` is
+/// each pair in words; the pairs are also listed under the table, with their components.
 pub fn heatmap(
     caption: &str,
     labels: &[String],
@@ -47,54 +49,73 @@ pub fn heatmap(
     cell_text: impl Fn(usize, usize, Option<f64>) -> String,
 ) -> String {
     let n = labels.len();
-    let (w, h) = (LABEL_W + n * CELL + 2, 18 + n * CELL + 2);
-    let mut summary = format!("{caption}.");
-    for (i, row) in values.iter().enumerate() {
-        for (j, v) in row.iter().enumerate().skip(i + 1) {
-            let _ = write!(summary, " {}.", cell_text(i, j, *v));
-        }
-    }
+    let off: Vec<f64> = (0..n)
+        .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+        .filter_map(|(i, j)| values.get(i).and_then(|r| r.get(j)).copied().flatten())
+        .collect();
+    let (lo, hi) = off
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let mut s = format!(
-        r#"<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}"><title>{}</title>"#,
-        esc(&summary),
-        esc(caption)
+        r#"<div class="table-scroll heatmap-wrap" tabindex="0" role="region" aria-label="{c} (scrolls sideways on narrow screens)"><table class="heatmap"><caption class="visually-hidden">{c}</caption><thead><tr><td></td>"#,
+        c = esc(caption)
     );
-    for j in 0..n {
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="13" text-anchor="middle" font-size="12" fill="currentColor">{}</text>"#,
-            LABEL_W + j * CELL + CELL / 2,
-            j + 1
-        );
+    for l in labels {
+        let _ = write!(s, r#"<th scope="col">{}</th>"#, esc(l));
     }
+    s.push_str("</tr></thead><tbody>");
     for (i, row) in values.iter().enumerate() {
-        let y = 18 + i * CELL;
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="currentColor">{} {}</text>"#,
-            LABEL_W - 6,
-            y + CELL / 2 + 4,
-            esc(&truncate(labels.get(i).map_or("", String::as_str), 20)),
-            i + 1
+            r#"<tr><th scope="row">{}</th>"#,
+            esc(labels.get(i).map_or("", String::as_str))
         );
         for (j, &v) in row.iter().enumerate() {
-            let x = LABEL_W + j * CELL;
-            let text = esc(&cell_text(i, j, v));
-            let (fill, ink) = match v {
-                Some(v) => (shade(v), if v > 0.55 { "#fff" } else { "#222" }),
-                None => ("#ddd".to_string(), "#666"),
-            };
-            let shown = v.map_or("–".to_string(), |v| format!("{v:.2}"));
-            let _ = write!(
-                s,
-                r##"<g aria-label="{text}"><title>{text}</title><rect x="{x}" y="{y}" width="{c}" height="{c}" fill="{fill}" stroke="#fff"/><text x="{tx}" y="{ty}" text-anchor="middle" font-size="12" fill="{ink}">{shown}</text></g>"##,
-                c = CELL,
-                tx = x + CELL / 2,
-                ty = y + CELL / 2 + 4,
-            );
+            if i == j {
+                s.push_str(r#"<td class="heat-diag"><span aria-hidden="true">–</span><span class="visually-hidden">same Artist</span></td>"#);
+                continue;
+            }
+            match v {
+                Some(v) => {
+                    let _ = write!(
+                        s,
+                        r#"<td class="heat-{}">{v:.2}</td>"#,
+                        heat_step(v, lo, hi)
+                    );
+                }
+                None => s.push_str(r#"<td class="heat-na">n/a</td>"#),
+            }
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table></div>");
+    if !off.is_empty() {
+        let _ = write!(
+            s,
+            r#"<p class="heat-legend"><span>less similar ({lo:.2})</span>"#
+        );
+        for k in 0..HEAT_STEPS {
+            let _ = write!(s, r#"<span class="heat-swatch heat-{k}"></span>"#);
+        }
+        let _ = write!(
+            s,
+            r#"<span>more similar ({hi:.2})</span><span class="muted"> · colours span this table's range, not 0–1</span></p>"#
+        );
+    }
+    let mut pairs = String::new();
+    for (i, row) in values.iter().enumerate() {
+        for (j, v) in row.iter().enumerate().skip(i + 1) {
+            let _ = write!(pairs, "<li>{}</li>", esc(&cell_text(i, j, *v)));
         }
     }
-    s.push_str("</svg>");
+    if !pairs.is_empty() {
+        let _ = write!(
+            s,
+            r#"<details class="heat-pairs"><summary>Every pair in words</summary><ul>{pairs}</ul></details>"#
+        );
+    }
     s
 }
 
@@ -175,12 +196,10 @@ pub fn summary(values: &[f64]) -> Option<Summary> {
 /// A strip plot: one translucent dot per value on a line from min to max, the median
 /// marked. `fmt` formats a value for the labels.
 pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) -> String {
-    let (w, h) = (260usize, 44usize);
+    let (w, h) = (320usize, 64usize);
+    // An empty chart says nothing: the page leaves the figure out.
     let Some(sm) = summary(values) else {
-        let l = esc(&format!("{caption}: no values"));
-        return format!(
-            r#"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} 20" width="{w}" height="20" role="img" aria-label="{l}"><title>{l}</title><text x="0" y="14" font-size="11" fill="currentColor">no values</text></svg>"#
-        );
+        return String::new();
     };
     let label = esc(&format!(
         "{caption}: {} values, min {}, median {}, max {}",
@@ -192,20 +211,22 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
     let span = (sm.max - sm.min).max(f64::EPSILON);
     let x = |v: f64| 10.0 + (v - sm.min) / span * (w as f64 - 20.0);
     let mut s = format!(
-        r##"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><line x1="10" y1="16" x2="{}" y2="16" stroke="#999"/>"##,
+        r##"<svg class="distribution" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><line class="axis" x1="10" y1="32" x2="{}" y2="32" stroke="#6b6b75"/>"##,
         w - 10
     );
     for &v in values.iter().filter(|v| v.is_finite()) {
         let _ = write!(
             s,
-            r##"<circle cx="{:.1}" cy="16" r="4" fill="#21488c" fill-opacity="0.35"/>"##,
+            r##"<circle class="dot" cx="{:.1}" cy="32" r="5" fill="#1f55b0" fill-opacity="0.7"/>"##,
             x(v)
         );
     }
     let mx = x(sm.median);
+    // The median's label stays inside the drawing even when the median sits at an end.
+    let mlx = mx.clamp(60.0, w as f64 - 60.0);
     let _ = write!(
         s,
-        r##"<line x1="{mx:.1}" y1="6" x2="{mx:.1}" y2="26" stroke="#c0392b" stroke-width="2"/><text x="10" y="40" font-size="10" fill="currentColor">{}</text><text x="{mx:.1}" y="40" font-size="10" text-anchor="middle" fill="#c0392b">{}</text><text x="{}" y="40" font-size="10" text-anchor="end" fill="currentColor">{}</text></svg>"##,
+        r##"<line class="median" x1="{mx:.1}" y1="20" x2="{mx:.1}" y2="44" stroke="#a1231b" stroke-width="3"/><text x="10" y="60" font-size="14" fill="currentColor">min {}</text><text class="median-label" x="{mlx:.1}" y="14" font-size="14" text-anchor="middle" fill="#a1231b">median {}</text><text x="{}" y="60" font-size="14" text-anchor="end" fill="currentColor">max {}</text></svg>"##,
         esc(&fmt(sm.min)),
         esc(&fmt(sm.median)),
         w - 10,
@@ -216,7 +237,7 @@ pub fn distribution(caption: &str, values: &[f64], fmt: impl Fn(f64) -> String) 
 
 /// Horizontal bars for 0–1 values, one per label.
 pub fn bars(caption: &str, rows: &[(String, Option<f64>, String)]) -> String {
-    let (w, row_h) = (360usize, 20usize);
+    let (w, row_h) = (540usize, 26usize);
     let h = rows.len() * row_h + 4;
     let parts: Vec<String> = rows.iter().map(|(l, _, t)| format!("{l}: {t}")).collect();
     let label = esc(&format!("{caption}. {}", parts.join("; ")));
@@ -225,16 +246,15 @@ pub fn bars(caption: &str, rows: &[(String, Option<f64>, String)]) -> String {
     );
     for (k, (name, v, text)) in rows.iter().enumerate() {
         let y = 2 + k * row_h;
-        let bw = v.map_or(0.0, |v| v.clamp(0.0, 1.0) * 150.0);
+        let bw = v.map_or(0.0, |v| v.clamp(0.0, 1.0) * 170.0);
         let t = esc(&format!("{name}: {text}"));
         let _ = write!(
             s,
-            r##"<g aria-label="{t}"><title>{t}</title><text x="140" y="{ty}" font-size="11" text-anchor="end" fill="currentColor">{n}</text><rect x="146" y="{y}" width="{bw:.1}" height="{bh}" fill="{fill}"/><text x="{vx:.1}" y="{ty}" font-size="10" fill="currentColor">{v}</text></g>"##,
-            ty = y + 13,
+            r##"<g><title>{t}</title><text x="176" y="{ty}" font-size="14" text-anchor="end" fill="currentColor">{n}</text><rect class="bar" x="182" y="{y}" width="{bw:.1}" height="{bh}" fill="#1f55b0"/><text x="{vx:.1}" y="{ty}" font-size="14" fill="currentColor">{v}</text></g>"##,
+            ty = y + 17,
             n = esc(&truncate(name, 22)),
             bh = row_h - 4,
-            fill = shade(v.unwrap_or(0.0)),
-            vx = 150.0 + bw,
+            vx = 188.0 + bw,
             v = esc(text)
         );
     }
@@ -247,10 +267,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heatmap_carries_every_number_as_text_and_escapes_labels() {
-        let labels = vec!["A<b>".to_string(), "B & co".to_string()];
-        let values = vec![vec![Some(1.0), Some(0.25)], vec![Some(0.25), None]];
-        let svg = heatmap("Statement similarity", &labels, &values, |i, j, v| {
+    fn heatmap_shows_every_number_names_both_axes_and_escapes_labels() {
+        let labels = vec!["A<b>".to_string(), "B & co".to_string(), "C".to_string()];
+        let values = vec![
+            vec![Some(1.0), Some(0.25), Some(0.5)],
+            vec![Some(0.25), None, None],
+            vec![Some(0.5), None, Some(1.0)],
+        ];
+        let html = heatmap("Statement similarity", &labels, &values, |i, j, v| {
             format!(
                 "{} vs {}: {}",
                 labels[i],
@@ -259,12 +283,22 @@ mod tests {
             )
         });
         assert!(
-            svg.contains(r#"aria-label="A&lt;b&gt; vs B &amp; co: 0.25""#),
-            "{svg}"
+            html.contains(r#"<th scope="col">A&lt;b&gt;</th>"#),
+            "{html}"
         );
-        assert!(svg.contains("<title>B &amp; co vs B &amp; co: n/a</title>"));
-        assert!(svg.contains("Statement similarity. A&lt;b&gt; vs B &amp; co: 0.25."));
-        assert!(!svg.contains("A<b>"));
+        assert!(html.contains(r#"<th scope="row">B &amp; co</th>"#));
+        // Colours span the off-diagonal range: its ends get the first and last steps.
+        assert!(html.contains(r#"<td class="heat-0">0.25</td>"#), "{html}");
+        assert!(html.contains(r#"<td class="heat-5">0.50</td>"#), "{html}");
+        assert_eq!(
+            html.matches("heat-diag").count(),
+            3,
+            "the diagonal is muted"
+        );
+        assert!(html.contains("less similar (0.25)") && html.contains("more similar (0.50)"));
+        assert!(html.contains("<li>A&lt;b&gt; vs B &amp; co: 0.25</li>"));
+        assert!(!html.contains("A<b>"));
+        assert!(!html.contains("style="));
     }
 
     #[test]
@@ -288,7 +322,7 @@ mod tests {
         let svg = distribution("Cost", &[1.0, 2.0, 3.0], |v| format!("${v:.2}"));
         assert!(svg.contains("Cost: 3 values, min $1.00, median $2.00, max $3.00"));
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert!(distribution("Cost", &[], |v| v.to_string()).contains("no values"));
+        assert!(distribution("Cost", &[], |v| v.to_string()).is_empty());
     }
 
     #[test]

@@ -1,0 +1,370 @@
+// Browser checks of a built chorus site, driven by tests/browser.rs (which builds the
+// fixture with the real binary and passes its facts in FIXTURE, a JSON file).
+//
+// Serves the site under a sub-path on 127.0.0.1 the way a static host does (404.html
+// for anything missing), drives Debian's chromium through puppeteer-core (no browser
+// download), and checks: console errors and failed requests, layout at five widths,
+// keyboard use of the lightbox, axe-core (light and dark), the Nu HTML checker, that the
+// blind page names no Artist in any URL or attribute, and live reload in `chorus serve`.
+// Prints one line per failure and exits 1 when there is any.
+
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import puppeteer from "puppeteer-core";
+
+const require = createRequire(import.meta.url);
+const fx = JSON.parse(fs.readFileSync(process.env.FIXTURE, "utf8"));
+const failures = [];
+const fail = (what) => { failures.push(what); console.log(`FAIL ${what}`); };
+const note = (what) => console.log(`  ${what}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- a static host under a sub-path ---------------------------------------------------
+const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
+  ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".json": "application/json",
+  ".xml": "application/xml" };
+function serveStatic(root, prefix) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    let rel = decodeURIComponent(url.pathname);
+    const send = (file, status) => {
+      res.writeHead(status, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" });
+      fs.createReadStream(file).pipe(res);
+    };
+    if (rel.startsWith(prefix)) {
+      rel = rel.slice(prefix.length);
+      if (rel === "" || rel.endsWith("/")) rel += "index.html";
+      const file = path.join(root, rel);
+      if (file.startsWith(root) && !rel.includes("..") && fs.existsSync(file) && fs.statSync(file).isFile()) {
+        return send(file, 200);
+      }
+    }
+    send(path.join(root, "404.html"), 404);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+const server = await serveStatic(path.resolve(fx.site), fx.prefix);
+const origin = `http://127.0.0.1:${server.address().port}`;
+const base = origin + fx.prefix;
+const pages = {
+  index: base + "index.html",
+  compare: base + fx.compare,
+  run: base + fx.run,
+  failed_run: base + fx.failed_run,
+  artist: base + fx.artist,
+  prompt: base + fx.prompt,
+  blind: base + fx.blind,
+  notfound: base + "groups/no-such-group/deeper/page.html",
+};
+
+const browser = await puppeteer.launch({
+  executablePath: fx.chromium,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+});
+fs.mkdirSync(fx.shots, { recursive: true });
+
+async function newPage(width = 1280, height = 900) {
+  const page = await browser.newPage();
+  await page.setViewport({ width, height });
+  return page;
+}
+
+// Loads a page, scrolls through it so lazy images load, and reports console errors and
+// failed requests (the 404 page's own status is expected).
+async function loadClean(name, url) {
+  const page = await newPage();
+  const problems = [];
+  // A failed load is reported below with its URL; the console's copy of it has none.
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`script error: ${e.message}`));
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !(name === "notfound" && r.url() === url)) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.goto(url, { waitUntil: "load" });
+  await page.evaluate(async () => {
+    for (let y = 0; y < document.body.scrollHeight; y += 600) { window.scrollTo(0, y); await new Promise((r) => setTimeout(r, 20)); }
+  });
+  await page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => {});
+  for (const p of problems) fail(`${name}: ${p}`);
+  await page.close();
+  return problems.length === 0;
+}
+
+async function shot(page, name) {
+  const file = path.join(fx.shots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+}
+
+// ---- 1. console errors and failed requests -------------------------------------------
+console.log("console errors and failed requests");
+for (const [name, url] of Object.entries(pages)) {
+  if (await loadClean(name, url)) note(`${name}: clean`);
+}
+{
+  const page = await newPage();
+  await page.goto(pages.notfound);
+  const home = await page.$eval("main a", (a) => a.href);
+  const res = await page.goto(home);
+  if (!res || res.status() !== 200) fail(`404 page: its home link ${home} does not load`);
+  else note(`404 page: home link works from a deep URL (${home})`);
+  await page.close();
+}
+
+// ---- 2. layout ---------------------------------------------------------------------
+console.log("layout");
+const WIDTHS = [360, 390, 768, 1024, 1280, 1920];
+for (const name of ["compare", "blind", "index", "run", "failed_run", "artist", "prompt", "notfound"]) {
+  const page = await newPage();
+  for (const width of WIDTHS) {
+    await page.setViewport({ width, height: 900 });
+    await page.goto(pages[name], { waitUntil: "load" });
+    const r = await page.evaluate(() => {
+      const out = { sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth, columns: [], overflow: [] };
+      for (const col of document.querySelectorAll(".compare > .column")) {
+        const c = col.getBoundingClientRect();
+        out.columns.push([Math.round(c.left), Math.round(c.right)]);
+        for (const el of col.querySelectorAll("*")) {
+          if (el.closest(".visually-hidden")) continue;
+          const e = el.getBoundingClientRect();
+          if (e.width === 0 && e.height === 0) continue;
+          if (e.left < c.left - 1 || e.right > c.right + 1) {
+            out.overflow.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(e.left)}–${Math.round(e.right)} outside ${Math.round(c.left)}–${Math.round(c.right)}`);
+          }
+        }
+      }
+      out.viewport = window.innerWidth;
+      return out;
+    });
+    if (r.sideways > 0) fail(`${name} at ${width}px: the document scrolls sideways by ${r.sideways}px`);
+    for (const [l, rt] of r.columns) {
+      if (l < 0 || rt > r.viewport) fail(`${name} at ${width}px: a column spans ${l}–${rt}, outside the ${r.viewport}px viewport`);
+    }
+    for (const o of r.overflow.slice(0, 3)) fail(`${name} at ${width}px: ${o}`);
+    if (r.columns.length) note(`${name} at ${width}px: ${r.columns.length} columns in view, ${new Set(r.columns.map((c) => c[1] <= r.viewport)).size === 1 ? "all inside" : "?"}`);
+    if ([390, 1024, 1280].includes(width)) await shot(page, `${name}-${width}`);
+  }
+  await page.close();
+}
+{
+  // Dark mode screenshots of the difference views.
+  const page = await newPage(1280, 900);
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+  await page.goto(pages.compare, { waitUntil: "load" });
+  await page.evaluate(() => document.querySelector("#differences")?.scrollIntoView());
+  await shot(page, "compare-differences-dark-1280");
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+  await page.evaluate(() => document.querySelector("#differences")?.scrollIntoView());
+  await shot(page, "compare-differences-1280");
+  await page.goto(pages.artist, { waitUntil: "load" });
+  await page.evaluate(() => document.querySelector("#profile")?.scrollIntoView());
+  await shot(page, "artist-profile-1280");
+  await page.close();
+}
+
+// ---- 3. keyboard and the lightbox ---------------------------------------------------
+console.log("keyboard");
+async function lightboxChecks(name, url, width) {
+  const page = await newPage(width, 900);
+  await page.goto(url, { waitUntil: "load" });
+  const expected = await page.$$eval("a.lightbox-link", (as) => as.length);
+  const hrefless = await page.$$eval(".lightbox a", (as) => as.filter((a) => !a.getAttribute("href")).length);
+  if (hrefless) fail(`${name}: ${hrefless} lightbox link(s) without an href before opening`);
+  // Tab through the page: every image is reached, each column costs one tab stop.
+  const reached = new Set();
+  const perColumn = new Map();
+  for (let i = 0; i < 400; i++) {
+    await page.keyboard.press("Tab");
+    const info = await page.evaluate(() => {
+      const a = document.activeElement;
+      if (!a || a === document.body) return null;
+      const col = a.closest(".column");
+      return { image: a.matches("a.lightbox-link") ? a.getAttribute("data-key") : null, col: col ? col.id : null, inStatement: !!a.closest(".statement, .reveal, details"), footer: !!a.closest("footer") };
+    });
+    if (!info) continue;
+    if (info.image) reached.add(info.image);
+    if (info.col && !info.inStatement) perColumn.set(info.col, (perColumn.get(info.col) || 0) + 1);
+    if (info.footer) break;
+  }
+  if (reached.size !== expected) fail(`${name}: Tab reached ${reached.size} of ${expected} images`);
+  for (const [col, n] of perColumn) if (n > 1) fail(`${name}: column ${col} has ${n} tab stops`);
+  note(`${name}: Tab reached ${reached.size}/${expected} images; tab stops per column: ${[...new Set(perColumn.values())].join(",") || "–"}`);
+
+  // Enter opens; focus moves in; arrows move; Tab stays in; Escape closes; focus returns.
+  await page.focus("a.lightbox-link");
+  const openerHref = await page.$eval("a.lightbox-link", (a) => a.getAttribute("data-key"));
+  await page.keyboard.press("Enter");
+  await sleep(100);
+  const state = () => page.evaluate(() => {
+    const box = document.querySelector(".lightbox");
+    return { open: box && !box.hidden, inside: box && box.contains(document.activeElement),
+      count: box?.querySelector(".lightbox-count")?.textContent, hash: location.hash,
+      locked: getComputedStyle(document.documentElement).overflow === "hidden",
+      hrefs: [...(box?.querySelectorAll("a") || [])].every((a) => a.getAttribute("href")),
+      caption: box?.querySelector(".lightbox-caption")?.textContent };
+  });
+  let s = await state();
+  if (!s.open) { fail(`${name}: Enter on an image did not open the lightbox`); await page.close(); return; }
+  if (!s.inside) fail(`${name}: focus did not move into the lightbox`);
+  if (!s.locked) fail(`${name}: the page behind still scrolls while the lightbox is open`);
+  if (!s.hash.startsWith("#view-")) fail(`${name}: no #view- permalink (hash ${s.hash})`);
+  if (!s.hrefs) fail(`${name}: a lightbox link has no href`);
+  if (expected > 1) {
+    await page.keyboard.press("ArrowRight");
+    const s2 = await state();
+    if (s2.count !== `2 / ${expected}`) fail(`${name}: ArrowRight shows ${s2.count}, not 2 / ${expected}`);
+    await page.keyboard.press("ArrowLeft");
+  }
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press("Tab");
+    if (!(await state()).inside) { fail(`${name}: Tab #${i + 1} left the lightbox`); break; }
+  }
+  await page.keyboard.down("Shift");
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press("Tab");
+    if (!(await state()).inside) { fail(`${name}: Shift+Tab left the lightbox`); break; }
+  }
+  await page.keyboard.up("Shift");
+  await shot(page, `${name}-lightbox-${width}`);
+  await page.keyboard.press("Escape");
+  await sleep(300);
+  s = await state();
+  if (s.open) fail(`${name}: Escape did not close the lightbox`);
+  const back = await page.evaluate(() => document.activeElement?.getAttribute("data-key"));
+  if (back !== openerHref) fail(`${name}: focus went to ${back}, not back to the image that opened the lightbox`);
+  if (s.hash) fail(`${name}: the permalink ${s.hash} stayed after closing`);
+  // Back closes a viewer opened by a click; the permalink opens it.
+  await page.click("a.lightbox-link");
+  await sleep(100);
+  const key = (await state()).hash;
+  await page.goBack();
+  await sleep(300);
+  if ((await state()).open) fail(`${name}: Back did not close the lightbox`);
+  await page.goto(url.split("#")[0] + key, { waitUntil: "load" });
+  await sleep(200);
+  if (!(await state()).open) fail(`${name}: the permalink ${key} did not open the lightbox`);
+  else note(`${name}: lightbox keyboard, focus trap, scroll lock, permalink and Back all work`);
+  await page.close();
+}
+await lightboxChecks("compare", pages.compare, 1280);
+await lightboxChecks("compare", pages.compare, 390);
+await lightboxChecks("blind", pages.blind, 1280);
+await lightboxChecks("run", pages.run, 1280);
+
+// ---- 4. axe-core ---------------------------------------------------------------------
+console.log("axe-core");
+const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+for (const [name, url] of Object.entries(pages)) {
+  for (const scheme of ["light", "dark"]) {
+    for (const width of [390, 1280]) {
+      const page = await newPage(width, 900);
+      await page.setBypassCSP(true);
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+      await page.goto(url, { waitUntil: "load" });
+      await page.evaluate(axeSource);
+      const result = await page.evaluate(async () => {
+        // Open every <details> so the folded content is checked too.
+        document.querySelectorAll("details").forEach((d) => { d.open = true; });
+        const r = await window.axe.run(document, { resultTypes: ["violations"] });
+        return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+      });
+      for (const v of result) fail(`axe ${name} ${scheme} ${width}px: ${v}`);
+      if (!result.length && width === 1280) note(`${name} (${scheme}): 0 violations`);
+      await page.close();
+    }
+  }
+}
+
+for (const name of ["compare", "blind", "run"]) {
+  // The open lightbox too (light mode, phone width).
+  const page = await newPage(390, 800);
+  await page.setBypassCSP(true);
+  await page.goto(pages[name], { waitUntil: "load" });
+  await page.evaluate(axeSource);
+  await page.click("a.lightbox-link");
+  await sleep(200);
+  const result = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
+    .violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`));
+  for (const v of result) fail(`axe ${name} with the lightbox open: ${v}`);
+  if (!result.length) note(`${name} with the lightbox open: 0 violations`);
+  await shot(page, `${name}-lightbox-390`);
+  await page.close();
+}
+
+// ---- 5. blind pages name no Artist ----------------------------------------------------
+console.log("blind");
+{
+  const page = await newPage(1280, 900);
+  const urls = [];
+  page.on("request", (r) => urls.push(r.url()));
+  await page.goto(pages.blind, { waitUntil: "load" });
+  await page.evaluate(async () => { for (let y = 0; y < document.body.scrollHeight; y += 500) { window.scrollTo(0, y); await new Promise((r) => setTimeout(r, 20)); } });
+  await page.waitForNetworkIdle({ idleTime: 200, timeout: 10000 }).catch(() => {});
+  // Open the lightbox too: its URLs and attributes count.
+  await page.click("a.lightbox-link");
+  await sleep(200);
+  const attrs = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll("*")) for (const a of el.attributes) out.push(`${el.tagName.toLowerCase()}[${a.name}]=${a.value}`);
+    out.push(`location=${location.href}`);
+    return out;
+  });
+  let leaks = 0;
+  for (const needle of [...fx.slugs, ...fx.names]) {
+    const n = needle.toLowerCase();
+    for (const a of attrs) if (a.toLowerCase().includes(n)) { fail(`blind: attribute names an Artist: ${a}`); leaks++; }
+    for (const u of urls) if (u.toLowerCase().includes(n)) { fail(`blind: URL names an Artist: ${u}`); leaks++; }
+  }
+  if (!leaks) note(`blind: ${attrs.length} attributes and ${urls.length} URLs, none names an Artist`);
+  const html = fs.readFileSync(path.join(fx.site, fx.blind), "utf8");
+  if (!/Reveal all/.test(html)) fail("blind: no “Reveal all”");
+  if (!/Next group, blind/.test(html)) fail("blind: no link to the next group's blind page");
+  await page.close();
+}
+
+// ---- 6. the Nu HTML checker -------------------------------------------------------------
+console.log("Nu HTML checker");
+{
+  const files = [];
+  const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else if (e.name.endsWith(".html")) files.push(p); } };
+  walk(fx.site);
+  const jar = require("vnu-jar");
+  const out = await new Promise((resolve) => {
+    execFile("java", ["-Xss8m", "-jar", jar, "--errors-only", "--format", "json", ...files], { maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve(stderr || stdout));
+  });
+  let messages = [];
+  try { messages = JSON.parse(out).messages; } catch { fail(`Nu checker gave no JSON: ${out.slice(0, 300)}`); }
+  const errors = messages.filter((m) => m.type === "error" || m.subType === "fatal");
+  for (const m of errors.slice(0, 20)) fail(`Nu: ${m.url?.split("/site/")[1]}:${m.lastLine}: ${m.message}`);
+  note(`Nu: ${files.length} pages, ${errors.length} errors`);
+}
+
+// ---- 7. live reload in `chorus serve` ----------------------------------------------------
+console.log("live reload");
+if (fx.preview) {
+  const page = await newPage(1024, 800);
+  await page.goto(fx.preview.url, { waitUntil: "load" });
+  const marker = `Live reload marker ${Date.now()}`;
+  const record = JSON.parse(fs.readFileSync(fx.preview.run_file, "utf8"));
+  record.artistStmt = `${marker}\n\n${record.artistStmt}`;
+  fs.writeFileSync(fx.preview.run_file, JSON.stringify(record, null, 2) + "\n");
+  let seen = false;
+  for (let i = 0; i < 120 && !seen; i++) {
+    await sleep(250);
+    seen = await page.evaluate((m) => document.body.innerText.includes(m), marker).catch(() => false);
+  }
+  if (!seen) fail("live reload: the open page never showed the changed run text");
+  else note("live reload: the open page showed the changed run text without a manual reload");
+  await page.close();
+}
+
+await browser.close();
+server.close();
+console.log(`browser checks: ${failures.length} failure(s)`);
+process.exit(failures.length ? 1 : 0);
