@@ -215,8 +215,8 @@ impl Site {
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
-            output.remove_links()?;
         }
+        output.remove_links()?;
         let scan = if full { Scan::All } else { scan };
 
         // Which group folders changed, and which are gone.
