@@ -340,7 +340,7 @@ fn nothing_outside_the_site_folder_is_served() {
     for (path, ctype) in [
         (
             format!("/groups/{g}/media/offline-minimalist.jpg"),
-            "image/png",
+            "image/jpeg",
         ),
         (
             format!("/groups/{g}/media/offline-minimalist-400.jpg"),
