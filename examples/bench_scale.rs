@@ -109,6 +109,7 @@ fn main() {
         } else {
             None
         };
+        let largest_page = format!("{} ({})", human(largest.1), largest.0);
         let row = format!(
             "| {runs}{} | {:.1} s ({:.2} ms/run) | {} MB | {:.2} s | {:.2} s ({} MB) | {} | {} | {} | {} |",
             if photo { " (2 MB photos)" } else { "" },
@@ -120,7 +121,7 @@ fn main() {
             added.rss_mb.max(unchanged.rss_mb),
             serve.map_or("–".into(), |(add, _)| format!("{add:.0} ms")),
             serve.map_or("–".into(), |(_, edit)| format!("{edit:.0} ms")),
-            format!("{} ({})", human(largest.1), largest.0),
+            largest_page,
             human(site_bytes),
         );
         eprintln!("{row}");

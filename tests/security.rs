@@ -74,7 +74,7 @@ fn a_run_file_cannot_overwrite_a_page_run_script_or_load_anything_remote() {
     );
     let media = p.files_under(&format!("site/groups/{A}/media"));
     assert!(
-        media.contains(&"offline-minimalist.png".to_string()),
+        media.contains(&"offline-minimalist.jpg".to_string()),
         "{media:?}"
     );
     assert!(!media.iter().any(|m| m.ends_with(".html")), "{media:?}");

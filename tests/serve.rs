@@ -198,7 +198,7 @@ fn a_changed_run_file_and_a_new_group_show_up_over_http() {
             .contains(&format!("groups/{}/index.html", new[0]))),
         "the new group never reached the index"
     );
-    let image = format!("/groups/{}/media/offline-naturalist.png", new[0]);
+    let image = format!("/groups/{}/media/offline-naturalist.jpg", new[0]);
     assert!(
         wait_until(|| get(port, &image).status == 200),
         "the new image is not served"
@@ -339,8 +339,8 @@ fn nothing_outside_the_site_folder_is_served() {
     );
     for (path, ctype) in [
         (
-            format!("/groups/{g}/media/offline-minimalist.png"),
-            "image/png",
+            format!("/groups/{g}/media/offline-minimalist.jpg"),
+            "image/jpeg",
         ),
         (
             format!("/groups/{g}/media/offline-minimalist-400.jpg"),

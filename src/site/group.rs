@@ -18,6 +18,9 @@ use super::{exports, render_page, theme::Theme, OutFile, Output, SiteContext, Si
 use crate::config::Originals;
 use crate::store::{load_group_dir, sha256_hex, LoadedGroup, RunRecord, StoreProblem};
 
+/// One image prepared: the result, variants made, and whether the source was read.
+type Prepare = Result<(Prepared, usize, bool), String>;
+
 /// What every group's build shares: settings, theme, caches, the output.
 pub(crate) struct GroupContext<'a> {
     /// The project root: problems name files relative to it, since a published page must
@@ -86,7 +89,7 @@ pub(crate) fn build_group(
         };
         // The group's images in parallel: a new group (the common incremental case) then
         // uses every core, while a cold build still holds a few decoded images at a time.
-        let results: Vec<(String, PathBuf, Result<(Prepared, usize, bool), String>)> = g
+        let results: Vec<(String, PathBuf, Prepare)> = g
             .runs
             .par_iter()
             .filter_map(|run| {

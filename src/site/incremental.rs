@@ -208,14 +208,16 @@ impl Site {
         super::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = self.settings_key();
+        // A link in the output means someone changed it: it is removed and everything built.
+        let tampered = output.remove_links()? > 0;
         // A different setting, a removed output or a removed cache: build everything.
-        let full = settings != self.manifest.settings
+        let full = tampered
+            || settings != self.manifest.settings
             || !self.out.join(OUTPUT_MARKER).is_file()
             || !self.state.join("cards").is_dir();
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
-            output.remove_links()?;
         }
         let scan = if full { Scan::All } else { scan };
 

@@ -174,7 +174,7 @@ pub fn listing_files(
             let (listing, profile) = if newest {
                 let mut full = a.clone();
                 full.totals = Some(totals(&mine, &a.slug));
-                let profile = profile_of(&mine, &a.slug);
+                let profile = profile_of(&mine, &a.slug).map(Box::new);
                 (full, profile)
             } else {
                 (a.clone(), None)
@@ -331,7 +331,7 @@ enum Job<'a> {
         slot: Slot,
         items: Vec<&'a GroupSummary>,
         artist: ArtistListing,
-        profile: Option<analysis::ArtistAnalysis>,
+        profile: Option<Box<analysis::ArtistAnalysis>>,
         key: String,
     },
     Prompt {

@@ -80,7 +80,12 @@ pub fn list_inputs(dir: &Path) -> Listing {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_string();
-            if name.starts_with('.') || name.starts_with(TEMP_PREFIX) {
+            // Only regular files: a FIFO would block the read, a link is never followed
+            // (`store` reports both).
+            if name.starts_with('.')
+                || name.starts_with(TEMP_PREFIX)
+                || !e.file_type().is_ok_and(|t| t.is_file())
+            {
                 return None;
             }
             let (len, mtime) = stat(&e.path())?;
