@@ -65,6 +65,11 @@ pub struct GroupCard {
     pub prompt_url: String,
     pub created_at: String,
     pub created_date: String,
+    /// The brief's subject and the seed tell apart groups of one prompt version.
+    #[serde(default)]
+    pub brief: String,
+    #[serde(default)]
+    pub seed: u64,
     pub brush_name: String,
     pub brush_model: String,
     pub counts: Counts,
@@ -99,6 +104,8 @@ impl GroupCard {
             prompt_url: g.prompt_url.clone(),
             created_at: g.created_at.clone(),
             created_date: g.created_date.clone(),
+            brief: g.brief.clone(),
+            seed: g.seed,
             brush_name: g.brush_name.clone(),
             brush_model: g.brush_model.clone(),
             counts: g.counts.clone(),
