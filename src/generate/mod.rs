@@ -2,6 +2,7 @@
 //! `runs/` before any provider is called, then drives every run through its stages
 //! (artist → brush → image) and records each step. It never renders HTML.
 
+pub mod batch;
 pub mod budget;
 pub mod events;
 pub mod image;
@@ -622,7 +623,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
     Ok(run)
 }
 
-fn stage_done(stage: &Option<StageMeta>) -> bool {
+pub(crate) fn stage_done(stage: &Option<StageMeta>) -> bool {
     stage
         .as_ref()
         .is_some_and(|s| s.status == StageStatus::Done)
@@ -658,12 +659,13 @@ fn stage_meta(
         retries: attempts.reasons,
         request_id: None,
         error: None,
+        batch: None,
         finished_at: Utc::now(),
     }
 }
 
 /// The provider's figure when it gives one, else the estimate from config prices.
-fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
+pub(crate) fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
     // Rounded to 1e-10 dollars so float noise never shows up in `git diff`.
     let round = |usd: f64| (usd * 1e10).round() / 1e10;
     let (reported, estimate) = (reported.map(round), || estimate().map(round));
