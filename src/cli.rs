@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Project};
 use crate::generate::budget::Budget;
 use crate::generate::events::{Event, Reporter, Sink, Style};
-use crate::generate::{self, Batch, GenerateOptions, Providers};
+use crate::generate::{self, batch, Batch, GenerateOptions, Providers};
 use crate::serve::{self, ServeOptions};
 use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
@@ -24,6 +24,9 @@ pub mod exit {
     pub const PROBLEMS: u8 = 3;
     /// `generate` finished, but at least one run failed or was not started.
     pub const RUNS_FAILED: u8 = 4;
+    /// `resume`: everything collectable was collected, but batches are still running at
+    /// the provider (`generate --batch`); collect again later.
+    pub const WAITING: u8 = 5;
     /// `generate`/`resume` stopped by Ctrl-C (the shell convention, 128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -35,6 +38,7 @@ Exit codes:
   2  bad command-line usage
   3  problems found in runs/ (check; build --strict)
   4  generate/resume finished but some runs failed or did not start (see `chorus status`)
+  5  resume/collect: provider batches are still running; collect again later
 130  generate/resume stopped by Ctrl-C (resume with `chorus resume --all`)";
 
 #[derive(Debug, Parser)]
@@ -71,11 +75,17 @@ The plan (group.json and every run as `queued`) is written before any provider i
         after_help = EXIT_CODES
     )]
     Generate(GenerateArgs),
-    /// Continue runs that are queued, failed, or left generating by a crash
+    /// Collect finished batches and continue runs that are queued, failed, or left generating by a crash
     #[command(
+        visible_alias = "collect",
         long_about = "Continue the runs of one group (or --all) that are queued, failed, or were left \
 `generating` by a crash or Ctrl-C. Each run restarts at its first unfinished stage: a statement \
-that was paid for is never requested again. Resumed group ids are printed on stdout.",
+that was paid for is never requested again. Resumed group ids are printed on stdout.\n\n\
+Runs submitted with `generate --batch` are collected first (`chorus collect` is the same \
+command): each submitted batch is polled; a finished one's results are downloaded and recorded \
+once per run, however often you collect. Images for a gpt-image Brush go as a second batch; \
+other Brushes paint directly. Batches still running are left for later (exit code 5). Lines \
+that expired or failed in a batch become failed runs; the next plain `resume` runs them directly.",
         after_help = EXIT_CODES
     )]
     Resume(ResumeArgs),
@@ -141,8 +151,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Build the site afterwards
-    #[arg(long)]
+    #[arg(long, conflicts_with = "via_batch")]
     pub build: bool,
+    /// Send the Artists' requests through the providers' Batch APIs (about half price,
+    /// results within 24 h) and return at once; collect with `chorus resume --all`
+    #[arg(long = "batch")]
+    pub via_batch: bool,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -177,6 +191,10 @@ pub struct ResumeArgs {
     /// Runs in flight at once (default: defaults.concurrency)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Send runs that still need their Artist (or a gpt-image Brush) as new provider
+    /// batches instead of calling the providers directly
+    #[arg(long = "batch")]
+    pub via_batch: bool,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -346,6 +364,9 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
+    if args.via_batch {
+        return generate_via_batch(&project, &plan, &batch, opts.max_cost);
+    }
     if let Some(max) = opts.max_cost {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
@@ -380,6 +401,88 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// `generate --batch`: write the plan, submit every Artist request as provider batches,
+/// print the group ids and how to collect, and return without waiting.
+fn generate_via_batch(
+    project: &Project,
+    plan: &generate::Plan,
+    direct: &Batch,
+    max_cost: Option<f64>,
+) -> Result<u8> {
+    let unsupported = batch::unsupported(&plan.artists);
+    if !unsupported.is_empty() {
+        anyhow::bail!(
+            "--batch: nothing was sent and nothing was written:\n  {}\nRun these Artists without --batch, or leave them out with --artists",
+            unsupported.join("\n  ")
+        );
+    }
+    let ctx = batch_context(
+        project,
+        direct,
+        plan.artists.clone(),
+        vec![plan.brush.clone()],
+        plan.groups.clone(),
+    );
+    let queued_preview = generate::preview_runs(plan);
+    if let Some(max) = max_cost {
+        let estimate = batch::estimate(&ctx, &queued_preview).map_err(|e| anyhow!(e))?;
+        generate::check_budget(estimate, max)?;
+    }
+    let mut runs = generate::write_plan(&ctx.runs_dir, plan)?;
+    for g in &plan.groups {
+        println!("{}", g.run_group_id);
+    }
+    let all: Vec<usize> = (0..runs.len()).collect();
+    let submitted = batch::block_on(batch::submit(&ctx, &mut runs, &all, batch::Stage::Artist))
+        .map_err(|e| anyhow!(e))??;
+    report_submitted(&submitted);
+    let failed: Vec<&store::RunRecord> = runs.iter().filter(|r| r.status == Status::Failed).collect();
+    for run in &failed {
+        eprintln!("failed: {} / {}: {}", run.run_group_id, run.artist_slug, run.error.as_deref().unwrap_or_default());
+    }
+    if !submitted.is_empty() {
+        eprintln!(
+            "Collect the results with `chorus resume --all` (same as `chorus collect --all`) once the batches end, within {} h; `chorus status` shows their progress.",
+            batch::WINDOW_HOURS
+        );
+    }
+    Ok(if failed.is_empty() { exit::OK } else { exit::RUNS_FAILED })
+}
+
+fn report_submitted(submitted: &[batch::Submitted]) {
+    for s in submitted {
+        eprintln!(
+            "submitted {} batch {} ({} stage, {}): {} request{} at {}% of list price",
+            s.provider,
+            s.batch_id,
+            s.stage.as_str(),
+            s.who,
+            s.requests,
+            if s.requests == 1 { "" } else { "s" },
+            (batch::PRICE_FACTOR * 100.0).round()
+        );
+    }
+}
+
+/// What batch work needs, from the project and the direct batch's HTTP set-up.
+fn batch_context(
+    project: &Project,
+    direct: &Batch,
+    artists: Vec<config::Artist>,
+    brushes: Vec<config::Brush>,
+    groups: Vec<store::GroupRecord>,
+) -> batch::BatchContext {
+    batch::BatchContext {
+        runs_dir: project.runs_dir(),
+        cache_dir: project.root.join(site::CACHE_DIR),
+        kit: direct.kit.clone(),
+        limits: project.config.limits.clone(),
+        artists,
+        brushes,
+        groups,
+    }
 }
 
 /// The set-up `generate` and `resume` share. When a key is missing it says which, before
@@ -421,7 +524,26 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
-    let jobs = providers.jobs(plan.runs, &plan.groups);
+    let mut runs = plan.runs;
+    let mut waiting = 0;
+    if args.via_batch || runs.iter().any(|r| r.meta.submitted.is_some()) {
+        let ctx = batch_context(
+            &project,
+            &batch,
+            plan.artists.clone(),
+            plan.brushes.clone(),
+            plan.groups.clone(),
+        );
+        if let (Some(max), true) = (args.batch.max_cost, args.via_batch) {
+            let estimate = batch::estimate(&ctx, &runs).map_err(|e| anyhow!(e))?;
+            generate::check_budget(estimate, max)?;
+        }
+        let done = batch::block_on(batch::continue_runs(&ctx, runs, args.via_batch))
+            .map_err(|e| anyhow!(e))??;
+        waiting = report_continued(&done);
+        runs = done.direct;
+    }
+    let jobs = providers.jobs(runs, &plan.groups);
     if let Some(max) = args.batch.max_cost {
         generate::check_budget(generate::estimate_jobs(&jobs)?, max)?;
         batch.budget = Some(Budget::new(max));
@@ -429,10 +551,75 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
+    if jobs.is_empty() {
+        return Ok(if waiting > 0 { exit::WAITING } else { exit::OK });
+    }
     let concurrency = args
         .concurrency
         .unwrap_or(project.config.defaults.concurrency);
-    finish_batch(batch, jobs, concurrency, &reporter)
+    let code = finish_batch(batch, jobs, concurrency, &reporter)?;
+    Ok(if code == exit::OK && waiting > 0 {
+        exit::WAITING
+    } else {
+        code
+    })
+}
+
+/// Tells what a collection did; returns how many batches are still running.
+fn report_continued(done: &batch::Continued) -> usize {
+    let c = &done.collected;
+    for note in &c.notes {
+        eprintln!("warning: {note}");
+    }
+    if c.recorded > 0 || c.already > 0 {
+        eprintln!(
+            "collected {} result{} ({} failed){}",
+            c.recorded,
+            if c.recorded == 1 { "" } else { "s" },
+            c.failed.len(),
+            if c.already > 0 {
+                format!("; {} line(s) were recorded by an earlier collect and skipped", c.already)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for run in c.runs.iter().filter(|r| c.failed.contains(&r.run_id)) {
+        eprintln!(
+            "failed: {} / {}: {}",
+            run.run_group_id,
+            run.artist_slug,
+            run.error.as_deref().unwrap_or_default()
+        );
+    }
+    for w in &c.waiting {
+        eprintln!(
+            "waiting: {} batch {} ({} stage, {} run{}, submitted {} ago): {}",
+            w.provider,
+            w.batch_id,
+            w.stage,
+            w.runs,
+            if w.runs == 1 { "" } else { "s" },
+            age(w.submitted_at),
+            w.progress
+        );
+    }
+    report_submitted(&done.submitted);
+    let waiting = c.waiting.len() + done.submitted.len();
+    if waiting > 0 {
+        eprintln!("Batches are still running; collect again later with `chorus resume --all`.");
+    }
+    waiting
+}
+
+/// "3 h 12 min", "45 s": how long ago a batch was submitted.
+fn age(since: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (chrono::Utc::now() - since).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// Runs the batch, prints the summary and picks the exit code.
@@ -530,6 +717,7 @@ fn status(root: &Path) -> Result<u8> {
             );
         }
     }
+    print_batches(root, &tree);
     if !tree.problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/; run `chorus check` for details.",
@@ -537,6 +725,43 @@ fn status(root: &Path) -> Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// The submitted batches, with the provider's own progress when chorus.toml and the keys
+/// allow a poll.
+fn print_batches(root: &Path, tree: &store::RunsTree) {
+    let runs: Vec<store::RunRecord> = tree
+        .groups
+        .iter()
+        .flat_map(|g| g.runs.iter().filter(|r| r.meta.submitted.is_some()).cloned())
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    let ctx = Project::load(root).ok().and_then(|project| {
+        let mut artists = project.config.artists.clone();
+        artists.extend(generate::providers::offline_roster());
+        let brushes = project.config.brushes.clone();
+        let direct = Batch::new(project.runs_dir(), project.config.limits.clone(), Arc::new(Reporter::new(Style::detect(false)))).ok()?;
+        Some(batch_context(&project, &direct, artists, brushes, Vec::new()))
+    });
+    let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) else {
+        return;
+    };
+    println!();
+    println!("Submitted batches (collect with `chorus resume --all`):");
+    println!("{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  progress", "provider", "batch", "stage", "runs", "age");
+    for b in batches {
+        println!(
+            "{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  {}",
+            b.provider,
+            b.batch_id,
+            b.stage,
+            b.runs,
+            age(b.submitted_at),
+            b.progress
+        );
+    }
 }
 
 fn check(root: &Path) -> Result<u8> {

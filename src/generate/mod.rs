@@ -223,6 +223,13 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
             source,
         })
     })?;
+    let runs = preview_runs(plan);
+    in_parallel(&runs, |run| save(runs_dir, run))?;
+    Ok(runs)
+}
+
+/// The runs a plan makes, all `queued`, before anything is written.
+pub fn preview_runs(plan: &Plan) -> Vec<RunRecord> {
     let mut runs = Vec::new();
     for group in &plan.groups {
         for artist in &plan.artists {
@@ -245,8 +252,7 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
             });
         }
     }
-    in_parallel(&runs, |run| save(runs_dir, run))?;
-    Ok(runs)
+    runs
 }
 
 /// Threads for writing a plan. fsync waits on the disk, not the CPU, so many more threads

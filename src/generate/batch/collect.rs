@@ -34,7 +34,8 @@ pub struct Collected {
     pub waiting: Vec<Waiting>,
     /// Lines recorded now (done or failed), and lines skipped as recorded before.
     pub recorded: usize,
-    pub failed: usize,
+    /// Runs whose line failed in this collection (expired, errored, batch failed).
+    pub failed: Vec<uuid::Uuid>,
     pub already: usize,
     /// Things the user should know (unknown lines, polls that failed).
     pub notes: Vec<String>,
@@ -142,7 +143,7 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
             failpoint("collect-after-first-record");
             out.recorded += 1;
             if run.status == Status::Failed {
-                out.failed += 1;
+                out.failed.push(run.run_id);
             }
         }
         // The batch is over: a run it never answered fails, and can be run directly.
@@ -156,7 +157,7 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
                 record(ctx, api.as_ref(), &batch_id, stage, run, Err(reason)).await?;
                 save(ctx, run)?;
                 out.recorded += 1;
-                out.failed += 1;
+                out.failed.push(run.run_id);
             }
         }
     }
@@ -333,23 +334,52 @@ pub fn brush_batch_candidates(ctx: &BatchContext, runs: &[RunRecord]) -> Vec<usi
         .collect()
 }
 
-/// Lines for `chorus status`: each submitted batch with its age and, when `poll` is
-/// given, the provider's own progress figures.
-pub fn status_lines(runs: &[&RunRecord]) -> Vec<(String, String, String, usize, DateTime<Utc>)> {
-    let mut batches: BTreeMap<(String, String, String), (usize, DateTime<Utc>)> = BTreeMap::new();
+/// One submitted batch as `chorus status` shows it.
+#[derive(Debug, Clone)]
+pub struct BatchStatus {
+    pub provider: String,
+    pub batch_id: String,
+    pub stage: String,
+    pub runs: usize,
+    pub submitted_at: DateTime<Utc>,
+    /// The provider's own state and counts, or why they could not be had.
+    pub progress: String,
+}
+
+/// Every batch the tickets of `runs` name, polled through `ctx` when one is given.
+pub async fn survey(ctx: Option<&BatchContext>, runs: &[RunRecord]) -> Vec<BatchStatus> {
+    let mut batches: BTreeMap<BatchKey, (usize, DateTime<Utc>, &RunRecord)> = BTreeMap::new();
     for run in runs {
         if let Some(t) = &run.meta.submitted {
             let entry = batches
                 .entry((t.provider.clone(), t.batch_id.clone(), t.stage.clone()))
-                .or_insert((0, t.submitted_at));
+                .or_insert((0, t.submitted_at, run));
             entry.0 += 1;
             entry.1 = entry.1.min(t.submitted_at);
         }
     }
-    batches
-        .into_iter()
-        .map(|((p, id, stage), (n, at))| (p, id, stage, n, at))
-        .collect()
+    let mut out = Vec::new();
+    for ((provider, batch_id, stage), (n, at, run)) in batches {
+        let progress = match ctx {
+            None => "not polled (chorus.toml could not be read)".to_string(),
+            Some(ctx) => match Stage::parse(&stage).and_then(|s| ctx.api_for(run, s)) {
+                None => format!("not polled: no {provider} batch API for this {stage} in chorus.toml"),
+                Some(api) => match api.poll(&batch_id).await {
+                    Ok(p) => p.counts(),
+                    Err(e) => format!("not polled: {e}"),
+                },
+            },
+        };
+        out.push(BatchStatus {
+            provider,
+            batch_id,
+            stage,
+            runs: n,
+            submitted_at: at,
+            progress,
+        });
+    }
+    out
 }
 
 /// A crash injected at a named point, for the tests that prove collecting survives one.

@@ -20,10 +20,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::providers::{ArtistReply, BrushReply, Kit, ProviderError};
+use super::GenerateError;
 use crate::config::{Artist, Brush, Limits};
 use crate::store::{GroupRecord, RunRecord};
 
-pub use collect::{collect, status_lines, Collected, Waiting};
+pub use collect::{collect, survey, BatchStatus, Collected, Waiting};
 pub use submit::{submit, Submitted};
 
 /// Batch work is billed at half the list price by OpenAI, Anthropic and OpenRouter.
@@ -237,6 +238,62 @@ pub fn estimate(ctx: &BatchContext, runs: &[RunRecord]) -> Result<f64, String> {
         usd += super::budget::estimate_brush(brush)? * factor;
     }
     Ok(usd)
+}
+
+/// What `resume` did with the batches, and what is left to run directly.
+#[derive(Debug, Default)]
+pub struct Continued {
+    pub collected: Collected,
+    pub submitted: Vec<Submitted>,
+    /// Runs to drive directly now: not done, in no batch, and not just failed by one.
+    pub direct: Vec<RunRecord>,
+}
+
+/// `resume`'s batch half: collect every submitted batch; send the images of collected
+/// runs whose Brush paints in batches as a second batch; with `resubmit` (`--batch`),
+/// send runs that still need their Artist or Brush as new batches too. Lines that failed
+/// in this collection are left failed, for the user to see and resume directly.
+pub async fn continue_runs(
+    ctx: &BatchContext,
+    runs: Vec<RunRecord>,
+    resubmit: bool,
+) -> Result<Continued, GenerateError> {
+    let mut collected = collect(ctx, runs).await?;
+    let just_failed = collected.failed.clone();
+    let mut runs = std::mem::take(&mut collected.runs);
+    let mut submitted = Vec::new();
+    let images = collect::brush_batch_candidates(ctx, &runs);
+    submitted.extend(submit(ctx, &mut runs, &images, Stage::Brush).await?);
+    if resubmit {
+        let free = |r: &RunRecord| {
+            r.meta.submitted.is_none()
+                && r.status != crate::store::Status::Done
+                && !just_failed.contains(&r.run_id)
+        };
+        let artists: Vec<usize> = (0..runs.len())
+            .filter(|&i| free(&runs[i]) && !super::stage_done(&runs[i].meta.artist))
+            .collect();
+        submitted.extend(submit(ctx, &mut runs, &artists, Stage::Artist).await?);
+        let brushes: Vec<usize> = (0..runs.len())
+            .filter(|&i| free(&runs[i]) && super::stage_done(&runs[i].meta.artist))
+            .collect();
+        submitted.extend(submit(ctx, &mut runs, &brushes, Stage::Brush).await?);
+    }
+    let direct = runs
+        .iter()
+        .filter(|r| {
+            r.meta.submitted.is_none()
+                && r.status != crate::store::Status::Done
+                && !just_failed.contains(&r.run_id)
+        })
+        .cloned()
+        .collect();
+    collected.runs = runs;
+    Ok(Continued {
+        collected,
+        submitted,
+        direct,
+    })
 }
 
 /// Runs a future on a fresh runtime (the CLI is synchronous).

@@ -23,16 +23,18 @@ pub struct Submitted {
     pub requests: usize,
 }
 
-/// Submits `stage` of every run in `runs` whose Artist (or Brush) has a batch API.
-/// Returns every run (updated where submitted or failed) and the accepted batches; runs
-/// with no batch API come back untouched.
+/// Submits `stage` of the runs at `which` whose Artist (or Brush) has a batch API,
+/// updating them in place (ticket, or failure) and on disk. Runs with no batch API are
+/// left untouched. Returns the accepted batches.
 pub async fn submit(
     ctx: &BatchContext,
-    runs: Vec<RunRecord>,
+    runs: &mut [RunRecord],
+    which: &[usize],
     stage: Stage,
-) -> Result<(Vec<RunRecord>, Vec<Submitted>), GenerateError> {
+) -> Result<Vec<Submitted>, GenerateError> {
     let mut lots: BTreeMap<String, (Arc<dyn BatchApi>, Vec<usize>)> = BTreeMap::new();
-    for (i, run) in runs.iter().enumerate() {
+    for &i in which {
+        let run = &runs[i];
         let Some(api) = ctx.api_for(run, stage) else {
             continue;
         };
@@ -42,7 +44,6 @@ pub async fn submit(
         };
         lots.entry(key).or_insert_with(|| (api, Vec::new())).1.push(i);
     }
-    let mut runs = runs;
     let mut submitted = Vec::new();
     for (api, members) in lots.into_values() {
         for chunk in members.chunks(api.max_requests().max(1)) {
@@ -101,7 +102,7 @@ pub async fn submit(
             }
         }
     }
-    Ok((runs, submitted))
+    Ok(submitted)
 }
 
 /// Runs share a batch when they share provider, endpoint, key and model.
@@ -109,7 +110,13 @@ fn lot_key(ctx: &BatchContext, run: &RunRecord, stage: Stage) -> Option<String> 
     Some(match stage {
         Stage::Artist => {
             let a = ctx.artist(&run.artist_slug)?;
-            format!("{}|{:?}|{:?}|{}", a.provider, a.base_url, a.api_key_env, a.model)
+            // OpenAI and OpenRouter take one model per batch; Anthropic and the offline
+            // simulation take any mix.
+            let model = match a.provider.as_str() {
+                "anthropic" | "offline" => "",
+                _ => a.model.as_str(),
+            };
+            format!("{}|{:?}|{:?}|{model}", a.provider, a.base_url, a.api_key_env)
         }
         Stage::Brush => {
             let b = ctx.brush(&run.brush_slug)?;
