@@ -438,9 +438,15 @@ fn generate_via_batch(
     let submitted = batch::block_on(batch::submit(&ctx, &mut runs, &all, batch::Stage::Artist))
         .map_err(|e| anyhow!(e))??;
     report_submitted(&submitted);
-    let failed: Vec<&store::RunRecord> = runs.iter().filter(|r| r.status == Status::Failed).collect();
+    let failed: Vec<&store::RunRecord> =
+        runs.iter().filter(|r| r.status == Status::Failed).collect();
     for run in &failed {
-        eprintln!("failed: {} / {}: {}", run.run_group_id, run.artist_slug, run.error.as_deref().unwrap_or_default());
+        eprintln!(
+            "failed: {} / {}: {}",
+            run.run_group_id,
+            run.artist_slug,
+            run.error.as_deref().unwrap_or_default()
+        );
     }
     if !submitted.is_empty() {
         eprintln!(
@@ -448,7 +454,11 @@ fn generate_via_batch(
             batch::WINDOW_HOURS
         );
     }
-    Ok(if failed.is_empty() { exit::OK } else { exit::RUNS_FAILED })
+    Ok(if failed.is_empty() {
+        exit::OK
+    } else {
+        exit::RUNS_FAILED
+    })
 }
 
 fn report_submitted(submitted: &[batch::Submitted]) {
@@ -525,7 +535,7 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         return Ok(exit::ERROR);
     };
     let mut runs = plan.runs;
-    let mut waiting = 0;
+    let (mut waiting, mut failed) = (0, 0);
     if args.via_batch || runs.iter().any(|r| r.meta.submitted.is_some()) {
         let ctx = batch_context(
             &project,
@@ -541,6 +551,7 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         let done = batch::block_on(batch::continue_runs(&ctx, runs, args.via_batch))
             .map_err(|e| anyhow!(e))??;
         waiting = report_continued(&done);
+        failed = done.collected.failed.len();
         runs = done.direct;
     }
     let jobs = providers.jobs(runs, &plan.groups);
@@ -551,17 +562,18 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
-    if jobs.is_empty() {
-        return Ok(if waiting > 0 { exit::WAITING } else { exit::OK });
-    }
-    let concurrency = args
-        .concurrency
-        .unwrap_or(project.config.defaults.concurrency);
-    let code = finish_batch(batch, jobs, concurrency, &reporter)?;
-    Ok(if code == exit::OK && waiting > 0 {
-        exit::WAITING
+    let code = if jobs.is_empty() {
+        exit::OK
     } else {
-        code
+        let concurrency = args
+            .concurrency
+            .unwrap_or(project.config.defaults.concurrency);
+        finish_batch(batch, jobs, concurrency, &reporter)?
+    };
+    Ok(match code {
+        exit::OK if failed > 0 => exit::RUNS_FAILED,
+        exit::OK if waiting > 0 => exit::WAITING,
+        code => code,
     })
 }
 
@@ -578,7 +590,10 @@ fn report_continued(done: &batch::Continued) -> usize {
             if c.recorded == 1 { "" } else { "s" },
             c.failed.len(),
             if c.already > 0 {
-                format!("; {} line(s) were recorded by an earlier collect and skipped", c.already)
+                format!(
+                    "; {} line(s) were recorded by an earlier collect and skipped",
+                    c.already
+                )
             } else {
                 String::new()
             }
@@ -733,7 +748,12 @@ fn print_batches(root: &Path, tree: &store::RunsTree) {
     let runs: Vec<store::RunRecord> = tree
         .groups
         .iter()
-        .flat_map(|g| g.runs.iter().filter(|r| r.meta.submitted.is_some()).cloned())
+        .flat_map(|g| {
+            g.runs
+                .iter()
+                .filter(|r| r.meta.submitted.is_some())
+                .cloned()
+        })
         .collect();
     if runs.is_empty() {
         return;
@@ -742,15 +762,29 @@ fn print_batches(root: &Path, tree: &store::RunsTree) {
         let mut artists = project.config.artists.clone();
         artists.extend(generate::providers::offline_roster());
         let brushes = project.config.brushes.clone();
-        let direct = Batch::new(project.runs_dir(), project.config.limits.clone(), Arc::new(Reporter::new(Style::detect(false)))).ok()?;
-        Some(batch_context(&project, &direct, artists, brushes, Vec::new()))
+        let direct = Batch::new(
+            project.runs_dir(),
+            project.config.limits.clone(),
+            Arc::new(Reporter::new(Style::detect(false))),
+        )
+        .ok()?;
+        Some(batch_context(
+            &project,
+            &direct,
+            artists,
+            brushes,
+            Vec::new(),
+        ))
     });
     let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) else {
         return;
     };
     println!();
     println!("Submitted batches (collect with `chorus resume --all`):");
-    println!("{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  progress", "provider", "batch", "stage", "runs", "age");
+    println!(
+        "{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  progress",
+        "provider", "batch", "stage", "runs", "age"
+    );
     for b in batches {
         println!(
             "{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  {}",

@@ -12,7 +12,9 @@ use super::wire::{jsonl, reason, Endpoint};
 use super::{Answer, BatchApi, BatchLine, LineResult, Phase, Progress};
 use crate::config::{Artist, Limits};
 use crate::generate::providers::http::Caller;
-use crate::generate::providers::{anthropic_body, anthropic_reply, with_prompt, Kit, ProviderError};
+use crate::generate::providers::{
+    anthropic_body, anthropic_reply, with_prompt, Kit, ProviderError,
+};
 
 /// Anthropic takes up to 100,000 requests per batch.
 const MAX_REQUESTS: usize = 100_000;
@@ -26,7 +28,10 @@ pub struct AnthropicBatch {
 
 impl AnthropicBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> AnthropicBatch {
-        let caller = Caller::new(format!("artist {:?}", artist.slug), artist.api_key_env.clone());
+        let caller = Caller::new(
+            format!("artist {:?}", artist.slug),
+            artist.api_key_env.clone(),
+        );
         let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
         if let Some(key) = caller.key() {
             headers.push(("x-api-key", key.to_string()));
@@ -88,7 +93,10 @@ impl BatchApi for AnthropicBatch {
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| ProviderError::Fatal {
-                reason: format!("{}: the batch creation reply has no id", self.endpoint.caller.label),
+                reason: format!(
+                    "{}: the batch creation reply has no id",
+                    self.endpoint.caller.label
+                ),
             })
     }
 
@@ -123,7 +131,11 @@ impl BatchApi for AnthropicBatch {
         })
     }
 
-    async fn results(&self, id: &str, _progress: &Progress) -> Result<Vec<LineResult>, ProviderError> {
+    async fn results(
+        &self,
+        id: &str,
+        _progress: &Progress,
+    ) -> Result<Vec<LineResult>, ProviderError> {
         let text = self
             .endpoint
             .get_text(&format!("{}/{id}/results", self.batches()), &self.limits)
@@ -137,7 +149,10 @@ impl BatchApi for AnthropicBatch {
 fn result_line(line: &Value) -> Option<LineResult> {
     let custom_id = line.get("custom_id")?.as_str()?.to_string();
     let result = line.get("result")?;
-    let kind = result.get("type").and_then(Value::as_str).unwrap_or("unknown");
+    let kind = result
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
     let outcome = match kind {
         "succeeded" => result
             .get("message")
@@ -145,7 +160,10 @@ fn result_line(line: &Value) -> Option<LineResult> {
             .ok_or_else(|| "succeeded, but the line has no message".to_string()),
         "errored" => Err(format!(
             "errored: {}",
-            result.get("error").map(reason).unwrap_or_else(|| "no reason given".into())
+            result
+                .get("error")
+                .map(reason)
+                .unwrap_or_else(|| "no reason given".into())
         )),
         "expired" => Err("expired: the batch's 24 h window ended before this request ran".into()),
         "canceled" => Err("canceled: the batch was cancelled before this request ran".into()),
@@ -160,12 +178,17 @@ mod tests {
 
     #[test]
     fn result_types() {
-        let ok = json!({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}});
+        let ok =
+            json!({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}});
         assert!(result_line(&ok).unwrap().outcome.is_ok());
         let err = json!({"custom_id": "b", "result": {"type": "errored", "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens too large"}}}});
         let why = result_line(&err).unwrap().outcome.unwrap_err();
         assert!(why.contains("max_tokens too large"), "{why}");
         let expired = json!({"custom_id": "c", "result": {"type": "expired"}});
-        assert!(result_line(&expired).unwrap().outcome.unwrap_err().starts_with("expired"));
+        assert!(result_line(&expired)
+            .unwrap()
+            .outcome
+            .unwrap_err()
+            .starts_with("expired"));
     }
 }

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::{parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Stage, PRICE_FACTOR};
+use super::{
+    parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Stage, PRICE_FACTOR,
+};
 use crate::generate::providers::{ArtistReply, BrushReply, ProviderError};
 use crate::generate::{cost, image, parse, stage_done, GenerateError};
 use crate::store::{self, BatchRef, RunRecord, StageMeta, StageStatus, Status};
@@ -58,7 +60,11 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
     let mut runs = runs;
     for ((provider, batch_id, stage_name), members) in by_batch {
         let first = &runs[members[0]];
-        let submitted_at = first.meta.submitted.as_ref().map_or_else(Utc::now, |t| t.submitted_at);
+        let submitted_at = first
+            .meta
+            .submitted
+            .as_ref()
+            .map_or_else(Utc::now, |t| t.submitted_at);
         let mut waiting = Waiting {
             provider: provider.clone(),
             batch_id: batch_id.clone(),
@@ -103,7 +109,8 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
             Phase::Ended => match api.results(&batch_id, &progress).await {
                 Ok(lines) => lines,
                 Err(e) => {
-                    waiting.progress = format!("{}; results not downloaded: {e}", progress.counts());
+                    waiting.progress =
+                        format!("{}; results not downloaded: {e}", progress.counts());
                     out.waiting.push(waiting);
                     continue;
                 }
@@ -149,7 +156,12 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
         // The batch is over: a run it never answered fails, and can be run directly.
         for &i in &members {
             let run = &mut runs[i];
-            if run.meta.submitted.as_ref().is_some_and(|t| t.batch_id == batch_id) {
+            if run
+                .meta
+                .submitted
+                .as_ref()
+                .is_some_and(|t| t.batch_id == batch_id)
+            {
                 let reason = format!(
                     "the batch ended ({}) without a result for this request",
                     progress.state
@@ -169,7 +181,10 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
 pub(super) fn save(ctx: &BatchContext, run: &RunRecord) -> Result<(), GenerateError> {
     tokio::task::block_in_place(|| {
         store::write_run(&ctx.runs_dir, run).map_err(|source| GenerateError::Write {
-            path: store::run_file(&store::group_dir(&ctx.runs_dir, &run.run_group_id), &run.artist_slug),
+            path: store::run_file(
+                &store::group_dir(&ctx.runs_dir, &run.run_group_id),
+                &run.artist_slug,
+            ),
             source,
         })
     })
@@ -184,7 +199,11 @@ async fn record(
     run: &mut RunRecord,
     outcome: Result<serde_json::Value, String>,
 ) -> Result<(), GenerateError> {
-    let submitted_at = run.meta.submitted.take().map_or_else(Utc::now, |t| t.submitted_at);
+    let submitted_at = run
+        .meta
+        .submitted
+        .take()
+        .map_or_else(Utc::now, |t| t.submitted_at);
     run.updated_at = Some(Utc::now());
     let (provider, model) = match stage {
         Stage::Artist => ctx
@@ -199,7 +218,10 @@ async fn record(
         status: StageStatus::Done,
         provider: Some(provider),
         model: Some(model),
-        params: api.params(),
+        // The run's own Artist's params: one batch may carry several models.
+        params: ctx
+            .api_for(run, stage)
+            .map_or_else(|| api.params(), |own| own.params()),
         latency_ms: (Utc::now() - submitted_at).num_milliseconds().max(0) as u64,
         tokens: None,
         cost: None,
@@ -224,7 +246,12 @@ async fn record(
         }
         (Stage::Brush, Ok(Answer::Image(reply))) => record_image(ctx, run, meta, reply).await,
         (_, Ok(_)) => {
-            fail(run, meta, stage, "the result is not the kind this stage expects".into());
+            fail(
+                run,
+                meta,
+                stage,
+                "the result is not the kind this stage expects".into(),
+            );
             Ok(())
         }
         (_, Err(e)) => {
@@ -234,14 +261,22 @@ async fn record(
     }
 }
 
-fn record_statement(ctx: &BatchContext, run: &mut RunRecord, meta: &mut StageMeta, reply: ArtistReply) {
+fn record_statement(
+    ctx: &BatchContext,
+    run: &mut RunRecord,
+    meta: &mut StageMeta,
+    reply: ArtistReply,
+) {
     let parsed = parse::parse_reply(&reply.text);
     run.artist_stmt = parsed.statement;
     run.image_prompt = parsed.image_prompt;
     run.meta.warnings.extend(parsed.warnings);
     meta.tokens = reply.tokens;
     meta.request_id = reply.request_id;
-    let price = ctx.artist(&run.artist_slug).map(|a| a.price.clone()).unwrap_or_default();
+    let price = ctx
+        .artist(&run.artist_slug)
+        .map(|a| a.price.clone())
+        .unwrap_or_default();
     meta.cost = cost(reply.cost_usd, || {
         let t = reply.tokens?;
         Some(
@@ -266,19 +301,36 @@ async fn record_image(
     meta.cost = cost(reply.cost_usd, || price.map(|p| p * PRICE_FACTOR));
     run.revised_prompt = reply.revised_prompt.clone();
     let started = std::time::Instant::now();
-    let checked = image::obtain(&ctx.kit.client, &reply.image, ctx.kit.timeout, ctx.limits.max_image_bytes).await;
+    let checked = image::obtain(
+        &ctx.kit.client,
+        &reply.image,
+        ctx.kit.timeout,
+        ctx.limits.max_image_bytes,
+    )
+    .await;
     let checked = match checked {
         Ok(c) => c,
         Err(e) => {
-            fail(run, meta, Stage::Brush, format!("the image is unusable: {e}"));
+            fail(
+                run,
+                meta,
+                Stage::Brush,
+                format!("the image is unusable: {e}"),
+            );
             return Ok(());
         }
     };
     let name = store::image_file_name(&run.artist_slug, checked.extension);
     let path = store::group_dir(&ctx.runs_dir, &run.run_group_id).join(&name);
-    let written = tokio::task::block_in_place(|| crate::fsutil::write_atomic(&path, &checked.bytes));
+    let written =
+        tokio::task::block_in_place(|| crate::fsutil::write_atomic(&path, &checked.bytes));
     if let Err(e) = written {
-        fail(run, meta, Stage::Brush, format!("cannot write {}: {e}", path.display()));
+        fail(
+            run,
+            meta,
+            Stage::Brush,
+            format!("cannot write {}: {e}", path.display()),
+        );
         return Ok(());
     }
     let mut download = meta.clone();
@@ -303,7 +355,10 @@ async fn record_image(
 fn fail(run: &mut RunRecord, mut meta: StageMeta, stage: Stage, reason: String) {
     meta.status = StageStatus::Failed;
     meta.error = Some(reason.clone());
-    let batch = meta.batch.as_ref().map(|b| format!("{} batch {}", b.provider, b.batch_id));
+    let batch = meta
+        .batch
+        .as_ref()
+        .map(|b| format!("{} batch {}", b.provider, b.batch_id));
     match stage {
         Stage::Artist => run.meta.artist = Some(meta),
         Stage::Brush => run.meta.brush = Some(meta),
@@ -363,7 +418,9 @@ pub async fn survey(ctx: Option<&BatchContext>, runs: &[RunRecord]) -> Vec<Batch
         let progress = match ctx {
             None => "not polled (chorus.toml could not be read)".to_string(),
             Some(ctx) => match Stage::parse(&stage).and_then(|s| ctx.api_for(run, s)) {
-                None => format!("not polled: no {provider} batch API for this {stage} in chorus.toml"),
+                None => {
+                    format!("not polled: no {provider} batch API for this {stage} in chorus.toml")
+                }
                 Some(api) => match api.poll(&batch_id).await {
                     Ok(p) => p.counts(),
                     Err(e) => format!("not polled: {e}"),

@@ -138,8 +138,11 @@ pub trait BatchApi: Send + Sync {
     async fn submit(&self, lines: &[BatchLine]) -> Result<String, ProviderError>;
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError>;
     /// Every result line of an ended batch, in the provider's order.
-    async fn results(&self, id: &str, progress: &Progress)
-        -> Result<Vec<LineResult>, ProviderError>;
+    async fn results(
+        &self,
+        id: &str,
+        progress: &Progress,
+    ) -> Result<Vec<LineResult>, ProviderError>;
 }
 
 /// What batch work shares: where runs live, the HTTP kit, limits, and who takes part.
@@ -180,8 +183,12 @@ impl BatchContext {
         let (kit, limits) = (&self.kit, &self.limits);
         match artist.provider.as_str() {
             "openai" => Ok(Arc::new(openai::OpenAiBatch::chat(artist, kit, limits))),
-            "anthropic" => Ok(Arc::new(anthropic::AnthropicBatch::new(artist, kit, limits))),
-            "openrouter" => Ok(Arc::new(openrouter::OpenRouterBatch::new(artist, kit, limits))),
+            "anthropic" => Ok(Arc::new(anthropic::AnthropicBatch::new(
+                artist, kit, limits,
+            ))),
+            "openrouter" => Ok(Arc::new(openrouter::OpenRouterBatch::new(
+                artist, kit, limits,
+            ))),
             "offline" => offline::OfflineBatch::new(artist, &self.cache_dir)
                 .map(|b| Arc::new(b) as Arc<dyn BatchApi>)
                 .map_err(|e| e.to_string()),
@@ -196,7 +203,8 @@ impl BatchContext {
     /// in batches. dall-e-3, OpenRouter images and the procedural Brush paint directly.
     pub fn for_brush(&self, brush: &Brush) -> Option<Arc<dyn BatchApi>> {
         brush_batches(brush).then(|| {
-            Arc::new(openai::OpenAiBatch::images(brush, &self.kit, &self.limits)) as Arc<dyn BatchApi>
+            Arc::new(openai::OpenAiBatch::images(brush, &self.kit, &self.limits))
+                as Arc<dyn BatchApi>
         })
     }
 }
@@ -210,8 +218,18 @@ pub fn brush_batches(brush: &Brush) -> bool {
 pub fn unsupported(artists: &[Artist]) -> Vec<String> {
     artists
         .iter()
-        .filter(|a| !matches!(a.provider.as_str(), "openai" | "anthropic" | "openrouter" | "offline"))
-        .map(|a| format!("artist {:?}: provider {:?} has no batch API", a.slug, a.provider))
+        .filter(|a| {
+            !matches!(
+                a.provider.as_str(),
+                "openai" | "anthropic" | "openrouter" | "offline"
+            )
+        })
+        .map(|a| {
+            format!(
+                "artist {:?}: provider {:?} has no batch API",
+                a.slug, a.provider
+            )
+        })
         .collect()
 }
 
@@ -315,7 +333,9 @@ mod tests {
         for stage in [Stage::Artist, Stage::Brush] {
             let c = custom_id(id, stage);
             assert!(c.len() <= 64);
-            assert!(c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'));
+            assert!(c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'));
             assert_eq!(parse_custom_id(&c), Some((id, stage)));
         }
         assert_eq!(parse_custom_id("nonsense"), None);

@@ -71,12 +71,12 @@ impl BatchApi for OfflineBatch {
     }
 
     fn parse(&self, body: &Value) -> Result<Answer, ProviderError> {
-        let text = body
-            .get("text")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::Fatal {
-                reason: "offline batch: a result has no text".into(),
-            })?;
+        let text =
+            body.get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ProviderError::Fatal {
+                    reason: "offline batch: a result has no text".into(),
+                })?;
         let tokens = body.get("usage").and_then(|u| {
             Some(Tokens {
                 input: u.get("input")?.as_u64()?,
@@ -125,14 +125,21 @@ impl BatchApi for OfflineBatch {
         })
     }
 
-    async fn results(&self, id: &str, _progress: &Progress) -> Result<Vec<LineResult>, ProviderError> {
+    async fn results(
+        &self,
+        id: &str,
+        _progress: &Progress,
+    ) -> Result<Vec<LineResult>, ProviderError> {
         let mut out = Vec::new();
         for line in self.read(id)? {
             let Some(custom_id) = line.get("custom_id").and_then(Value::as_str) else {
                 continue;
             };
             let body = &line["body"];
-            let model = body.get("model").and_then(Value::as_str).unwrap_or_default();
+            let model = body
+                .get("model")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let request = ArtistRequest {
                 prompt: body
                     .get("prompt")

@@ -12,8 +12,8 @@ use super::{Answer, BatchApi, BatchLine, LineResult, Phase, Progress};
 use crate::config::{Artist, Brush, Limits};
 use crate::generate::providers::http::Caller;
 use crate::generate::providers::{
-    openai_chat_body, openai_chat_reply, openai_image_reply, openai_images_body, with_prompt,
-    Kit, ProviderError,
+    openai_chat_body, openai_chat_reply, openai_image_reply, openai_images_body, with_prompt, Kit,
+    ProviderError,
 };
 
 /// OpenAI takes up to 50,000 requests per batch file.
@@ -39,7 +39,10 @@ impl OpenAiBatch {
             artist.base_url.as_deref(),
             Kind::Chat,
             openai_chat_body(artist, false),
-            Caller::new(format!("artist {:?}", artist.slug), artist.api_key_env.clone()),
+            Caller::new(
+                format!("artist {:?}", artist.slug),
+                artist.api_key_env.clone(),
+            ),
             kit,
         )
     }
@@ -90,7 +93,10 @@ impl OpenAiBatch {
     async fn file_lines(&self, file_id: &str) -> Result<Vec<LineResult>, ProviderError> {
         let text = self
             .endpoint
-            .get_text(&format!("{}/files/{file_id}/content", self.base), &self.limits)
+            .get_text(
+                &format!("{}/files/{file_id}/content", self.base),
+                &self.limits,
+            )
             .await?;
         let (values, _) = jsonl(&text);
         Ok(values.iter().filter_map(openai_style_line).collect())
@@ -204,7 +210,11 @@ impl BatchApi for OpenAiBatch {
         })
     }
 
-    async fn results(&self, _id: &str, progress: &Progress) -> Result<Vec<LineResult>, ProviderError> {
+    async fn results(
+        &self,
+        _id: &str,
+        progress: &Progress,
+    ) -> Result<Vec<LineResult>, ProviderError> {
         let mut all = Vec::new();
         for handle in ["output", "errors"] {
             if let Some(file_id) = progress.handles.get(handle).and_then(Value::as_str) {

@@ -28,7 +28,10 @@ pub struct OpenRouterBatch {
 
 impl OpenRouterBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> OpenRouterBatch {
-        let caller = Caller::new(format!("artist {:?}", artist.slug), artist.api_key_env.clone());
+        let caller = Caller::new(
+            format!("artist {:?}", artist.slug),
+            artist.api_key_env.clone(),
+        );
         let mut headers = vec![
             ("http-referer", OPENROUTER_REFERER.to_string()),
             ("x-title", OPENROUTER_TITLE.to_string()),
@@ -99,7 +102,10 @@ impl BatchApi for OpenRouterBatch {
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| ProviderError::Fatal {
-                reason: format!("{}: the batch creation reply has no id", self.endpoint.caller.label),
+                reason: format!(
+                    "{}: the batch creation reply has no id",
+                    self.endpoint.caller.label
+                ),
             })
     }
 
@@ -123,7 +129,10 @@ impl BatchApi for OpenRouterBatch {
             "completed" | "expired" | "cancelled" => Phase::Ended,
             "failed" => Phase::Failed(format!(
                 "the batch failed: {}",
-                batch.get("error").map(super::wire::reason).unwrap_or_else(|| "no reason given".into())
+                batch
+                    .get("error")
+                    .map(super::wire::reason)
+                    .unwrap_or_else(|| "no reason given".into())
             )),
             _ => Phase::Running,
         };
@@ -137,7 +146,11 @@ impl BatchApi for OpenRouterBatch {
         })
     }
 
-    async fn results(&self, _id: &str, progress: &Progress) -> Result<Vec<LineResult>, ProviderError> {
+    async fn results(
+        &self,
+        _id: &str,
+        progress: &Progress,
+    ) -> Result<Vec<LineResult>, ProviderError> {
         Ok(progress
             .handles
             .get("results")

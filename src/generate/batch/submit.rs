@@ -38,18 +38,21 @@ pub async fn submit(
         let Some(api) = ctx.api_for(run, stage) else {
             continue;
         };
-        let Some(key) = lot_key(ctx, run, stage).filter(|_| ctx.group(run.run_group_id).is_some())
-        else {
+        let Some(key) = lot_key(ctx, run, stage).filter(|_| line(ctx, run, stage).is_some()) else {
             continue;
         };
-        lots.entry(key).or_insert_with(|| (api, Vec::new())).1.push(i);
+        lots.entry(key)
+            .or_insert_with(|| (api, Vec::new()))
+            .1
+            .push(i);
     }
     let mut submitted = Vec::new();
     for (api, members) in lots.into_values() {
         for chunk in members.chunks(api.max_requests().max(1)) {
+            // Each line from its own Artist's settings: a lot may mix models and params.
             let lines: Vec<BatchLine> = chunk
                 .iter()
-                .filter_map(|&i| line(ctx, api.as_ref(), &runs[i], stage))
+                .filter_map(|&i| line(ctx, &runs[i], stage))
                 .collect();
             let result = api.submit(&lines).await;
             let mut who: Vec<&str> = chunk
@@ -116,17 +119,24 @@ fn lot_key(ctx: &BatchContext, run: &RunRecord, stage: Stage) -> Option<String> 
                 "anthropic" | "offline" => "",
                 _ => a.model.as_str(),
             };
-            format!("{}|{:?}|{:?}|{model}", a.provider, a.base_url, a.api_key_env)
+            format!(
+                "{}|{:?}|{:?}|{model}",
+                a.provider, a.base_url, a.api_key_env
+            )
         }
         Stage::Brush => {
             let b = ctx.brush(&run.brush_slug)?;
-            format!("{}|{:?}|{:?}|{}", b.provider, b.base_url, b.api_key_env, b.model)
+            format!(
+                "{}|{:?}|{:?}|{}",
+                b.provider, b.base_url, b.api_key_env, b.model
+            )
         }
     })
 }
 
-fn line(ctx: &BatchContext, api: &dyn BatchApi, run: &RunRecord, stage: Stage) -> Option<BatchLine> {
+fn line(ctx: &BatchContext, run: &RunRecord, stage: Stage) -> Option<BatchLine> {
     let group = ctx.group(run.run_group_id)?;
+    let api = ctx.api_for(run, stage)?;
     let prompt = match stage {
         Stage::Artist => group.prompt_text.as_str(),
         Stage::Brush => run.image_prompt.as_str(),

@@ -58,7 +58,10 @@ impl Endpoint {
 
     fn json(&self, text: &str) -> Result<Value, ProviderError> {
         serde_json::from_str(text).map_err(|e| ProviderError::Fatal {
-            reason: format!("{}: the batch API's reply is not JSON ({e})", self.caller.label),
+            reason: format!(
+                "{}: the batch API's reply is not JSON ({e})",
+                self.caller.label
+            ),
         })
     }
 
@@ -199,14 +202,21 @@ mod tests {
     #[test]
     fn openai_lines() {
         let ok = json!({"custom_id": "a", "response": {"status_code": 200, "body": {"x": 1}}, "error": null});
-        assert_eq!(openai_style_line(&ok).unwrap().outcome.unwrap(), json!({"x": 1}));
+        assert_eq!(
+            openai_style_line(&ok).unwrap().outcome.unwrap(),
+            json!({"x": 1})
+        );
         let expired = json!({"custom_id": "b", "response": null, "error": {"code": "batch_expired", "message": "not run in time"}});
         assert_eq!(
             openai_style_line(&expired).unwrap().outcome.unwrap_err(),
             "batch_expired: not run in time"
         );
         let bad = json!({"custom_id": "c", "response": {"status_code": 400, "body": {"error": {"message": "bad model", "type": "invalid_request_error"}}}});
-        assert!(openai_style_line(&bad).unwrap().outcome.unwrap_err().contains("bad model"));
+        assert!(openai_style_line(&bad)
+            .unwrap()
+            .outcome
+            .unwrap_err()
+            .contains("bad model"));
         assert!(openai_style_line(&json!({"no": "id"})).is_none());
     }
 
