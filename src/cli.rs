@@ -403,21 +403,14 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// `generate --batch`: write the plan, submit every Artist request as provider batches,
-/// print the group ids and how to collect, and return without waiting.
+/// `generate --batch`: submit every Artist request as provider batches, print the group
+/// ids and how to collect, and return without waiting.
 fn generate_via_batch(
     project: &Project,
     plan: &generate::Plan,
     direct: &Batch,
     max_cost: Option<f64>,
 ) -> Result<u8> {
-    let unsupported = batch::unsupported(&plan.artists);
-    if !unsupported.is_empty() {
-        anyhow::bail!(
-            "--batch: nothing was sent and nothing was written:\n  {}\nRun these Artists without --batch, or leave them out with --artists",
-            unsupported.join("\n  ")
-        );
-    }
     let ctx = batch_context(
         project,
         direct,
@@ -425,19 +418,13 @@ fn generate_via_batch(
         vec![plan.brush.clone()],
         plan.groups.clone(),
     );
-    let queued_preview = generate::preview_runs(plan);
-    if let Some(max) = max_cost {
-        let estimate = batch::estimate(&ctx, &queued_preview).map_err(|e| anyhow!(e))?;
-        generate::check_budget(estimate, max)?;
-    }
-    let mut runs = generate::write_plan(&ctx.runs_dir, plan)?;
+    let (runs, submitted) = batch::start(&ctx, plan, max_cost)?;
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
-    let all: Vec<usize> = (0..runs.len()).collect();
-    let submitted = batch::block_on(batch::submit(&ctx, &mut runs, &all, batch::Stage::Artist))
-        .map_err(|e| anyhow!(e))??;
-    report_submitted(&submitted);
+    batch::report::submitted(&submitted)
+        .iter()
+        .for_each(|l| eprintln!("{l}"));
     let failed: Vec<&store::RunRecord> =
         runs.iter().filter(|r| r.status == Status::Failed).collect();
     for run in &failed {
@@ -461,22 +448,6 @@ fn generate_via_batch(
     })
 }
 
-fn report_submitted(submitted: &[batch::Submitted]) {
-    for s in submitted {
-        eprintln!(
-            "submitted {} batch {} ({} stage, {}): {} request{} at {}% of list price",
-            s.provider,
-            s.batch_id,
-            s.stage.as_str(),
-            s.who,
-            s.requests,
-            if s.requests == 1 { "" } else { "s" },
-            (batch::PRICE_FACTOR * 100.0).round()
-        );
-    }
-}
-
-/// What batch work needs, from the project and the direct batch's HTTP set-up.
 fn batch_context(
     project: &Project,
     direct: &Batch,
@@ -484,15 +455,7 @@ fn batch_context(
     brushes: Vec<config::Brush>,
     groups: Vec<store::GroupRecord>,
 ) -> batch::BatchContext {
-    batch::BatchContext {
-        runs_dir: project.runs_dir(),
-        cache_dir: project.root.join(site::CACHE_DIR),
-        kit: direct.kit.clone(),
-        limits: project.config.limits.clone(),
-        artists,
-        brushes,
-        groups,
-    }
+    batch::BatchContext::new(project, direct.kit.clone(), artists, brushes, groups)
 }
 
 /// The set-up `generate` and `resume` share. When a key is missing it says which, before
@@ -550,7 +513,10 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         }
         let done = batch::block_on(batch::continue_runs(&ctx, runs, args.via_batch))
             .map_err(|e| anyhow!(e))??;
-        waiting = report_continued(&done);
+        batch::report::continued(&done)
+            .iter()
+            .for_each(|l| eprintln!("{l}"));
+        waiting = done.still_running();
         failed = done.collected.failed.len();
         runs = done.direct;
     }
@@ -575,66 +541,6 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         exit::OK if waiting > 0 => exit::WAITING,
         code => code,
     })
-}
-
-/// Tells what a collection did; returns how many batches are still running.
-fn report_continued(done: &batch::Continued) -> usize {
-    let c = &done.collected;
-    for note in &c.notes {
-        eprintln!("warning: {note}");
-    }
-    if c.recorded > 0 || c.already > 0 {
-        eprintln!(
-            "collected {} result{} ({} failed){}",
-            c.recorded,
-            if c.recorded == 1 { "" } else { "s" },
-            c.failed.len(),
-            if c.already > 0 {
-                format!(
-                    "; {} line(s) were recorded by an earlier collect and skipped",
-                    c.already
-                )
-            } else {
-                String::new()
-            }
-        );
-    }
-    for run in c.runs.iter().filter(|r| c.failed.contains(&r.run_id)) {
-        eprintln!(
-            "failed: {} / {}: {}",
-            run.run_group_id,
-            run.artist_slug,
-            run.error.as_deref().unwrap_or_default()
-        );
-    }
-    for w in &c.waiting {
-        eprintln!(
-            "waiting: {} batch {} ({} stage, {} run{}, submitted {} ago): {}",
-            w.provider,
-            w.batch_id,
-            w.stage,
-            w.runs,
-            if w.runs == 1 { "" } else { "s" },
-            age(w.submitted_at),
-            w.progress
-        );
-    }
-    report_submitted(&done.submitted);
-    let waiting = c.waiting.len() + done.submitted.len();
-    if waiting > 0 {
-        eprintln!("Batches are still running; collect again later with `chorus resume --all`.");
-    }
-    waiting
-}
-
-/// "3 h 12 min", "45 s": how long ago a batch was submitted.
-fn age(since: chrono::DateTime<chrono::Utc>) -> String {
-    let secs = (chrono::Utc::now() - since).num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// Runs the batch, prints the summary and picks the exit code.
@@ -748,53 +654,17 @@ fn print_batches(root: &Path, tree: &store::RunsTree) {
     let runs: Vec<store::RunRecord> = tree
         .groups
         .iter()
-        .flat_map(|g| {
-            g.runs
-                .iter()
-                .filter(|r| r.meta.submitted.is_some())
-                .cloned()
-        })
+        .flat_map(|g| g.runs.iter().filter(|r| r.meta.submitted.is_some()))
+        .cloned()
         .collect();
     if runs.is_empty() {
         return;
     }
-    let ctx = Project::load(root).ok().and_then(|project| {
-        let mut artists = project.config.artists.clone();
-        artists.extend(generate::providers::offline_roster());
-        let brushes = project.config.brushes.clone();
-        let direct = Batch::new(
-            project.runs_dir(),
-            project.config.limits.clone(),
-            Arc::new(Reporter::new(Style::detect(false))),
-        )
-        .ok()?;
-        Some(batch_context(
-            &project,
-            &direct,
-            artists,
-            brushes,
-            Vec::new(),
-        ))
-    });
-    let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) else {
-        return;
-    };
-    println!();
-    println!("Submitted batches (collect with `chorus resume --all`):");
-    println!(
-        "{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  progress",
-        "provider", "batch", "stage", "runs", "age"
-    );
-    for b in batches {
-        println!(
-            "{:<10}  {:<46}  {:<6}  {:>4}  {:<12}  {}",
-            b.provider,
-            b.batch_id,
-            b.stage,
-            b.runs,
-            age(b.submitted_at),
-            b.progress
-        );
+    let ctx = Project::load(root)
+        .ok()
+        .and_then(|p| batch::BatchContext::for_status(&p).ok());
+    if let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) {
+        print!("{}", batch::report::status_table(&batches));
     }
 }
 

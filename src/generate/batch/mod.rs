@@ -9,6 +9,7 @@ mod collect;
 mod offline;
 mod openai;
 mod openrouter;
+pub mod report;
 mod submit;
 mod wire;
 
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use super::providers::{ArtistReply, BrushReply, Kit, ProviderError};
 use super::GenerateError;
-use crate::config::{Artist, Brush, Limits};
+use crate::config::{Artist, Brush, Limits, Project};
 use crate::store::{GroupRecord, RunRecord};
 
 pub use collect::{collect, survey, BatchStatus, Collected, Waiting};
@@ -158,6 +159,43 @@ pub struct BatchContext {
 }
 
 impl BatchContext {
+    pub fn new(
+        project: &Project,
+        kit: Kit,
+        artists: Vec<Artist>,
+        brushes: Vec<Brush>,
+        groups: Vec<GroupRecord>,
+    ) -> BatchContext {
+        BatchContext {
+            runs_dir: project.runs_dir(),
+            cache_dir: project.root.join(crate::site::CACHE_DIR),
+            kit,
+            limits: project.config.limits.clone(),
+            artists,
+            brushes,
+            groups,
+        }
+    }
+
+    /// For `chorus status`: every Artist and Brush the project knows, offline ones too.
+    pub fn for_status(project: &Project) -> Result<BatchContext, ProviderError> {
+        let mut artists = project.config.artists.clone();
+        artists.extend(super::providers::offline_roster());
+        let limits = &project.config.limits;
+        let kit = Kit {
+            client: super::providers::http::client()?,
+            timeout: std::time::Duration::from_secs_f64(limits.request_timeout_secs.max(0.001)),
+        };
+        let brushes = project.config.brushes.clone();
+        Ok(BatchContext::new(
+            project,
+            kit,
+            artists,
+            brushes,
+            Vec::new(),
+        ))
+    }
+
     pub fn artist(&self, slug: &str) -> Option<&Artist> {
         self.artists.iter().find(|a| a.slug == slug)
     }
@@ -265,6 +303,39 @@ pub struct Continued {
     pub submitted: Vec<Submitted>,
     /// Runs to drive directly now: not done, in no batch, and not just failed by one.
     pub direct: Vec<RunRecord>,
+}
+
+impl Continued {
+    /// Batches left running at the providers (old ones, and any just submitted).
+    pub fn still_running(&self) -> usize {
+        self.collected.waiting.len() + self.submitted.len()
+    }
+}
+
+/// `generate --batch`, once the plan is made: refuse Artists without a batch API and a
+/// batch over `max_cost` (at batch prices) before anything is written; then write the
+/// plan and submit every Artist request. Returns the runs as submitted and the batches.
+pub fn start(
+    ctx: &BatchContext,
+    plan: &super::Plan,
+    max_cost: Option<f64>,
+) -> Result<(Vec<RunRecord>, Vec<Submitted>), GenerateError> {
+    let unsupported = unsupported(&plan.artists);
+    if !unsupported.is_empty() {
+        return Err(GenerateError::Plan(format!(
+            "--batch: nothing was sent and nothing was written:\n  {}\nRun these Artists without --batch, or leave them out with --artists",
+            unsupported.join("\n  ")
+        )));
+    }
+    if let Some(max) = max_cost {
+        let estimate = estimate(ctx, &super::preview_runs(plan)).map_err(GenerateError::Plan)?;
+        super::check_budget(estimate, max)?;
+    }
+    let mut runs = super::write_plan(&ctx.runs_dir, plan)?;
+    let all: Vec<usize> = (0..runs.len()).collect();
+    let submitted =
+        block_on(submit(ctx, &mut runs, &all, Stage::Artist)).map_err(GenerateError::Plan)??;
+    Ok((runs, submitted))
 }
 
 /// `resume`'s batch half: collect every submitted batch; send the images of collected
