@@ -524,3 +524,41 @@ async fn max_cost_uses_batch_prices() {
         "the same budget does not cover list prices"
     );
 }
+
+#[tokio::test]
+async fn resume_with_batch_sends_failed_lines_as_a_new_batch() {
+    let m = MockProvider::start().await;
+    let mut script = Script::polls(&["completed"]);
+    script.expire = 1;
+    batch_mock::mount(&m, Api::OpenAi, script).await;
+    dalle(&m).await;
+    let p = project(&m, "openai", &["a"], "dall-e-3");
+    assert!(chorus(&p, &["generate", "--batch", "--repeat", "2"])
+        .await
+        .status
+        .success());
+    assert_eq!(
+        chorus(&p, &["collect", "--all"]).await.status.code(),
+        Some(4)
+    );
+    assert_eq!(statuses(&p), ["done", "failed"]);
+
+    // The expired line goes out again as a batch of one, not as a direct call.
+    let out = chorus(&p, &["resume", "--all", "--batch"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(batch_mock::count(&m, "POST", "/v1/batches").await, 2);
+    let upload = m.requests("/v1/files").await.remove(1);
+    assert_eq!(
+        String::from_utf8_lossy(&upload.body)
+            .matches("\"custom_id\"")
+            .count(),
+        1
+    );
+    assert_eq!(m.count(CHAT).await, 0);
+    let waiting = runs(&p)
+        .into_iter()
+        .find(|r| r["status"] != "done")
+        .unwrap();
+    assert_eq!(waiting["meta"]["submitted"]["batchId"], "batch_2");
+    assert!(waiting.get("error").is_none());
+}

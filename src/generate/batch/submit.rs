@@ -62,6 +62,7 @@ pub async fn submit(
                     Stage::Brush => runs[i].brush_slug.as_str(),
                 })
                 .collect();
+            who.sort_unstable();
             who.dedup();
             let who = who.join(", ");
             match result {
