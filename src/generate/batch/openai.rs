@@ -18,6 +18,9 @@ use crate::generate::providers::{
 
 /// OpenAI takes up to 50,000 requests per batch file.
 const MAX_REQUESTS: usize = 50_000;
+/// An image line's result carries the PNG as base64 (1–3 MB), and the output file is read
+/// whole: small image batches keep that file, and memory, to a few hundred MB.
+const MAX_IMAGE_REQUESTS: usize = 100;
 
 enum Kind {
     Chat,
@@ -110,7 +113,10 @@ impl BatchApi for OpenAiBatch {
     }
 
     fn max_requests(&self) -> usize {
-        MAX_REQUESTS
+        match self.kind {
+            Kind::Chat => MAX_REQUESTS,
+            Kind::Images => MAX_IMAGE_REQUESTS,
+        }
     }
 
     fn body(&self, prompt: &str, _seed: u64) -> Value {
