@@ -75,10 +75,10 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
         };
         let api = Stage::parse(&stage_name)
             .and_then(|stage| Some((stage, ctx.api_for(first, stage)?)))
-            .filter(|(_, api)| api.provider() == provider);
+            .filter(|(_, api)| api.provider() == provider && super::safe_batch_id(&batch_id));
         let Some((stage, api)) = api else {
             waiting.progress = format!(
-                "not collected: its {stage_name} (group {}) no longer has a {provider} batch API in chorus.toml",
+                "not collected: the batch id is malformed, or its {stage_name} (group {}) no longer has a {provider} batch API in chorus.toml",
                 first.run_group_id
             );
             out.waiting.push(waiting);
@@ -417,6 +417,7 @@ pub async fn survey(ctx: Option<&BatchContext>, runs: &[RunRecord]) -> Vec<Batch
     for ((provider, batch_id, stage), (n, at, run)) in batches {
         let progress = match ctx {
             None => "not polled (chorus.toml could not be read)".to_string(),
+            Some(_) if !super::safe_batch_id(&batch_id) => "not polled: malformed batch id".into(),
             Some(ctx) => match Stage::parse(&stage).and_then(|s| ctx.api_for(run, s)) {
                 None => {
                     format!("not polled: no {provider} batch API for this {stage} in chorus.toml")

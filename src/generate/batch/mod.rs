@@ -69,6 +69,16 @@ pub fn parse_custom_id(id: &str) -> Option<(Uuid, Stage)> {
     Some((Uuid::parse_str(run).ok()?, Stage::parse(stage)?))
 }
 
+/// Batch ids come back from run files, which are untrusted, and go into request paths:
+/// only the characters providers use (`batch_…`, `msgbatch_…`, `offline-batch-…`) pass.
+pub fn safe_batch_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// One request in a batch: the body is exactly what the direct call would send.
 #[derive(Debug, Clone)]
 pub struct BatchLine {
@@ -411,5 +421,7 @@ mod tests {
         }
         assert_eq!(parse_custom_id("nonsense"), None);
         assert_eq!(parse_custom_id(&format!("{id}_painter")), None);
+        assert!(safe_batch_id("batch_abc-1") && safe_batch_id("msgbatch_01X"));
+        assert!(!safe_batch_id("../files/x") && !safe_batch_id("") && !safe_batch_id("a/b"));
     }
 }

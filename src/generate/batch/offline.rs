@@ -32,7 +32,7 @@ impl OfflineBatch {
 
     fn file(&self, id: &str) -> Result<PathBuf, ProviderError> {
         // The id comes from a run file: it must name a file inside our folder, nothing else.
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if !super::safe_batch_id(id) {
             return Err(ProviderError::Fatal {
                 reason: format!("offline batch id {id:?} is not one chorus made"),
             });
