@@ -133,7 +133,7 @@ fn main() {
     std::fs::remove_dir_all(args.dir.join("templates")).unwrap();
     let _ = child_build(&args.dir);
 
-    let thumbs = count_files(&site, "jpg", "thumbs");
+    let thumbs = count_thumbs(&site);
     println!();
     println!("chorus build ({images} images, {thumbs} thumbnails at 400 and 800 px, JPEG q80):");
     println!(
@@ -377,13 +377,17 @@ fn build_once(dir: &Path) {
     println!("rss_kb={}", hwm.unwrap_or_default());
 }
 
-fn count_files(dir: &Path, ext: &str, parent: &str) -> usize {
+/// Thumbnails are the `<slug>-<width>.jpg` files beside the full images in `media/`.
+fn count_thumbs(dir: &Path) -> usize {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| {
-            e.path().extension().is_some_and(|x| x == ext)
-                && e.path().parent().is_some_and(|p| p.ends_with(parent))
+            let name = e.file_name().to_string_lossy();
+            e.path().parent().is_some_and(|p| p.ends_with("media"))
+                && [400, 800]
+                    .iter()
+                    .any(|w| name.ends_with(&format!("-{w}.jpg")))
         })
         .count()
 }

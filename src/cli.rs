@@ -325,7 +325,8 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         config::STARTER_PROMPT.0,
         config::STARTER_PROMPT.1.as_bytes(),
     )?;
-    write(".gitignore", b"/site/\n/.chorus-cache/\n")?;
+    // No trailing slash: the patterns must match a symbolic link too, not only a folder.
+    write(".gitignore", b"/site\n/.chorus-cache\n")?;
     write("runs/.gitkeep", b"")?;
     site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
         format!(

@@ -62,6 +62,31 @@ pub fn write_rebuildable(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     }
 }
 
+/// Refuses a folder chorus is about to write into (the output, the cache) when it, or a
+/// folder directly inside it, is a symbolic link: a link committed to git under those
+/// names would make a build write, and prune, outside the project.
+pub fn refuse_linked_folder(dir: &Path) -> Result<(), String> {
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    let explain = |p: &Path| {
+        format!(
+            "{} is a symbolic link; chorus never writes through links (delete the link, or choose \
+             another folder with --out)",
+            p.display()
+        )
+    };
+    if is_link(dir) {
+        return Err(explain(dir));
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                return Err(explain(&entry.path()));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,9 @@ fn offline_pipeline_builds_a_gallery() {
         "offline-surrealist",
         "offline-naturalist",
     ] {
-        assert!(p.path(&format!("site/groups/{g}/{slug}.png")).is_file());
+        assert!(p
+            .path(&format!("site/groups/{g}/media/{slug}.png"))
+            .is_file());
         assert!(p.path(&format!("runs/{g}/{slug}.png")).is_file());
     }
 }

@@ -198,7 +198,7 @@ fn a_changed_run_file_and_a_new_group_show_up_over_http() {
             .contains(&format!("groups/{}/index.html", new[0]))),
         "the new group never reached the index"
     );
-    let image = format!("/groups/{}/offline-naturalist.png", new[0]);
+    let image = format!("/groups/{}/media/offline-naturalist.png", new[0]);
     assert!(
         wait_until(|| get(port, &image).status == 200),
         "the new image is not served"
@@ -243,9 +243,10 @@ fn the_reload_endpoint_emits_an_event_under_the_base_path_too() {
         page.status, 200,
         "the site is not served under its base path"
     );
-    assert!(page
-        .body
-        .contains("new EventSource(\"../../__chorus/events\")"));
+    assert!(page.body.contains("data-events=\"../../__chorus/events\""));
+    let script = get(port, "/preview/__chorus/reload.js");
+    assert_eq!(script.status, 200);
+    assert!(script.body.contains("new EventSource"), "{}", script.body);
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
@@ -337,9 +338,12 @@ fn nothing_outside_the_site_folder_is_served() {
         Some("text/html; charset=utf-8")
     );
     for (path, ctype) in [
-        (format!("/groups/{g}/offline-minimalist.png"), "image/png"),
         (
-            format!("/groups/{g}/thumbs/offline-minimalist-400.jpg"),
+            format!("/groups/{g}/media/offline-minimalist.png"),
+            "image/png",
+        ),
+        (
+            format!("/groups/{g}/media/offline-minimalist-400.jpg"),
             "image/jpeg",
         ),
         (
@@ -448,4 +452,53 @@ fn build_watch_rebuilds_without_serving() {
     assert!(!p
         .read(page.to_str().unwrap())
         .contains("data-chorus-live-reload"));
+}
+
+#[test]
+fn pages_carry_their_content_security_policy_as_a_header_and_no_inline_script() {
+    let (p, g) = project_with_a_group();
+    let (_server, port) = serve(&p, &[]);
+    for path in [
+        "/".to_string(),
+        format!("/groups/{g}/index.html"),
+        "/nothing-here".into(),
+    ] {
+        let page = get(port, &path);
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("default-src 'self'"),
+            "{path}: no policy header: {}",
+            page.headers
+        );
+        assert!(
+            !csp.contains("unsafe-inline"),
+            "{path}: the policy allows inline code: {csp}"
+        );
+        // The live-reload script is a file the policy allows, never inline.
+        assert!(page.body.contains("data-chorus-live-reload"), "{path}");
+        assert!(!page.body.contains("<script>"), "{path}: inline script");
+    }
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed() {
+    let (p, _g) = project_with_a_group();
+    let (_server, port) = serve(&p, &[]);
+    let idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut half = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0").unwrap();
+    // The server's header timeout is 10 s; a server without one never closes these.
+    for mut stream in [idle, half] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let closed = stream.read_to_end(&mut buf);
+        assert!(
+            closed.is_ok(),
+            "the server kept a silent connection open for 30 s: {closed:?}"
+        );
+    }
+    // And it still answers.
+    assert_eq!(get(port, "/").status, 200);
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{validate_slug, ConfigProblem};
+pub use validate::{validate_slug, ConfigProblem, RESERVED_SLUGS};
 
 /// The file name of the project configuration inside the project root.
 pub const CONFIG_FILE: &str = "chorus.toml";

@@ -25,8 +25,15 @@ impl ConfigProblem {
     }
 }
 
-/// Slugs become file names under `runs/`, so only a safe alphabet is allowed:
-/// `[a-z0-9][a-z0-9._-]*`, and never `..`.
+/// Names a slug may not take: the site's own pages in the folders slugs share
+/// (`groups/<id>/index.html`, `groups/<id>/blind.html`, `artists/index.html`,
+/// `prompts/index.html`) and the asset folder. Refusing them here, the one place that
+/// decides what a slug is, makes a run page overwriting a listing impossible.
+pub const RESERVED_SLUGS: [&str; 5] = ["index", "blind", "media", "404", "page"];
+
+/// Slugs become file names under `runs/` and in the site, so only a safe alphabet is
+/// allowed: `[a-z0-9][a-z0-9._-]*`, never `..`, at most 100 bytes, and none of
+/// [`RESERVED_SLUGS`].
 pub fn validate_slug(slug: &str) -> Result<(), String> {
     let mut chars = slug.chars();
     let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit());
@@ -37,6 +44,11 @@ pub fn validate_slug(slug: &str) -> Result<(), String> {
         Err(format!(
             "{slug:?} is not a valid slug: use lowercase letters, digits, '.', '_' and '-', \
              starting with a letter or digit (it becomes a file name)"
+        ))
+    } else if RESERVED_SLUGS.contains(&slug) {
+        Err(format!(
+            "{slug:?} is reserved for the site's own pages; choose another slug (reserved: {})",
+            RESERVED_SLUGS.join(", ")
         ))
     } else {
         Ok(())

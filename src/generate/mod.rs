@@ -121,6 +121,14 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
             "no Artists to run: add [[artists]] to chorus.toml, or use --offline".into(),
         ));
     }
+    if artists.len() > crate::store::MAX_ARTISTS_PER_GROUP {
+        return Err(GenerateError::Plan(format!(
+            "{} Artists selected, but a group holds at most {} (its compare page must stay \
+             readable); choose some with --artists",
+            artists.len(),
+            crate::store::MAX_ARTISTS_PER_GROUP
+        )));
+    }
 
     let brush = if opts.offline {
         procedural_brush()

@@ -17,7 +17,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::broadcast;
 
 use super::engine::Status;
-use super::inject::{self, EVENTS_PATH};
+use super::inject::{self, EVENTS_PATH, SCRIPT_PATH, STYLE_PATH};
 use super::resolve::{self, Resolved};
 
 /// What the server shares with the rebuild loop.
@@ -69,6 +69,40 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
+/// How long a connection may take to send a request's headers, and stay idle between
+/// requests: a client that connects and says nothing must not hold a file descriptor.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections served at once (open pages hold one each for live reload); more wait in
+/// the kernel's queue instead of exhausting the process's file limit.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Serves `app` on `listener` until the future is dropped, with [`HEADER_TIMEOUT`] and
+/// [`MAX_CONNECTIONS`]. A failed accept (out of file descriptors, say) waits and goes on.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return (
@@ -87,21 +121,26 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Some(rest) if !base.is_empty() && rest.starts_with('/') => rest,
         _ => full,
     };
-    if path.trim_start_matches('/').ends_with(EVENTS_PATH) {
+    let wanted = path.trim_start_matches('/');
+    if wanted.ends_with(EVENTS_PATH) {
         return events(&shared).into_response();
     }
+    if wanted.ends_with(SCRIPT_PATH) {
+        let ctype = "text/javascript; charset=utf-8";
+        return with_headers(StatusCode::OK, ctype, Body::from(inject::SCRIPT));
+    }
+    if wanted.ends_with(STYLE_PATH) {
+        let ctype = "text/css; charset=utf-8";
+        return with_headers(StatusCode::OK, ctype, Body::from(inject::STYLE));
+    }
+    let depth = resolve::depth(path);
     let status = shared.status();
-    let script = || {
-        inject::reload_script(
-            resolve::depth(path),
-            shared.generation.load(Ordering::SeqCst),
-        )
-    };
+    let script = || inject::reload_script(depth, shared.generation.load(Ordering::SeqCst));
     if let Status::Failed { message } = &status {
         if wants_page(path) {
             return html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                inject::error_page(message, &script()),
+                inject::error_page(message, &script(), depth),
             );
         }
     }
@@ -111,15 +150,16 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Ok(bytes) => {
                 let ctype = resolve::content_type(&file);
                 if ctype.starts_with("text/html") {
-                    let page = decorate(&String::from_utf8_lossy(&bytes), &status, &script());
+                    let page =
+                        decorate(&String::from_utf8_lossy(&bytes), &status, &script(), depth);
                     html(StatusCode::OK, page)
                 } else {
                     with_headers(StatusCode::OK, ctype, Body::from(bytes))
                 }
             }
-            Err(_) => not_found(&shared, &status, &script()).await,
+            Err(_) => not_found(&shared, &status, &script(), depth).await,
         },
-        Resolved::NotFound => not_found(&shared, &status, &script()).await,
+        Resolved::NotFound => not_found(&shared, &status, &script(), depth).await,
     }
 }
 
@@ -129,16 +169,16 @@ fn wants_page(path: &str) -> bool {
     last.is_empty() || last.ends_with(".html") || !last.contains('.')
 }
 
-fn decorate(page: &str, status: &Status, script: &str) -> String {
+fn decorate(page: &str, status: &Status, script: &str, depth: usize) -> String {
     let banner = match status {
-        Status::Built { problems } => inject::problems_banner(problems),
+        Status::Built { problems } => inject::problems_banner(problems, depth),
         Status::Failed { .. } => String::new(),
     };
     inject::inject(page, &format!("{banner}{script}"))
 }
 
 /// The theme's 404.html when the site has one, else a plain page; never a listing.
-async fn not_found(shared: &Shared, status: &Status, script: &str) -> Response {
+async fn not_found(shared: &Shared, status: &Status, script: &str, depth: usize) -> Response {
     let page = match resolve::resolve(&shared.out, "/404.html") {
         Resolved::File(file) => tokio::fs::read_to_string(&file).await.ok(),
         _ => None,
@@ -148,11 +188,22 @@ async fn not_found(shared: &Shared, status: &Status, script: &str) -> Response {
 <body><h1>404: not found</h1></body></html>\n"
             .to_string()
     });
-    html(StatusCode::NOT_FOUND, decorate(&page, status, script))
+    html(
+        StatusCode::NOT_FOUND,
+        decorate(&page, status, script, depth),
+    )
 }
 
+/// A page, with the Content-Security-Policy it declares sent as a header too (the
+/// site's policy when it declares none).
 fn html(status: StatusCode, page: String) -> Response {
-    with_headers(status, "text/html; charset=utf-8", Body::from(page))
+    let csp = inject::page_csp(&page);
+    let mut res = with_headers(status, "text/html; charset=utf-8", Body::from(page));
+    if let Some(value) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    res
 }
 
 fn with_headers(status: StatusCode, ctype: &'static str, body: Body) -> Response {
@@ -165,6 +216,10 @@ fn with_headers(status: StatusCode, ctype: &'static str, body: Body) -> Response
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::site::CSP),
     );
     res
 }

@@ -105,9 +105,8 @@ pub fn serve(root: &Path, opts: ServeOptions) -> Result<(), ServeError> {
                 loop_shared.publish(outcome.status, outcome.reload);
             })
         });
-        let server = axum::serve(listener, http::router(shared));
         tokio::select! {
-            result = server => result.map_err(ServeError::Runtime),
+            () = http::serve(listener, http::router(shared)) => Ok(()),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })

@@ -11,7 +11,13 @@ use super::theme::escape_html;
 pub fn all(m: &SiteModel, title: &str, base_url: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         ("runs.json".into(), runs_json(m)),
-        ("atom.xml".into(), atom(m, title, base_url).into_bytes()),
+        // Control characters from run files are invalid in XML even when escaped.
+        (
+            "atom.xml".into(),
+            super::markdown::scrub_controls(&atom(m, title, base_url))
+                .into_owned()
+                .into_bytes(),
+        ),
         ("sitemap.xml".into(), sitemap(m, base_url).into_bytes()),
     ]
 }

@@ -29,6 +29,10 @@ pub struct SourceInfo {
     pub sha256: String,
     pub width: u32,
     pub height: u32,
+    /// The extension its content says: png, jpg, webp or gif (see `store::sniff_image`).
+    /// Empty in memos from before it was recorded, which makes them stale.
+    #[serde(default)]
+    pub format: String,
 }
 
 /// One resized variant, in the cache.
@@ -200,18 +204,31 @@ impl ImageCache {
         let (len, mtime_ns) = stat(src).ok_or_else(|| "cannot read the file".to_string())?;
         let mut bytes: Option<Vec<u8>> = None;
         let (info, hashed) = match memo {
-            Some(m) if m.len == len && m.mtime_ns == mtime_ns => (m.info.clone(), false),
+            Some(m) if m.len == len && m.mtime_ns == mtime_ns && !m.info.format.is_empty() => {
+                (m.info.clone(), false)
+            }
             _ => {
-                let b = std::fs::read(src).map_err(|e| e.to_string())?;
+                let b = read_source(src)?;
+                let format = crate::store::sniff_image(&b)
+                    .ok_or("not a PNG, JPEG, WebP or GIF image (its content says otherwise)")?;
                 let (width, height) = image::ImageReader::new(std::io::Cursor::new(&b))
                     .with_guessed_format()
                     .map_err(|e| e.to_string())?
                     .into_dimensions()
                     .map_err(|e| format!("not a readable image: {e}"))?;
+                // From the header, before any pixel is decoded: a small file can claim
+                // enough pixels to exhaust memory.
+                if u64::from(width) * u64::from(height) > crate::store::MAX_IMAGE_PIXELS {
+                    return Err(format!(
+                        "{width}×{height} pixels, more than the {} chorus decodes",
+                        crate::store::MAX_IMAGE_PIXELS
+                    ));
+                }
                 let info = SourceInfo {
                     sha256: sha256_hex(&b),
                     width,
                     height,
+                    format: format.to_string(),
                 };
                 bytes = Some(b);
                 (info, true)
@@ -240,7 +257,7 @@ impl ImageCache {
         if !missing.is_empty() {
             let b = match bytes.take() {
                 Some(b) => b,
-                None => std::fs::read(src).map_err(|e| e.to_string())?,
+                None => read_source(src)?,
             };
             let rgb = decode_rgb(&b)?;
             on_decoded(&info, &rgb);
@@ -280,6 +297,11 @@ impl ImageCache {
         }
         removed
     }
+}
+
+/// A run's image, read the one way untrusted files are: a regular file within the cap.
+fn read_source(src: &Path) -> Result<Vec<u8>, String> {
+    crate::store::read_capped(src, crate::store::MAX_IMAGE_BYTES)
 }
 
 pub fn scaled_height(src_w: u32, src_h: u32, w: u32) -> u32 {

@@ -101,6 +101,7 @@ impl Site {
             .cache_dir
             .clone()
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
+        super::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
         let site = SiteContext::new(&project, opts, &theme);
         let mut s = Site {
@@ -133,11 +134,12 @@ impl Site {
     /// Problems as of the last build (broken files in runs/, unreadable images); the sound
     /// groups were built.
     pub fn problems(&self) -> Vec<String> {
-        let mut lines = problem_lines(&self.problems, &self.image_failures);
-        if let Some(a) = &self.analysis {
-            lines.extend(a.problems.iter().map(ToString::to_string));
-        }
-        lines
+        let analysis = self.analysis.iter().flat_map(|a| &a.problems);
+        problem_lines(
+            &self.project.root,
+            self.problems.iter().chain(analysis),
+            &self.image_failures,
+        )
     }
 
     /// Prepares `sources` (all of them when `complete`). Unless the views are off, the
@@ -381,7 +383,7 @@ impl Site {
         for id in ids.iter().chain(&gone) {
             // Only when now empty.
             let dir = self.out.join("groups").join(id);
-            let _ = std::fs::remove_dir(dir.join("thumbs"));
+            let _ = std::fs::remove_dir(dir.join("media"));
             let _ = std::fs::remove_dir(dir);
         }
         Ok(Rebuild {

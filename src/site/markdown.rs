@@ -1,6 +1,8 @@
 //! Model output is untrusted: statements are rendered from Markdown with pulldown-cmark
 //! (which passes raw HTML through by design) and then sanitised with ammonia, so no
-//! script, event handler, `javascript:` URL, iframe or style survives.
+//! script, event handler, `javascript:` URL, iframe or style survives, and nothing in a
+//! statement makes a reader's browser load anything: Markdown images become links and
+//! `<img>` is dropped.
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -8,15 +10,63 @@ fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH
 }
 
-/// Markdown → HTML that is safe to mark `| safe` in a template.
+/// Markdown → HTML that is safe to mark `| safe` in a template. At most
+/// `store::MAX_STATEMENT_BYTES` of `text` are rendered.
 pub fn render_markdown(text: &str) -> String {
+    let text = cut_at(text, crate::store::MAX_STATEMENT_BYTES);
     let mut html = String::new();
-    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(text, options()));
-    ammonia::Builder::default()
+    // An image would be fetched from wherever the model pointed (a tracker, say): it
+    // becomes a link the reader may choose to follow.
+    let events = Parser::new_ext(text, options()).flat_map(|event| match event {
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => vec![
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }),
+            Event::Text("image: ".into()),
+        ],
+        Event::End(TagEnd::Image) => vec![Event::End(TagEnd::Link)],
+        other => vec![other],
+    });
+    pulldown_cmark::html::push_html(&mut html, events);
+    let clean = ammonia::Builder::default()
+        .rm_tags(["img", "map", "area"])
         .link_rel(Some("nofollow noopener noreferrer"))
         .url_schemes(["http", "https", "mailto"].into())
         .clean(&html)
-        .to_string()
+        .to_string();
+    scrub_controls(&clean).into_owned()
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn cut_at(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Replaces control characters other than tab, newline and carriage return (NUL among
+/// them) with U+FFFD: they are parse errors in HTML and invalid in XML, and escaping does
+/// not remove them.
+pub fn scrub_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if text.contains(bad) {
+        text.replace(bad, "\u{FFFD}").into()
+    } else {
+        text.into()
+    }
 }
 
 /// The first `limit` characters of the statement as plain text (for excerpts and
@@ -58,6 +108,40 @@ mod tests {
         for bad in ["<script", "javascript:", "onerror", "<iframe", "<style"] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
+    }
+
+    #[test]
+    fn nothing_remote_is_loaded_and_no_image_lacks_alt() {
+        let html = render_markdown(
+            "![](https://tracker.example/a.png) <img src=https://tracker.example/b.png> <img src=x> \
+             <picture><source srcset=https://tracker.example/c.png></picture> \
+             <video src=https://tracker.example/d.mp4></video> <a href=https://example.org/>ok</a>",
+        );
+        let lower = html.to_lowercase();
+        for bad in ["<img", "src=", "srcset", "<source", "<video", "<picture"] {
+            assert!(!lower.contains(bad), "{bad} survived: {html}");
+        }
+        // The Markdown image is still there, as a link the reader may follow.
+        assert!(
+            html.contains("href=\"https://tracker.example/a.png\""),
+            "{html}"
+        );
+        assert!(html.contains("image: "), "{html}");
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_page() {
+        let html = render_markdown("a\u{0}b\u{7}c\u{85}d\ne");
+        assert!(!html.contains(['\u{0}', '\u{7}', '\u{85}']), "{html:?}");
+        assert!(html.contains("b\u{FFFD}c"), "{html:?}");
+        assert_eq!(scrub_controls("tab\tok\n"), "tab\tok\n");
+    }
+
+    #[test]
+    fn long_statements_are_cut_at_a_character() {
+        let long = "é".repeat(crate::store::MAX_STATEMENT_BYTES);
+        let cut = cut_at(&long, crate::store::MAX_STATEMENT_BYTES);
+        assert!(cut.len() <= crate::store::MAX_STATEMENT_BYTES && cut.len() % 2 == 0);
     }
 
     #[test]

@@ -108,6 +108,13 @@ pub(crate) enum OutFile {
 /// Makes `dest` hold `src`'s bytes, atomically, leaving it alone when it already does.
 /// Returns whether it wrote.
 fn copy_if_changed(src: &Path, dest: &Path, link: bool) -> std::io::Result<bool> {
+    // Whatever is copied must be a file itself: a link planted in runs/ or in a committed
+    // cache would otherwise publish what it points at.
+    if !crate::store::is_regular_file(src) {
+        return Err(std::io::Error::other(
+            "not a regular file (a symbolic link?); chorus only publishes files themselves",
+        ));
+    }
     let same_len = std::fs::metadata(src)?.len()
         == std::fs::metadata(dest).map(|m| m.len()).unwrap_or(u64::MAX);
     if link && !same_len {
@@ -144,7 +151,7 @@ pub(crate) fn image_sources(groups: &[LoadedGroup]) -> Vec<PathBuf> {
                 .iter()
                 .filter_map(|r| model::safe_image_file(r).map(|f| g.dir.join(f)))
         })
-        .filter(|p| p.is_file())
+        .filter(|p| crate::store::is_regular_file(p))
         .collect()
 }
 
@@ -158,7 +165,7 @@ pub(crate) fn image_view(
     let p: &Prepared = prepared.get(&g.dir.join(file))?;
     let group_id = g.group.run_group_id.to_string();
     Some(ImageView {
-        url: model::image_url(&group_id, file),
+        url: model::image_url(&group_id, &run.artist_slug, &p.source.format),
         width: p.source.width,
         height: p.source.height,
         thumbs: p
@@ -189,7 +196,7 @@ pub(crate) fn image_files(
         };
         let group_id = g.group.run_group_id.to_string();
         files.insert(
-            model::image_url(&group_id, file).into(),
+            model::image_url(&group_id, &run.artist_slug, &p.source.format).into(),
             OutFile::Copy {
                 src: src.clone(),
                 key: p.source.sha256.clone(),
@@ -209,18 +216,28 @@ pub(crate) fn image_files(
     }
 }
 
-/// The problems the index lists: broken files in runs/, then unreadable images.
-pub(crate) fn problem_lines(
-    problems: &[StoreProblem],
+/// The problems the index lists: broken files in runs/, then unreadable images. Files
+/// are named relative to the project `root`: a published page must not show the build
+/// machine's folders.
+pub(crate) fn problem_lines<'a>(
+    root: &Path,
+    problems: impl IntoIterator<Item = &'a StoreProblem>,
     image_failures: &[(PathBuf, String)],
 ) -> Vec<String> {
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
     problems
-        .iter()
-        .map(ToString::to_string)
+        .into_iter()
+        .map(|p| {
+            StoreProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        })
         .chain(
             image_failures
                 .iter()
-                .map(|(p, e)| format!("{}: {e}", p.display())),
+                .map(|(p, e)| format!("{}: {e}", rel(p).display())),
         )
         .collect()
 }
@@ -309,6 +326,27 @@ pub struct SiteContext {
     /// The stylesheet, for pages that cannot rely on relative links (404.html is served
     /// at any depth).
     pub inline_css: String,
+    /// The Content-Security-Policy of every page: the site's own files only.
+    pub csp: String,
+    /// The same, also allowing exactly `inline_css` in a `<style>` element.
+    pub csp_inline_css: String,
+}
+
+/// What pages may load: their own site's scripts, styles and images (and `data:` images,
+/// which the theme's SVG may use), nothing else; no plugins, forms or `<base>` rewrites.
+/// `serve` sends the same policy as a header.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; script-src 'self'; \
+style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+/// [`CSP`], also allowing one inline stylesheet by its hash.
+fn csp_with_style(css: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css));
+    CSP.replace(
+        "style-src 'self'",
+        &format!("style-src 'self' 'sha256-{hash}'"),
+    )
 }
 
 impl SiteContext {
@@ -331,6 +369,8 @@ impl SiteContext {
         SiteContext {
             title: project.config.site.title.clone(),
             base_url,
+            csp: CSP.to_string(),
+            csp_inline_css: csp_with_style(&inline_css),
             inline_css,
         }
     }
@@ -523,6 +563,9 @@ fn render_pages(
             ctx.insert("root", &root);
             ctx.insert("page_url", &p.path.trim_end_matches("index.html"));
             let html = theme.render(p.template, &ctx)?;
+            // Escaping keeps markup out but not NUL and other control characters from
+            // run files; they must not reach a page (they are HTML parse errors).
+            let html = markdown::scrub_controls(&html).into_owned();
             Ok((PathBuf::from(p.path), html.into_bytes()))
         })
         .collect()
@@ -636,6 +679,7 @@ pub(crate) fn write_output(
         let path = path.to_path_buf();
         move |source| SiteError::Io { path, source }
     };
+    guard_folders(out, cache_dir)?;
     if out.is_dir()
         && !out.join(OUTPUT_MARKER).exists()
         && std::fs::read_dir(out).map_err(io(out))?.next().is_some()
@@ -646,6 +690,18 @@ pub(crate) fn write_output(
         )));
     }
     std::fs::create_dir_all(out).map_err(io(out))?;
+    if fingerprint.is_some() {
+        // A link inside the output (a committed site/, say) would take writes elsewhere;
+        // chorus never makes one, so a full build removes them, unfollowed, first.
+        for entry in walkdir::WalkDir::new(out)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.path_is_symlink() {
+                std::fs::remove_file(entry.path()).map_err(io(entry.path()))?;
+            }
+        }
+    }
     let memo_path = output_memo_path(cache_dir, out);
     let memo = OutputMemo::load(&memo_path);
 
@@ -716,6 +772,20 @@ pub(crate) fn write_output(
         let _ = write_rebuildable(&memo_path, &bytes);
     }
     Ok((written, removed))
+}
+
+/// Refuses to build when the output or cache folder (or a folder directly in the cache)
+/// is a symbolic link, which would make the build write and prune outside the project.
+pub(crate) fn guard_folders(out: &Path, cache_dir: &Path) -> Result<(), SiteError> {
+    crate::fsutil::refuse_linked_folder(cache_dir).map_err(SiteError::Output)?;
+    if std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(SiteError::Output(format!(
+            "{} is a symbolic link; chorus never writes through links (delete the link, or \
+             choose another folder with --out)",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 fn remove_empty_dirs(out: &Path) {

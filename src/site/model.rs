@@ -204,17 +204,17 @@ pub fn prompt_url(version: &str) -> String {
     format!("prompts/{}.html", path_segment(version))
 }
 
-/// Where a run's full image lives in the output.
-pub fn image_url(group_id: &str, file: &str) -> String {
-    format!("groups/{group_id}/{file}")
+/// Where a run's full image lives in the output. Every image lives under `media/`, where
+/// no page does, and chorus picks the whole name: the slug (which is never a page's name)
+/// and `ext`, the format its content was recognised as. So no file from `runs/` can land
+/// on a page's name, whatever its record says.
+pub fn image_url(group_id: &str, slug: &str, ext: &str) -> String {
+    format!("groups/{group_id}/media/{}.{ext}", path_segment(slug))
 }
 
 /// Where a resized variant of a run's image lives in the output.
 pub fn thumb_url(group_id: &str, slug: &str, width: u32) -> String {
-    format!(
-        "groups/{group_id}/thumbs/{}-{width}.jpg",
-        path_segment(slug)
-    )
+    format!("groups/{group_id}/media/{}-{width}.jpg", path_segment(slug))
 }
 
 /// The run's image file name, if it is a safe name beside the run file

@@ -3,12 +3,17 @@
 //! It reads (collecting every problem), validates and writes atomically; it never renders
 //! HTML or calls the network.
 
+mod files;
 mod read;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
-pub use read::{load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem};
+pub use files::*;
+pub use read::{
+    group_dirs, load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem,
+    IMAGE_EXTENSIONS,
+};
 pub use schema::*;
 
 use crate::fsutil::write_atomic;

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use super::files::{
+    check_image_file, read_capped, MAX_ARTISTS_PER_GROUP, MAX_GROUP_JSON_BYTES, MAX_RUN_JSON_BYTES,
+    MAX_STATEMENT_BYTES,
+};
 use super::{GroupRecord, RunRecord, Status, GROUP_FILE, SCHEMA_VERSION};
 use crate::config::validate_slug;
 use crate::fsutil::TEMP_PREFIX;
@@ -59,22 +63,51 @@ pub struct RunsTree {
 /// Reads every group under `runs_dir`. A missing `runs/` is an empty tree.
 pub fn load_runs(runs_dir: &Path) -> RunsTree {
     let mut tree = RunsTree::default();
-    let Ok(entries) = std::fs::read_dir(runs_dir) else {
-        return tree;
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && !is_hidden(p))
-        .collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in group_dirs(runs_dir, &mut tree.problems) {
         if let Some(group) = load_group(&dir, &mut tree.problems) {
             tree.groups.push(group);
         }
     }
     tree.groups.sort_by(newest_first);
     tree
+}
+
+/// The group folders under `runs_dir`, sorted. Symbolic links and special files are
+/// problems, never followed: a link would publish whatever it points at.
+pub fn group_dirs(runs_dir: &Path, problems: &mut Vec<StoreProblem>) -> Vec<PathBuf> {
+    if std::fs::symlink_metadata(runs_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        problems.push(StoreProblem::new(
+            runs_dir,
+            "",
+            "is a symbolic link; chorus never follows links for runs/ (make it a folder)",
+        ));
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if is_hidden(&path) {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => dirs.push(path),
+            Ok(t) if t.is_file() => {} // a README beside the groups is fine
+            _ => problems.push(special_file(&path)),
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+fn special_file(path: &Path) -> StoreProblem {
+    StoreProblem::new(
+        path,
+        "",
+        "is a symbolic link or special file; chorus never follows or reads these under runs/ (remove it)",
+    )
 }
 
 /// The order of groups everywhere: newest first, ties broken by id.
@@ -86,7 +119,12 @@ pub fn newest_first(a: &LoadedGroup, b: &LoadedGroup) -> std::cmp::Ordering {
 /// `None` when the folder holds no readable group; the problems say why.
 pub fn load_group_dir(dir: &Path) -> (Option<LoadedGroup>, Vec<StoreProblem>) {
     let mut problems = Vec::new();
-    if !dir.is_dir() || is_hidden(dir) {
+    let real_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir());
+    if is_hidden(dir) || !dir.exists() {
+        return (None, problems);
+    }
+    if !real_dir {
+        problems.push(special_file(dir));
         return (None, problems);
     }
     let group = load_group(dir, &mut problems);
@@ -101,7 +139,7 @@ fn is_hidden(path: &Path) -> bool {
 
 fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGroup> {
     let group_path = dir.join(GROUP_FILE);
-    if !group_path.exists() {
+    if std::fs::symlink_metadata(&group_path).is_err() {
         problems.push(StoreProblem::new(
             &group_path,
             "",
@@ -109,7 +147,7 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
         ));
         return None;
     }
-    let group: GroupRecord = match read_record(&group_path) {
+    let group: GroupRecord = match read_record(&group_path, MAX_GROUP_JSON_BYTES) {
         Ok(g) => g,
         Err(p) => {
             problems.push(p);
@@ -127,6 +165,17 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
             ),
         ));
     }
+    if group.artists.len() > MAX_ARTISTS_PER_GROUP {
+        problems.push(StoreProblem::new(
+            &group_path,
+            "artists",
+            format!(
+                "{} Artists, more than the {MAX_ARTISTS_PER_GROUP} a group may have; split the group",
+                group.artists.len()
+            ),
+        ));
+        return None;
+    }
     for (i, a) in group.artists.iter().enumerate() {
         if let Err(reason) = validate_slug(&a.slug) {
             problems.push(StoreProblem::new(
@@ -143,7 +192,7 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
             continue;
         }
         let path = super::run_file(dir, &artist.slug);
-        if !path.exists() {
+        if std::fs::symlink_metadata(&path).is_err() {
             problems.push(StoreProblem::new(
                 &path,
                 "",
@@ -154,7 +203,7 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
             ));
             continue;
         }
-        match read_record::<RunRecord>(&path) {
+        match read_record::<RunRecord>(&path, MAX_RUN_JSON_BYTES) {
             Ok(run) => {
                 // A run with a problem (say, a lost image) is still shown, flagged by the list.
                 check_run(&path, dir, &group, &artist.slug, &run, problems);
@@ -163,6 +212,7 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
             Err(p) => problems.push(p),
         }
     }
+    problems.extend(special_entries(dir));
     for stray in stray_run_files(dir, &group) {
         problems.push(StoreProblem::new(
             &stray,
@@ -205,23 +255,37 @@ fn check_run(
             ),
         );
     }
+    if run.artist_stmt.len() > MAX_STATEMENT_BYTES {
+        problem(
+            "artistStmt",
+            format!(
+                "{} bytes, more than the {MAX_STATEMENT_BYTES} a page shows; it is cut there",
+                run.artist_stmt.len()
+            ),
+        );
+    }
     if let Some(file) = &run.image_file {
-        let expected_prefix = format!("{slug}.");
-        if !file.starts_with(&expected_prefix) || file.contains(['/', '\\']) || file.contains("..")
-        {
+        let ext = file.strip_prefix(&format!("{slug}.")).unwrap_or_default();
+        let image = dir.join(file);
+        if !IMAGE_EXTENSIONS.contains(&ext) {
             problem(
                 "imageFile",
-                format!("{file:?} must be \"{slug}.<ext>\" beside the run file"),
+                format!(
+                    "{file:?} must be \"{slug}.<ext>\" beside the run file, with <ext> one of {}",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
             );
-        } else if !dir.join(file).is_file() {
+        } else if std::fs::symlink_metadata(&image).is_err() {
             problem(
                 "imageFile",
                 format!(
                     "image {} is missing; restore it from git, or run `chorus resume {}` to paint it again",
-                    dir.join(file).display(),
+                    image.display(),
                     group.run_group_id
                 ),
             );
+        } else if let Err(reason) = check_image_file(&image) {
+            problem("imageFile", format!("{}: {reason}", image.display()));
         }
     } else if run.status == Status::Done {
         problem(
@@ -229,6 +293,24 @@ fn check_run(
             "a done run must name its image file".to_string(),
         );
     }
+}
+
+/// The extensions an `imageFile` may have. What is published is named from the
+/// image's content; the name on disk must still look like an image to a reviewer.
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "gif"];
+
+/// Symbolic links and special files inside a group folder.
+fn special_entries(dir: &Path) -> Vec<StoreProblem> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map_or(true, |t| !t.is_file() && !t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.iter().map(|p| special_file(p)).collect()
 }
 
 fn stray_run_files(dir: &Path, group: &GroupRecord) -> Vec<PathBuf> {
@@ -253,10 +335,9 @@ fn stray_run_files(dir: &Path, group: &GroupRecord) -> Vec<PathBuf> {
 }
 
 /// Reads one JSON record, refusing newer schema versions and naming the failing field.
-fn read_record<T: DeserializeOwned>(path: &Path) -> Result<T, StoreProblem> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| StoreProblem::new(path, "", format!("cannot read: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+fn read_record<T: DeserializeOwned>(path: &Path, cap: u64) -> Result<T, StoreProblem> {
+    let bytes = read_capped(path, cap).map_err(|reason| StoreProblem::new(path, "", reason))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         StoreProblem::new(
             path,
             "",

@@ -35,6 +35,27 @@ impl TestProject {
         p
     }
 
+    /// A copy of `tests/fixtures/<name>` (a whole project) in a temp folder.
+    pub fn fixture(name: &str) -> TestProject {
+        let p = TestProject::empty();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        for entry in walkdir::WalkDir::new(&src)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            let rel = entry.path().strip_prefix(&src).unwrap();
+            let dest = p.root().join(rel);
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&dest).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &dest).unwrap();
+            }
+        }
+        p
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

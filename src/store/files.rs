@@ -1,0 +1,132 @@
+//! How chorus opens anything under `runs/`, which arrives through pull requests and is
+//! untrusted: only regular files (never a symlink, FIFO or device, so a link cannot
+//! publish a file from elsewhere and a FIFO cannot hang a build), never more bytes than
+//! the kind of file may hold, and images recognised by their content, not their name.
+
+use std::io::Read;
+use std::path::Path;
+
+/// The most a `group.json` may hold (a group has at most [`MAX_ARTISTS_PER_GROUP`]
+/// Artists; the rest is the prompt text).
+pub const MAX_GROUP_JSON_BYTES: u64 = 512 * 1024;
+/// The most a run file may hold: a statement, an image prompt and the metadata.
+pub const MAX_RUN_JSON_BYTES: u64 = 2 * 1024 * 1024;
+/// The longest statement a page shows; a longer one is cut there, and `check` reports it.
+pub const MAX_STATEMENT_BYTES: usize = 256 * 1024;
+/// The largest image file the build reads.
+pub const MAX_IMAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// The most pixels an image may have, checked from its header before decoding (a
+/// 10000×10000 PNG can be a few hundred KB on disk and 300 MB decoded).
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// The most Artists one group may have: the compare page and the difference views grow
+/// with the square of this.
+pub const MAX_ARTISTS_PER_GROUP: usize = 32;
+
+/// Ok with the length when `path` is a regular file (not a link to one) of at most `cap`
+/// bytes; otherwise why not, in words.
+pub fn regular_file(path: &Path, cap: u64) -> Result<u64, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(
+            "is a symbolic link; chorus never follows links under runs/ (replace it with the file itself)"
+                .into(),
+        );
+    }
+    if !kind.is_file() {
+        return Err("is not a regular file (a FIFO, socket or device?); remove it".into());
+    }
+    if meta.len() > cap {
+        return Err(format!(
+            "is {} bytes, more than the {cap} this kind of file may hold",
+            meta.len()
+        ));
+    }
+    Ok(meta.len())
+}
+
+/// Whether `path` is a regular file and not a symbolic link.
+pub fn is_regular_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Reads a regular file of at most `cap` bytes (see [`regular_file`]). The cap holds even
+/// if the file grows between the check and the read.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let len = regular_file(path, cap)?;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!(
+            "is more than the {cap} bytes this kind of file may hold"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The extension chorus publishes an image under, from its first bytes: `png`, `jpg`,
+/// `webp` or `gif`; `None` for anything else (HTML, SVG, text), whatever its name says.
+pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
+    match image::guess_format(head).ok()? {
+        image::ImageFormat::Png => Some("png"),
+        image::ImageFormat::Jpeg => Some("jpg"),
+        image::ImageFormat::WebP => Some("webp"),
+        image::ImageFormat::Gif => Some("gif"),
+        _ => None,
+    }
+}
+
+/// Checks an image file the way `check` and the build do: a regular file within
+/// [`MAX_IMAGE_BYTES`] whose content is PNG, JPEG, WebP or GIF. Returns the extension.
+pub fn check_image_file(path: &Path) -> Result<&'static str, String> {
+    regular_file(path, MAX_IMAGE_BYTES)?;
+    let mut head = [0u8; 32];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    sniff_image(&head[..n])
+        .ok_or_else(|| "is not a PNG, JPEG, WebP or GIF image (its content says otherwise)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_fifos_and_oversize_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.json");
+        std::fs::write(&file, b"{}").unwrap();
+        assert_eq!(read_capped(&file, 10).unwrap(), b"{}");
+        assert!(read_capped(&file, 1).unwrap_err().contains("more than"));
+        let link = dir.path().join("b.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(read_capped(&link, 10)
+            .unwrap_err()
+            .contains("symbolic link"));
+        assert!(!is_regular_file(&link));
+        let fifo = dir.path().join("c.json");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert!(read_capped(&fifo, 10)
+            .unwrap_err()
+            .contains("not a regular file"));
+    }
+
+    #[test]
+    fn images_are_known_by_content() {
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("png"));
+        assert_eq!(sniff_image(b"\xff\xd8\xff\xe0\0\x10JFIF"), Some("jpg"));
+        assert_eq!(sniff_image(b"<html><script>alert(1)</script>"), None);
+        assert_eq!(
+            sniff_image(b"<svg xmlns='http://www.w3.org/2000/svg'>"),
+            None
+        );
+    }
+}
