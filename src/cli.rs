@@ -110,9 +110,13 @@ them; the live-reload script is added only to what the server sends.",
         after_help = EXIT_CODES
     )]
     Serve(ServeArgs),
-    /// List run groups with their run counts by status
+    /// List the newest run groups with their run counts by status, and the totals
     #[command(after_help = EXIT_CODES)]
-    Status,
+    Status {
+        /// List every group, not only the newest
+        #[arg(long)]
+        all: bool,
+    },
     /// Validate chorus.toml and every file under runs/; report every problem
     #[command(after_help = EXIT_CODES)]
     Check,
@@ -289,7 +293,7 @@ fn run(cli: Cli) -> Result<u8> {
             serve::serve(&cli.root, opts)?;
             Ok(exit::OK)
         }
-        Command::Status => status(&cli.root),
+        Command::Status { all } => status(&cli.root, all),
         Command::Check => check(&cli.root),
     }
 }
@@ -326,7 +330,11 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         config::STARTER_PROMPT.1.as_bytes(),
     )?;
     // No trailing slash: the patterns must match a symbolic link too, not only a folder.
-    write(".gitignore", b"/site\n/.chorus-cache\n")?;
+    // chorus's own temp files and Brush answers waiting to be downloaded stay out of git.
+    write(
+        ".gitignore",
+        b"/site\n/.chorus-cache\nruns/**/.chorus-tmp-*\nruns/**/.chorus-paid-*\n",
+    )?;
     write("runs/.gitkeep", b"")?;
     site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
         format!(
@@ -372,6 +380,7 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
     }
+    store::clean_leftovers(&batch.runs_dir);
     let queued = generate::write_plan(&batch.runs_dir, &plan)?;
     for g in &plan.groups {
         println!("{}", g.run_group_id);
@@ -419,6 +428,7 @@ fn generate_via_batch(
         vec![plan.brush.clone()],
         plan.groups.clone(),
     );
+    store::clean_leftovers(&ctx.runs_dir);
     let (runs, submitted) = batch::start(&ctx, plan, max_cost)?;
     for g in &plan.groups {
         println!("{}", g.run_group_id);
@@ -486,6 +496,9 @@ fn start_batch(
 fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     let project = load_project(root)?;
     let plan = generate::plan_resume(&project, args.group)?;
+    for file in &plan.cleaned {
+        eprintln!("removed {} (left by an interrupted write)", file.display());
+    }
     for p in &plan.problems {
         eprintln!("warning: {p}");
     }
@@ -573,6 +586,7 @@ fn finish_batch(
 
 fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     let started = std::time::Instant::now();
+    store::clean_leftovers(&project.runs_dir());
     let report = site::build(
         project,
         &BuildOptions {
@@ -586,25 +600,24 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     for p in &report.problems {
         eprintln!("warning: {p}");
     }
-    for (file, reason) in &report.images.failed {
-        eprintln!(
-            "warning: {}: {reason} (shown without thumbnails)",
-            file.display()
-        );
-    }
     let index = report.out.join("index.html");
     eprintln!(
-        "Built {} group(s) into {} in {} ms ({} files, {} written, {} removed; {} images, {} thumbnails made).\nOpen {} in a browser.",
+        "Built {} group(s) into {} in {} ms ({} rebuilt, the others unchanged; {} files, {} written, {} removed; {} images, {} thumbnails made).\nSite size: {}.\nOpen {} in a browser.",
         report.groups,
         report.out.display(),
         started.elapsed().as_millis(),
+        report.rebuilt,
         report.files,
         report.written,
         report.removed,
         report.images.sources,
         report.images.made,
+        site::human_bytes(report.site_bytes),
         std::fs::canonicalize(&index).unwrap_or(index).display()
     );
+    if let Some(warning) = site::size_warning(report.site_bytes, project.config.site.originals) {
+        eprintln!("warning: {warning}");
+    }
     if !report.problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/ (the other groups were built); run `chorus check` for the list.",
@@ -617,33 +630,74 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn status(root: &Path) -> Result<u8> {
-    let tree = store::load_runs(&root.join("runs"));
-    if tree.groups.is_empty() {
+/// Groups `status` lists unless `--all`: a long history would otherwise scroll away.
+const STATUS_GROUPS: usize = 30;
+
+fn status(root: &Path, all: bool) -> Result<u8> {
+    // One line per group, read in parallel without holding the runs.
+    let (mut rows, problems) = store::scan_groups(&root.join("runs"), |g| {
+        let counts = [
+            Status::Queued,
+            Status::Generating,
+            Status::Done,
+            Status::Failed,
+        ]
+        .map(|s| g.count(s));
+        Some((
+            g.group.created_at,
+            g.group.run_group_id,
+            g.group.prompt_version,
+            counts,
+        ))
+    });
+    rows.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    if rows.is_empty() {
         println!("No run groups in {}.", root.join("runs").display());
     } else {
         println!(
             "{:<36}  {:<14}  {:<20}  queued generating done failed",
             "group", "prompt", "created"
         );
-        for g in &tree.groups {
+        let shown = if all { rows.len() } else { STATUS_GROUPS };
+        for (created, id, version, [q, g, d, f]) in rows.iter().take(shown) {
             println!(
                 "{:<36}  {:<14}  {:<20}  {:>6} {:>10} {:>4} {:>6}",
-                g.group.run_group_id,
-                g.group.prompt_version,
-                g.group.created_at.format("%Y-%m-%d %H:%M:%S"),
-                g.count(Status::Queued),
-                g.count(Status::Generating),
-                g.count(Status::Done),
-                g.count(Status::Failed),
+                id,
+                version,
+                created.format("%Y-%m-%d %H:%M:%S"),
+                q,
+                g,
+                d,
+                f,
             );
         }
+        let mut total = [0usize; 4];
+        for (_, _, _, c) in &rows {
+            for (t, n) in total.iter_mut().zip(c) {
+                *t += n;
+            }
+        }
+        if rows.len() > shown {
+            println!(
+                "… and {} older group(s); `chorus status --all` lists every one.",
+                rows.len() - shown
+            );
+        }
+        println!(
+            "{} group(s), {} run(s): {} queued, {} generating, {} done, {} failed.",
+            rows.len(),
+            total.iter().sum::<usize>(),
+            total[0],
+            total[1],
+            total[2],
+            total[3]
+        );
     }
-    print_batches(root, &tree);
-    if !tree.problems.is_empty() {
+    print_batches(root);
+    if !problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/; run `chorus check` for details.",
-            tree.problems.len()
+            problems.len()
         );
     }
     Ok(exit::OK)
@@ -651,13 +705,17 @@ fn status(root: &Path) -> Result<u8> {
 
 /// The submitted batches, with the provider's own progress when chorus.toml and the keys
 /// allow a poll.
-fn print_batches(root: &Path, tree: &store::RunsTree) {
-    let runs: Vec<store::RunRecord> = tree
-        .groups
-        .iter()
-        .flat_map(|g| g.runs.iter().filter(|r| r.meta.submitted.is_some()))
-        .cloned()
-        .collect();
+fn print_batches(root: &Path) {
+    // Only the runs waiting in a batch are kept while the groups are read.
+    let (waiting, _) = store::scan_groups(&root.join("runs"), |g| {
+        let runs: Vec<store::RunRecord> = g
+            .runs
+            .into_iter()
+            .filter(|r| r.meta.submitted.is_some())
+            .collect();
+        (!runs.is_empty()).then_some(runs)
+    });
+    let runs: Vec<store::RunRecord> = waiting.into_iter().flatten().collect();
     if runs.is_empty() {
         return;
     }
@@ -674,17 +732,16 @@ fn check(root: &Path) -> Result<u8> {
         Ok(_) => Vec::new(),
         Err(ps) => ps.iter().map(ToString::to_string).collect(),
     };
-    let tree = store::load_runs(&root.join("runs"));
-    problems.extend(tree.problems.iter().map(ToString::to_string));
+    // Only the counts are kept, so a long history is checked in little memory.
+    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| Some(g.runs.len()));
+    problems.extend(store_problems.iter().map(ToString::to_string));
     for p in &problems {
         eprintln!("{p}");
     }
-    let runs: usize = tree.groups.iter().map(|g| g.runs.len()).sum();
+    let groups = runs.len();
+    let runs: usize = runs.iter().sum();
     if problems.is_empty() {
-        eprintln!(
-            "ok: chorus.toml and {} group(s), {runs} run(s) checked.",
-            tree.groups.len()
-        );
+        eprintln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
         Ok(exit::OK)
     } else {
         eprintln!("{} problem(s) found.", problems.len());

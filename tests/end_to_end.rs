@@ -33,7 +33,7 @@ fn offline_pipeline_builds_a_gallery() {
         "offline-naturalist",
     ] {
         assert!(p
-            .path(&format!("site/groups/{g}/media/{slug}.png"))
+            .path(&format!("site/groups/{g}/media/{slug}.jpg"))
             .is_file());
         assert!(p.path(&format!("runs/{g}/{slug}.png")).is_file());
     }

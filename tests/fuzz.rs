@@ -162,8 +162,8 @@ fn assert_safe(html: &str, input: &str) {
         {
             fail(&format!("<{name}>"));
         }
-        for attr in tag.split_whitespace().skip(1) {
-            let key = attr.split('=').next().unwrap_or_default();
+        let inside = &tag.trim_start_matches('/')[name.len()..];
+        for (key, value) in attributes(inside) {
             if key.starts_with("on") {
                 fail(&format!("the attribute {key}"));
             }
@@ -177,14 +177,46 @@ fn assert_safe(html: &str, input: &str) {
                 "action",
                 "formaction",
             ]
-            .contains(&key)
+            .contains(&key.as_str())
             {
                 fail(&format!("the attribute {key}"));
             }
-            if attr.contains("javascript:") {
+            // A URL's scheme is what comes before its first ':' once leading spaces are
+            // gone; `%22*javascript:` is a relative path, `javascript:x` is not.
+            if value.trim_start().starts_with("javascript:") {
                 fail("a javascript: URL");
             }
         }
+    }
+}
+
+/// The `key="value"` pairs of a tag's inside (after its name), values unquoted. A quoted
+/// value may hold spaces and `=`; ammonia always writes values in double quotes.
+fn attributes(mut rest: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+        if rest.is_empty() {
+            return out;
+        }
+        let key_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let key = rest[..key_end].to_string();
+        rest = &rest[key_end..];
+        let mut value = String::new();
+        if let Some(after) = rest.strip_prefix('=') {
+            if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"').unwrap_or(quoted.len());
+                value = quoted[..end].to_string();
+                rest = quoted.get(end + 1..).unwrap_or("");
+            } else {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                value = after[..end].to_string();
+                rest = &after[end..];
+            }
+        }
+        out.push((key, value));
     }
 }
 

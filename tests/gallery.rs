@@ -408,7 +408,7 @@ fn the_gallery_has_every_page_and_export() {
     let wide = p.read(&format!("site/groups/{g1}/index.html"));
     let d = format!("../../groups/{g1}");
     assert!(
-        wide.contains(&format!("srcset=\"{d}/media/beta-400.jpg 400w, {d}/media/beta-800.jpg 800w, {d}/media/beta.png 840w\"")),
+        wide.contains(&format!("srcset=\"{d}/media/beta-400.jpg 400w, {d}/media/beta-800.jpg 800w, {d}/media/beta.jpg 840w\"")),
         "{wide}"
     );
     assert!(wide.contains(
@@ -417,11 +417,11 @@ fn the_gallery_has_every_page_and_export() {
     assert!(p
         .path(&format!("site/groups/{g1}/media/beta-800.jpg"))
         .is_file());
-    assert_eq!(
-        std::fs::read(p.path(&format!("site/groups/{g1}/media/beta.png"))).unwrap(),
-        std::fs::read(p.path(&format!("runs/{g1}/beta.png"))).unwrap(),
-        "the full image is copied as it is"
-    );
+    // By default the full image is published as a JPEG; runs/ keeps the PNG.
+    let full = image::open(p.path(&format!("site/groups/{g1}/media/beta.jpg"))).unwrap();
+    assert_eq!((full.width(), full.height()), (840, 840));
+    assert!(!p.path(&format!("site/groups/{g1}/media/beta.png")).exists());
+    assert!(p.path(&format!("runs/{g1}/beta.png")).is_file());
     let thumb = image::open(p.path(&format!("site/groups/{g1}/media/beta-400.jpg"))).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (400, 400));
 
@@ -456,13 +456,27 @@ fn the_gallery_has_every_page_and_export() {
         .read("site/404.html")
         .contains("href=\"https://me.example/gallery/index.html\""));
     let runs: serde_json::Value = serde_json::from_str(&p.read("site/runs.json")).unwrap();
-    assert_eq!(runs["runs"].as_array().unwrap().len(), 7);
+    let listed = runs["groups"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    let total: usize = listed
+        .iter()
+        .map(|g| {
+            let url = g["runsUrl"].as_str().unwrap();
+            let one: serde_json::Value =
+                serde_json::from_str(&p.read(&format!("site/{url}"))).unwrap();
+            one["runs"].as_array().unwrap().len()
+        })
+        .sum();
+    assert_eq!(total, 7);
     let atom = p.read("site/atom.xml");
     assert_eq!(atom.matches("<entry>").count(), 3);
     assert!(atom.contains(&format!(
         "<link href=\"https://me.example/gallery/groups/{g1}/index.html\"/>"
     )));
-    let sitemap = p.read("site/sitemap.xml");
+    let sitemap = p.read("site/sitemaps/1.xml");
+    assert!(p
+        .read("site/sitemap.xml")
+        .contains("<sitemap><loc>https://me.example/gallery/sitemaps/1.xml</loc></sitemap>"));
     assert!(sitemap.contains(&format!(
         "<loc>https://me.example/gallery/groups/{g2}/beta.html</loc>"
     )));

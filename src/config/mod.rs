@@ -48,6 +48,26 @@ pub struct SiteConfig {
     pub base_url: String,
     #[serde(default = "default_theme")]
     pub theme: String,
+    /// Groups per listing page (index, each Artist, each prompt version).
+    #[serde(default = "default_per_page")]
+    pub per_page: usize,
+    /// How full-size images are published; runs/ always keeps the original bytes.
+    #[serde(default)]
+    pub originals: Originals,
+}
+
+/// `[site] originals`: what the site publishes as each run's full-size image.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Originals {
+    /// A JPEG (quality 85) of the full image; a source that is already JPEG or WebP is
+    /// copied as it is.
+    #[default]
+    Web,
+    /// The original bytes, as they are in runs/.
+    Copy,
+    /// No full-size image: the largest thumbnail stands in for it.
+    None,
 }
 
 impl Default for SiteConfig {
@@ -56,12 +76,32 @@ impl Default for SiteConfig {
             title: default_title(),
             base_url: String::new(),
             theme: default_theme(),
+            per_page: default_per_page(),
+            originals: Originals::default(),
         }
     }
 }
 
 fn default_title() -> String {
     "chorus".to_string()
+}
+impl TryFrom<String> for Originals {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "web" => Ok(Originals::Web),
+            "copy" => Ok(Originals::Copy),
+            "none" => Ok(Originals::None),
+            other => Err(format!(
+                "site.originals = {other:?}: choose \"web\" (a JPEG of each full image), \"copy\" (the original bytes) or \"none\" (thumbnails only)"
+            )),
+        }
+    }
+}
+
+fn default_per_page() -> usize {
+    24
 }
 fn default_theme() -> String {
     "default".to_string()
@@ -93,14 +133,20 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// Network limits for the generator: retries, timeouts and image size caps.
+/// Network limits for the generator: retries, timeouts and caps on what a provider may
+/// make chorus hold (reply bytes, image bytes, image pixels).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_attempts: u32,
     pub max_retry_wait_secs: f64,
     pub request_timeout_secs: f64,
+    /// A chat reply (the whole JSON body); a statement is a few KB, so this is generous.
+    pub max_reply_bytes: u64,
     pub max_image_bytes: u64,
+    /// Width × height read from the image header before any decoding: a small PNG can
+    /// declare 100 megapixels and take gigabytes to decode.
+    pub max_image_pixels: u64,
 }
 
 impl Default for Limits {
@@ -109,7 +155,12 @@ impl Default for Limits {
             max_attempts: 5,
             max_retry_wait_secs: 120.0,
             request_timeout_secs: 180.0,
+            // A run file may hold 2 MiB (`store::MAX_RUN_JSON_BYTES`); a reply is half that.
+            max_reply_bytes: 1024 * 1024,
             max_image_bytes: 25 * 1024 * 1024,
+            // 8192 × 4883: room for any size an image API offers today (gpt-image-1 and
+            // dall-e-3 stay under 2.5 megapixels).
+            max_image_pixels: 40_000_000,
         }
     }
 }

@@ -167,6 +167,15 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
             ),
         );
     }
+    if !(1..=1000).contains(&config.site.per_page) {
+        problem(
+            "site.per_page".into(),
+            format!(
+                "{} groups per page; choose between 1 and 1000 (24 is the default)",
+                config.site.per_page
+            ),
+        );
+    }
     problems
 }
 

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod budget;
 pub mod events;
 pub mod image;
+mod paint;
 pub mod parse;
 pub mod providers;
 mod resume;
@@ -27,7 +28,7 @@ use crate::store::{
 };
 use budget::Budget;
 use events::{Event, Sink};
-use providers::{ArtistProvider, ArtistRequest, BrushProvider, BrushRequest, Kit, ProviderError};
+use providers::{ArtistProvider, ArtistRequest, BrushProvider, Kit, ProviderError};
 pub use resume::{plan_resume, ResumePlan};
 use retry::{with_retries, Attempts, Stop};
 use throttle::{Gate, Gates};
@@ -241,26 +242,31 @@ pub fn preview_runs(plan: &Plan) -> Vec<RunRecord> {
     let mut runs = Vec::new();
     for group in &plan.groups {
         for artist in &plan.artists {
-            runs.push(RunRecord {
-                schema_version: SCHEMA_VERSION,
-                run_id: Uuid::new_v4(),
-                run_group_id: group.run_group_id,
-                artist_slug: artist.slug.clone(),
-                brush_slug: plan.brush.slug.clone(),
-                prompt_version: group.prompt_version.clone(),
-                status: Status::Queued,
-                artist_stmt: String::new(),
-                image_prompt: String::new(),
-                revised_prompt: None,
-                image_file: None,
-                error: None,
-                meta: RunMeta::default(),
-                created_at: group.created_at,
-                updated_at: None,
-            });
+            runs.push(queued_run(group, &artist.slug));
         }
     }
     runs
+}
+
+/// A run of `group` as the plan writes it, before any provider is called.
+pub fn queued_run(group: &GroupRecord, artist_slug: &str) -> RunRecord {
+    RunRecord {
+        schema_version: SCHEMA_VERSION,
+        run_id: Uuid::new_v4(),
+        run_group_id: group.run_group_id,
+        artist_slug: artist_slug.to_string(),
+        brush_slug: group.brush.slug.clone(),
+        prompt_version: group.prompt_version.clone(),
+        status: Status::Queued,
+        artist_stmt: String::new(),
+        image_prompt: String::new(),
+        revised_prompt: None,
+        image_file: None,
+        error: None,
+        meta: RunMeta::default(),
+        created_at: group.created_at,
+        updated_at: None,
+    }
 }
 
 /// Threads for writing a plan. fsync waits on the disk, not the CPU, so many more threads
@@ -427,10 +433,7 @@ impl Batch {
         limits: Limits,
         events: Arc<dyn Sink>,
     ) -> Result<Batch, ProviderError> {
-        let kit = Kit {
-            client: providers::http::client()?,
-            timeout: Duration::from_secs_f64(limits.request_timeout_secs.max(0.001)),
-        };
+        let kit = Kit::new(&limits)?;
         Ok(Batch {
             runs_dir,
             limits,
@@ -529,7 +532,16 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
                 let parsed = parse::parse_reply(&reply.text);
                 run.artist_stmt = parsed.statement;
                 run.image_prompt = parsed.image_prompt;
+                run.meta.warnings.extend(reply.warnings);
                 run.meta.warnings.extend(parsed.warnings);
+                for (what, text) in [
+                    ("statement", &mut run.artist_stmt),
+                    ("image prompt", &mut run.image_prompt),
+                ] {
+                    run.meta
+                        .warnings
+                        .extend(cut_to(text, store::MAX_STATEMENT_BYTES, what));
+                }
                 stage.tokens = reply.tokens;
                 stage.request_id = reply.request_id;
                 stage.cost = cost(reply.cost_usd, || {
@@ -548,93 +560,44 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         rec.save_behind(&run).await?;
     }
 
-    // The image URL is signed and short-lived, so it is never stored: without a stored
-    // image, the brush stage has to run again.
     if !(stage_done(&run.meta.download) && image_present(&batch.runs_dir, &run)) {
-        if batch.stop.is_set() {
-            return interrupted(&mut rec, run, "brush").await;
-        }
-        let started = Instant::now();
-        let request = BrushRequest {
-            image_prompt: run.image_prompt.clone(),
+        let painter = paint::Painter {
+            brush: brush.as_ref(),
+            config: &brush_config,
+            gate: &brush_gate,
             seed,
         };
-        let (result, attempts) = batch
-            .attempt(&run, "brush", &brush_gate, || brush.paint(&request))
-            .await;
-        let mut stage = stage_meta(
-            Some(&brush_config.provider),
-            Some(&brush_config.model),
-            brush.params(),
-            started,
-            attempts,
-        );
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(e) => return fail(&mut rec, run, stage, |m| &mut m.brush, "brush", e).await,
+        run = match paint::brush_and_download(&mut rec, run, painter).await? {
+            Ok(run) => run,
+            Err(failed) => return Ok(failed),
         };
-        stage.request_id = reply.request_id.clone();
-        stage.cost = cost(reply.cost_usd, || brush_config.price.per_image);
-        run.revised_prompt = reply.revised_prompt.clone();
-        run.meta.brush = Some(stage);
-        run.meta.download = None;
-        touch(&mut run);
-        rec.save_behind(&run).await?;
-
-        let started = Instant::now();
-        let source = reply.image;
-        let (kit, limits) = (&batch.kit, &batch.limits);
-        let (result, attempts) = batch
-            .attempt(&run, "download", &Gate::default(), || {
-                image::obtain(&kit.client, &source, kit.timeout, limits.max_image_bytes)
-            })
-            .await;
-        let kind = match source {
-            providers::ImageSource::Bytes(_) => "inline",
-            providers::ImageSource::Url(_) => "url",
-        };
-        let params = BTreeMap::from([("source".to_string(), serde_json::Value::from(kind))]);
-        let mut stage = stage_meta(None, None, params, started, attempts);
-        let checked = match result {
-            Ok(checked) => checked,
-            Err(e) => return fail(&mut rec, run, stage, |m| &mut m.download, "download", e).await,
-        };
-        stage
-            .params
-            .insert("bytes".into(), checked.bytes.len().into());
-        stage
-            .params
-            .insert("format".into(), checked.extension.into());
-        let name = store::image_file_name(&run.artist_slug, checked.extension);
-        let path = store::group_dir(&batch.runs_dir, &run.run_group_id).join(&name);
-        let written = blocking({
-            let path = path.clone();
-            move || crate::fsutil::write_atomic(&path, &checked.bytes).map_err(|e| e.to_string())
-        })
-        .await;
-        if let Err(e) = written {
-            let reason = format!("cannot write {}: {e}", path.display());
-            return fail(
-                &mut rec,
-                run,
-                stage,
-                |m| &mut m.download,
-                "download",
-                ProviderError::Fatal { reason },
-            )
-            .await;
-        }
-        stage.latency_ms = started.elapsed().as_millis() as u64;
-        stage.finished_at = Utc::now();
-        run.image_file = Some(name);
-        run.meta.download = Some(stage);
     }
 
     run.status = Status::Done;
     touch(&mut run);
     rec.save(&run).await?;
+    // Only now that the run names its image is the Brush's answer no longer needed.
+    paint::forget(&rec, &run).await;
     batch.events.emit(Event::finished(&run));
     Ok(run)
+}
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), saying so: the site shows
+/// no more of a statement, and a run file must stay readable.
+fn cut_to(text: &mut String, max: usize, what: &str) -> Option<String> {
+    if text.len() <= max {
+        return None;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let warning = format!(
+        "the {what} was {} bytes; it was cut to {end}, the most a page shows",
+        text.len()
+    );
+    text.truncate(end);
+    Some(warning)
 }
 
 pub(crate) fn stage_done(stage: &Option<StageMeta>) -> bool {
@@ -935,4 +898,22 @@ pub fn drive(
             interrupted: batch.stop.is_set(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary_with_a_warning() {
+        let mut short = "rain".to_string();
+        assert_eq!(cut_to(&mut short, 10, "statement"), None);
+        let mut long = "é".repeat(10); // 20 bytes
+        let warning = cut_to(&mut long, 7, "statement").unwrap();
+        assert_eq!(long, "ééé");
+        assert!(
+            warning.contains("20 bytes") && warning.contains("cut to 6"),
+            "{warning}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::{procedural_brush, providers, GenerateError};
-use crate::config::{Artist, Brush, Project};
+use crate::config::{validate_slug, Artist, Brush, Project};
 use crate::store::{self, GroupRecord, RunRecord, Status};
 
 /// What `resume` will run.
@@ -17,14 +17,27 @@ pub struct ResumePlan {
     pub brushes: Vec<Brush>,
     /// Files under runs/ that could not be read (their runs are skipped).
     pub problems: Vec<String>,
+    /// Temp files an interrupted chorus left, removed before planning.
+    pub cleaned: Vec<std::path::PathBuf>,
 }
 
 /// `target`: one group id, or None for every group.
 pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan, GenerateError> {
-    let tree = store::load_runs(&project.runs_dir());
-    let problems = tree.problems.iter().map(ToString::to_string).collect();
+    let cleaned = store::clean_leftovers(&project.runs_dir());
+    // Only groups with something to do are kept, each with only its pending runs, so
+    // `resume --all` over a long history holds little more than what it will run.
+    let (mut groups, problems) = store::scan_groups(&project.runs_dir(), |mut g| {
+        if target.is_some_and(|id| g.group.run_group_id != id) {
+            return None;
+        }
+        let unwritten = g.group.artists.len() > g.runs.len();
+        g.runs.retain(|r| r.status != Status::Done);
+        (target.is_some() || unwritten || !g.runs.is_empty()).then_some(g)
+    });
+    groups.sort_by(store::newest_first);
+    let problems = problems.iter().map(ToString::to_string).collect();
     if let Some(id) = target {
-        if !tree.groups.iter().any(|g| g.group.run_group_id == id) {
+        if groups.is_empty() {
             return Err(GenerateError::Plan(format!(
                 "no run group {id} under {}; `chorus status` lists the groups",
                 project.runs_dir().display()
@@ -37,17 +50,25 @@ pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan
         artists: Vec::new(),
         brushes: Vec::new(),
         problems,
+        cleaned,
     };
-    for loaded in tree
-        .groups
-        .iter()
-        .filter(|g| target.map_or(true, |id| g.group.run_group_id == id))
-    {
+    for loaded in &groups {
         let group = &loaded.group;
+        // A crash while the plan was written can leave an Artist of the group without a
+        // run file: that run was never started, so it is queued again.
+        let unwritten: Vec<RunRecord> = group
+            .artists
+            .iter()
+            .filter(|a| loaded.run(&a.slug).is_none())
+            .filter(|a| validate_slug(&a.slug).is_ok())
+            .filter(|a| !store::run_file(&loaded.dir, &a.slug).exists())
+            .map(|a| super::queued_run(group, &a.slug))
+            .collect();
         let pending: Vec<&RunRecord> = loaded
             .runs
             .iter()
             .filter(|r| r.status != Status::Done)
+            .chain(&unwritten)
             .collect();
         if pending.is_empty() {
             continue;

@@ -49,6 +49,9 @@ impl Stop {
 pub struct Attempts {
     pub count: u32,
     pub reasons: Vec<String>,
+    /// The last failure was transient, but attempts or retry time ran out: the same
+    /// request may still succeed later (`resume`).
+    pub gave_up: bool,
 }
 
 /// Announced before each wait: attempt number that failed, reason, wait.
@@ -95,6 +98,7 @@ where
             Err(other) => return (Err(other), attempts),
         };
         if attempts.count >= max_attempts {
+            attempts.gave_up = true;
             let reason = format!(
                 "{reason}; gave up after {} attempts (limits.max_attempts)",
                 attempts.count
@@ -103,6 +107,7 @@ where
         }
         let wait = retry_after.unwrap_or_else(|| backoff(attempts.count, jitter.unit()));
         if waited + wait > max_wait {
+            attempts.gave_up = true;
             let reason = format!(
                 "{reason}; gave up: waiting {:.1} s more would pass limits.max_retry_wait_secs = {}",
                 wait.as_secs_f64(),

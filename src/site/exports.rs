@@ -1,26 +1,23 @@
-//! Machine-readable files beside the HTML: `runs.json` (every run), `atom.xml` (groups)
-//! and `sitemap.xml`. Built from the page model only; absolute URLs use `base_url`, and
-//! timestamps come from the runs, never from the clock, so builds are reproducible.
+//! Machine-readable files beside the HTML, split so none grows with the history:
+//! `groups/<id>/runs.json` (one group's runs, written by the group's build), `runs.json`
+//! (a small index of the groups), `atom.xml` (the newest groups) and `sitemap.xml` (a
+//! sitemap index over `sitemaps/<n>.xml` files of at most 50,000 URLs). Built from the
+//! group view or the summaries only; absolute URLs use `base_url`, and timestamps come
+//! from the runs, never from the clock, so builds are reproducible. docs/exports.md
+//! describes the formats.
 
 use serde::Serialize;
 
-use super::model::SiteModel;
+use super::model::{self, GroupView};
+use super::summary::GroupSummary;
 use super::theme::escape_html;
 
-/// (root-relative path, bytes) of every export.
-pub fn all(m: &SiteModel, title: &str, base_url: &str) -> Vec<(String, Vec<u8>)> {
-    vec![
-        ("runs.json".into(), runs_json(m)),
-        // Control characters from run files are invalid in XML even when escaped.
-        (
-            "atom.xml".into(),
-            super::markdown::scrub_controls(&atom(m, title, base_url))
-                .into_owned()
-                .into_bytes(),
-        ),
-        ("sitemap.xml".into(), sitemap(m, base_url).into_bytes()),
-    ]
-}
+/// How many groups `atom.xml` carries, newest first.
+pub const FEED_GROUPS: usize = 50;
+/// The sitemap protocol's limit of URLs per file.
+pub const SITEMAP_URLS: usize = 50_000;
+/// The `schemaVersion` of `runs.json` and `groups/<id>/runs.json`. 2: split per group.
+pub const RUNS_SCHEMA: u32 = 2;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,42 +42,66 @@ struct RunEntry<'a> {
     latency_ms: Option<u64>,
 }
 
-fn runs_json(m: &SiteModel) -> Vec<u8> {
-    let runs: Vec<RunEntry> = m
-        .groups
-        .iter()
-        .flat_map(|g| {
-            g.runs.iter().map(move |r| RunEntry {
-                run_group_id: &g.id,
-                artist_slug: &r.artist_slug,
-                artist_name: &r.artist_name,
-                brush_name: &r.brush_name,
-                prompt_version: &g.prompt_version,
-                status: &r.status,
-                reason: r.reason.as_deref(),
-                created_at: if r.created_at.is_empty() {
-                    &g.created_at
-                } else {
-                    &r.created_at
-                },
-                page: &r.url,
-                image: r.image.as_ref().map(|i| i.url.as_str()),
-                image_prompt: &r.image_prompt,
-                cost_usd: r.cost_usd,
-                latency_ms: r.latency_ms,
-            })
-        })
-        .collect();
-    let mut out =
-        serde_json::to_vec_pretty(&serde_json::json!({ "schemaVersion": 1, "runs": runs }))
-            .unwrap_or_default();
+pub fn group_runs_path(group_id: &str) -> String {
+    format!("groups/{group_id}/runs.json")
+}
+
+fn pretty(value: &serde_json::Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_default();
     out.push(b'\n');
     out
 }
 
-fn atom(m: &SiteModel, title: &str, base: &str) -> String {
-    let updated = m
-        .groups
+/// `groups/<id>/runs.json`: every run of one group.
+pub fn group_runs_json(g: &GroupView) -> Vec<u8> {
+    let runs: Vec<RunEntry> = g
+        .runs
+        .iter()
+        .map(|r| RunEntry {
+            run_group_id: &g.id,
+            artist_slug: &r.artist_slug,
+            artist_name: &r.artist_name,
+            brush_name: &r.brush_name,
+            prompt_version: &g.prompt_version,
+            status: &r.status,
+            reason: r.reason.as_deref(),
+            created_at: if r.created_at.is_empty() {
+                &g.created_at
+            } else {
+                &r.created_at
+            },
+            page: &r.url,
+            image: r.image.as_ref().map(|i| i.url.as_str()),
+            image_prompt: &r.image_prompt,
+            cost_usd: r.cost_usd,
+            latency_ms: r.latency_ms,
+        })
+        .collect();
+    pretty(&serde_json::json!({ "schemaVersion": RUNS_SCHEMA, "runs": runs }))
+}
+
+/// `runs.json`: one line per group, newest first, pointing at its own `runs.json`.
+pub fn runs_index(groups: &[&GroupSummary]) -> Vec<u8> {
+    let entries: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "runGroupId": g.id,
+                "promptVersion": g.prompt_version,
+                "createdAt": g.created_at,
+                "runs": g.runs.len(),
+                "done": g.counts.done,
+                "page": model::group_url(&g.id),
+                "runsUrl": group_runs_path(&g.id),
+            })
+        })
+        .collect();
+    pretty(&serde_json::json!({ "schemaVersion": RUNS_SCHEMA, "groups": entries }))
+}
+
+/// `atom.xml`: the newest [`FEED_GROUPS`] groups.
+pub fn atom(groups: &[&GroupSummary], title: &str, base: &str) -> Vec<u8> {
+    let updated = groups
         .first()
         .map_or("1970-01-01T00:00:00Z", |g| g.created_at.as_str());
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
@@ -95,8 +116,8 @@ fn atom(m: &SiteModel, title: &str, base: &str) -> String {
         escape_html(&format!("{base}index.html"))
     );
     s += &format!("<updated>{updated}</updated>\n<author><name>chorus</name></author>\n");
-    for g in &m.groups {
-        let names: Vec<&str> = g.runs.iter().map(|r| r.artist_name.as_str()).collect();
+    for g in groups.iter().take(FEED_GROUPS) {
+        let names: Vec<&str> = g.runs.iter().map(|r| r.name.as_str()).collect();
         let summary = format!(
             "Prompt {}: {} Artists ({}) painted by {}; {} done, {} failed.",
             g.prompt_version,
@@ -114,33 +135,91 @@ fn atom(m: &SiteModel, title: &str, base: &str) -> String {
         s += &format!("<id>urn:uuid:{}</id>\n", g.id);
         s += &format!(
             "<link href=\"{}\"/>\n",
-            escape_html(&format!("{base}{}", g.url))
+            escape_html(&format!("{base}{}", model::group_url(&g.id)))
         );
         s += &format!("<updated>{}</updated>\n", g.created_at);
         s += &format!("<summary>{}</summary>\n", escape_html(&summary));
         s += "</entry>\n";
     }
     s += "</feed>\n";
-    s
+    // Control characters from run files are invalid in XML even when escaped.
+    super::markdown::scrub_controls(&s)
+        .into_owned()
+        .into_bytes()
 }
 
-fn sitemap(m: &SiteModel, base: &str) -> String {
-    let mut urls: Vec<String> = vec![String::new(), "artists/".into(), "prompts/".into()];
-    for g in &m.groups {
-        urls.push(g.url.trim_end_matches("index.html").to_string());
-        urls.extend(g.runs.iter().map(|r| r.url.clone()));
+/// Every page's root-relative URL for the sitemap: groups oldest first (so the earlier
+/// files stay stable as the history grows), then the listing pages.
+pub fn sitemap_urls(groups_newest_first: &[&GroupSummary], listings: &[String]) -> Vec<String> {
+    let mut urls = Vec::new();
+    for g in groups_newest_first.iter().rev() {
+        urls.push(format!("groups/{}/", g.id));
+        urls.extend(g.runs.iter().map(|r| model::run_url(&g.id, &r.slug)));
     }
-    urls.extend(m.artists.iter().map(|a| a.url.clone()));
-    urls.extend(m.prompts.iter().map(|p| p.url.clone()));
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    urls.extend(
+        listings
+            .iter()
+            .map(|u| u.trim_end_matches("index.html").to_string()),
     );
-    for u in urls {
-        s += &format!(
-            "<url><loc>{}</loc></url>\n",
-            escape_html(&format!("{base}{u}"))
+    urls
+}
+
+/// `sitemap.xml` as a sitemap index, and `sitemaps/<n>.xml` files of at most `limit` URLs.
+pub fn sitemaps(urls: &[String], base: &str, limit: usize) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut index = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for (n, chunk) in urls.chunks(limit.max(1)).enumerate() {
+        let path = format!("sitemaps/{}.xml", n + 1);
+        let mut s = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
         );
+        for u in chunk {
+            s += &format!(
+                "<url><loc>{}</loc></url>\n",
+                escape_html(&format!("{base}{u}"))
+            );
+        }
+        s += "</urlset>\n";
+        index += &format!(
+            "<sitemap><loc>{}</loc></sitemap>\n",
+            escape_html(&format!("{base}{path}"))
+        );
+        files.push((path, s.into_bytes()));
     }
-    s += "</urlset>\n";
-    s
+    index += "</sitemapindex>\n";
+    files.push(("sitemap.xml".into(), index.into_bytes()));
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sitemap_is_an_index_of_files_within_the_limit() {
+        let urls: Vec<String> = (0..7).map(|i| format!("p{i}.html")).collect();
+        let files = sitemaps(&urls, "https://x.example/g/", 3);
+        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sitemaps/1.xml",
+                "sitemaps/2.xml",
+                "sitemaps/3.xml",
+                "sitemap.xml"
+            ]
+        );
+        let text = |i: usize| String::from_utf8(files[i].1.clone()).unwrap();
+        assert_eq!(text(0).matches("<url>").count(), 3);
+        assert_eq!(text(2).matches("<url>").count(), 1);
+        assert!(text(2).contains("<loc>https://x.example/g/p6.html</loc>"));
+        let index = text(3);
+        assert!(index.starts_with("<?xml") && index.contains("<sitemapindex"));
+        assert_eq!(index.matches("<sitemap>").count(), 3);
+        assert!(index.contains("<loc>https://x.example/g/sitemaps/2.xml</loc>"));
+        // The protocol's own limit is what the build uses.
+        assert_eq!(SITEMAP_URLS, 50_000);
+    }
 }

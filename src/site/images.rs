@@ -12,6 +12,7 @@ use fast_image_resize as fr;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Originals;
 use crate::fsutil::write_rebuildable;
 use crate::store::sha256_hex;
 
@@ -20,6 +21,9 @@ use crate::store::sha256_hex;
 pub const THUMB_WIDTHS: [u32; 2] = [400, 800];
 /// JPEG quality of thumbnails: 80 is where artefacts stop being visible at these sizes.
 pub const JPEG_QUALITY: u8 = 80;
+/// JPEG quality of the full-size web encoding (`originals = "web"`): about 200–400 KB for
+/// a 1024² image where the PNG is 1–3 MB.
+pub const WEB_QUALITY: u8 = 85;
 /// Bumped whenever the thumbnail recipe changes, so old cache entries become stale.
 /// r2: each width is resized from the next larger one (source → 800 → 400).
 const RECIPE: &str = "r2-lanczos3-chain";
@@ -35,7 +39,7 @@ pub struct SourceInfo {
     pub format: String,
 }
 
-/// One resized variant, in the cache.
+/// One resized or re-encoded variant, in the cache.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thumb {
     pub width: u32,
@@ -49,49 +53,44 @@ pub struct Thumb {
 pub struct Prepared {
     pub source: SourceInfo,
     pub thumbs: Vec<Thumb>,
+    /// A full-size JPEG to publish instead of the original (see [`Originals`]); `None`
+    /// when the original itself is published, or nothing full-size is.
+    pub web: Option<Thumb>,
 }
 
 /// What preparing the images did, for the build report and the bench.
 #[derive(Debug, Clone, Default)]
 pub struct ImageStats {
     pub sources: usize,
-    /// Sources read and hashed this build (the others matched the memo).
+    /// Sources read and hashed this build (the others matched the manifest).
     pub hashed: usize,
-    /// Thumbnails made this build (the others were in the cache).
+    /// Thumbnails and web encodings made this build (the others were in the cache).
     pub made: usize,
     pub pruned: usize,
     /// Images that could not be read or decoded: (file, reason).
     pub failed: Vec<(PathBuf, String)>,
 }
 
-/// The cache: `thumbs/` holds the JPEGs, `sources.json` remembers the hash and size of
-/// each source by (length, mtime). The memo only saves re-reading an unchanged file; a
-/// changed mtime (a git checkout) means re-hashing, and the same hash then finds the
-/// same thumbnails.
-pub struct ImageCache {
-    dir: PathBuf,
+impl ImageStats {
+    pub fn add(&mut self, other: ImageStats) {
+        self.sources += other.sources;
+        self.hashed += other.hashed;
+        self.made += other.made;
+        self.pruned += other.pruned;
+        self.failed.extend(other.failed);
+    }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct SourceMemo {
-    #[serde(default)]
-    entries: BTreeMap<PathBuf, MemoEntry>,
+/// The cache: `thumbs/` holds the JPEGs (thumbnails and full-size web encodings), named by
+/// the source's content hash and the recipe. What a source's hash is, is remembered by
+/// the build's manifest, by (length, mtime).
+pub struct ImageCache {
+    dir: PathBuf,
 }
 
 /// Called with every source the build decodes, so other stages (the analysis) can measure
 /// the pixels without decoding the file a second time. Runs on rayon's threads.
 pub type OnDecoded<'a> = dyn Fn(&SourceInfo, &image::RgbImage) + Sync + 'a;
-
-/// One source's outcome: the prepared image, the memo entry to keep, thumbnails made,
-/// and whether the source had to be read.
-type Outcome = Result<(Prepared, Option<MemoEntry>, usize, bool), String>;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct MemoEntry {
-    len: u64,
-    mtime_ns: u128,
-    info: SourceInfo,
-}
 
 /// File length and modification time, the quick check for "unchanged since last time".
 pub fn stat(path: &Path) -> Option<(u64, u128)> {
@@ -103,6 +102,36 @@ pub fn stat(path: &Path) -> Option<(u64, u128)> {
         .ok()?
         .as_nanos();
     Some((meta.len(), mtime))
+}
+
+/// Reads what the build needs to know of an image: content hash, size, format (from its
+/// content). Refuses, from the header alone, an image with more pixels than chorus decodes.
+pub fn identify(bytes: &[u8]) -> Result<SourceInfo, String> {
+    let format = crate::store::sniff_image(bytes)
+        .ok_or("not a PNG, JPEG, WebP or GIF image (its content says otherwise)")?;
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_dimensions()
+        .map_err(|e| format!("not a readable image: {e}"))?;
+    // A small file can claim enough pixels to exhaust memory.
+    if u64::from(width) * u64::from(height) > crate::store::MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "{width}×{height} pixels, more than the {} chorus decodes",
+            crate::store::MAX_IMAGE_PIXELS
+        ));
+    }
+    Ok(SourceInfo {
+        sha256: sha256_hex(bytes),
+        width,
+        height,
+        format: format.to_string(),
+    })
+}
+
+/// Whether a source is already a web encoding that a browser shows without help.
+fn is_web_format(format: &str) -> bool {
+    matches!(format, "jpg" | "jpeg" | "webp")
 }
 
 impl ImageCache {
@@ -118,118 +147,58 @@ impl ImageCache {
         self.dir.join("thumbs")
     }
 
-    fn memo_path(&self) -> PathBuf {
-        self.dir.join("sources.json")
-    }
-
-    /// Identifies every source and makes the missing thumbnails, in parallel. Sources
-    /// that cannot be read are left out of the map and listed in the stats.
+    /// Identifies every source and makes the missing thumbnails (publishing originals as
+    /// they are), in parallel; with `complete`, prunes cached files no source needs.
+    /// Sources that cannot be read are left out of the map and listed in the stats.
     pub fn prepare(
         &self,
         sources: &[PathBuf],
         on_decoded: &OnDecoded,
     ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        self.prepare_sources(sources, true, on_decoded)
-    }
-
-    /// Like [`ImageCache::prepare`] for some of the sources (an incremental rebuild): the
-    /// memo keeps its other entries and no cached thumbnail is pruned.
-    pub fn prepare_some(
-        &self,
-        sources: &[PathBuf],
-        on_decoded: &OnDecoded,
-    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        self.prepare_sources(sources, false, on_decoded)
-    }
-
-    fn prepare_sources(
-        &self,
-        sources: &[PathBuf],
-        complete: bool,
-        on_decoded: &OnDecoded,
-    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        let memo: SourceMemo = std::fs::read(self.memo_path())
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
         let mut stats = ImageStats {
             sources: sources.len(),
             ..ImageStats::default()
         };
-
-        let results: Vec<(PathBuf, Outcome)> = sources
+        let results: Vec<(PathBuf, Result<(Prepared, usize), String>)> = sources
             .par_iter()
             .map(|src| {
-                let outcome = self.prepare_one(src, memo.entries.get(src), on_decoded);
-                (src.clone(), outcome)
+                let r = self.prepare_image(src, None, Originals::Copy, on_decoded);
+                (src.clone(), r.map(|(p, made, _)| (p, made)))
             })
             .collect();
-
         let mut prepared = BTreeMap::new();
-        let mut new_memo = SourceMemo::default();
-        if !complete {
-            new_memo.entries = memo.entries.clone();
-        }
-        for (src, result) in results {
-            match result {
-                Ok((p, entry, made, hashed)) => {
+        for (src, r) in results {
+            match r {
+                Ok((p, made)) => {
                     stats.made += made;
-                    stats.hashed += usize::from(hashed);
-                    if let Some(entry) = entry {
-                        new_memo.entries.insert(src.clone(), entry);
-                    }
+                    stats.hashed += 1;
                     prepared.insert(src, p);
                 }
                 Err(reason) => stats.failed.push((src, reason)),
             }
         }
-        // The memo is only an accelerator: failing to save it costs time, not correctness.
-        if let Ok(bytes) = serde_json::to_vec(&new_memo) {
-            let _ = write_rebuildable(&self.memo_path(), &bytes);
-        }
-        if !complete {
-            return (prepared, stats);
-        }
-        let keep: BTreeSet<&str> = prepared
-            .values()
-            .flat_map(|p| p.thumbs.iter().map(|t| t.key.as_str()))
-            .collect();
+        let keep: BTreeSet<String> = prepared.values().flat_map(Prepared::cache_keys).collect();
         stats.pruned = self.prune(&keep);
         (prepared, stats)
     }
 
-    /// Returns the prepared image, the memo entry to keep, thumbnails made, and whether
-    /// the source was read.
-    fn prepare_one(&self, src: &Path, memo: Option<&MemoEntry>, on_decoded: &OnDecoded) -> Outcome {
-        let (len, mtime_ns) = stat(src).ok_or_else(|| "cannot read the file".to_string())?;
+    /// Prepares one source: identifies it (unless `known`, which the caller vouches for
+    /// by length and mtime) and makes whatever variant is missing from the cache, decoding
+    /// the source at most once. Returns the prepared image, variants made, and whether the
+    /// source was read.
+    pub fn prepare_image(
+        &self,
+        src: &Path,
+        known: Option<SourceInfo>,
+        originals: Originals,
+        on_decoded: &OnDecoded,
+    ) -> Result<(Prepared, usize, bool), String> {
         let mut bytes: Option<Vec<u8>> = None;
-        let (info, hashed) = match memo {
-            Some(m) if m.len == len && m.mtime_ns == mtime_ns && !m.info.format.is_empty() => {
-                (m.info.clone(), false)
-            }
-            _ => {
+        let (info, hashed) = match known.filter(|k| !k.format.is_empty()) {
+            Some(info) => (info, false),
+            None => {
                 let b = read_source(src)?;
-                let format = crate::store::sniff_image(&b)
-                    .ok_or("not a PNG, JPEG, WebP or GIF image (its content says otherwise)")?;
-                let (width, height) = image::ImageReader::new(std::io::Cursor::new(&b))
-                    .with_guessed_format()
-                    .map_err(|e| e.to_string())?
-                    .into_dimensions()
-                    .map_err(|e| format!("not a readable image: {e}"))?;
-                // From the header, before any pixel is decoded: a small file can claim
-                // enough pixels to exhaust memory.
-                if u64::from(width) * u64::from(height) > crate::store::MAX_IMAGE_PIXELS {
-                    return Err(format!(
-                        "{width}×{height} pixels, more than the {} chorus decodes",
-                        crate::store::MAX_IMAGE_PIXELS
-                    ));
-                }
-                let info = SourceInfo {
-                    sha256: sha256_hex(&b),
-                    width,
-                    height,
-                    format: format.to_string(),
-                };
+                let info = identify(&b)?;
                 bytes = Some(b);
                 (info, true)
             }
@@ -240,47 +209,64 @@ impl ImageCache {
             .map(|&w| {
                 let h = scaled_height(info.width, info.height, w);
                 let key = format!("{}-{w}x{h}-q{JPEG_QUALITY}-{RECIPE}.jpg", info.sha256);
-                Thumb {
-                    width: w,
-                    height: h,
-                    path: self.thumbs_dir().join(&key),
-                    key,
-                }
+                self.variant(w, h, key)
             })
             .collect();
+        let wants_web = match originals {
+            Originals::Web => !is_web_format(&info.format),
+            Originals::Copy => false,
+            // Nothing full-size is published, unless no thumbnail can stand in for it.
+            Originals::None => thumbs.is_empty(),
+        };
+        let web = wants_web.then(|| {
+            let key = format!(
+                "{}-full-{}x{}-q{WEB_QUALITY}-{RECIPE}.jpg",
+                info.sha256, info.width, info.height
+            );
+            self.variant(info.width, info.height, key)
+        });
         // An empty entry is what a power cut can leave behind (writes are not fsynced).
-        let missing: Vec<&Thumb> = thumbs
-            .iter()
-            .filter(|t| std::fs::metadata(&t.path).map_or(true, |m| m.len() == 0))
-            .collect();
-        let made = missing.len();
-        if !missing.is_empty() {
+        let missing = |t: &&Thumb| std::fs::metadata(&t.path).map_or(true, |m| m.len() == 0);
+        let missing_thumbs: Vec<&Thumb> = thumbs.iter().filter(missing).collect();
+        let web_missing = web.as_ref().filter(missing);
+        let made = missing_thumbs.len() + usize::from(web_missing.is_some());
+        if made > 0 {
             let b = match bytes.take() {
                 Some(b) => b,
                 None => read_source(src)?,
             };
             let rgb = decode_rgb(&b)?;
+            drop(b);
             on_decoded(&info, &rgb);
-            make_thumbs(&rgb, &thumbs, &missing)?;
+            if let Some(w) = web_missing {
+                let jpeg = encode_jpeg_q(rgb.as_raw(), w.width, w.height, WEB_QUALITY)?;
+                write_rebuildable(&w.path, &jpeg)
+                    .map_err(|e| format!("writing {}: {e}", w.path.display()))?;
+            }
+            make_thumbs(&rgb, &thumbs, &missing_thumbs)?;
         }
-        let entry = MemoEntry {
-            len,
-            mtime_ns,
-            info: info.clone(),
-        };
         Ok((
             Prepared {
                 source: info,
                 thumbs,
+                web,
             },
-            Some(entry),
             made,
             hashed,
         ))
     }
 
-    /// Removes cached thumbnails no source of this build needs.
-    fn prune(&self, keep: &BTreeSet<&str>) -> usize {
+    fn variant(&self, width: u32, height: u32, key: String) -> Thumb {
+        Thumb {
+            width,
+            height,
+            path: self.thumbs_dir().join(&key),
+            key,
+        }
+    }
+
+    /// Removes cached files no source of this build needs.
+    pub fn prune(&self, keep: &BTreeSet<String>) -> usize {
         let Ok(entries) = std::fs::read_dir(self.thumbs_dir()) else {
             return 0;
         };
@@ -296,6 +282,16 @@ impl ImageCache {
             }
         }
         removed
+    }
+}
+
+impl Prepared {
+    /// The cache files this image uses.
+    pub fn cache_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.thumbs
+            .iter()
+            .chain(self.web.as_ref())
+            .map(|t| t.key.clone())
     }
 }
 
@@ -364,13 +360,17 @@ pub fn resize_rgb(
 }
 
 pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
+    encode_jpeg_q(rgb, width, height, JPEG_QUALITY)
+}
+
+pub fn encode_jpeg_q(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, String> {
     let (w, h) = (
         u16::try_from(width).map_err(|_| "image too wide for JPEG".to_string())?,
         u16::try_from(height).map_err(|_| "image too tall for JPEG".to_string())?,
     );
     // Room for a typical thumbnail up front, so the output is not copied as it grows.
     let mut out = Vec::with_capacity(rgb.len() / 8);
-    jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
+    jpeg_encoder::Encoder::new(&mut out, quality)
         .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| format!("encoding JPEG: {e}"))?;
     Ok(out)

@@ -1,24 +1,30 @@
-//! Incremental rebuilds for `chorus serve` and `chorus build --watch`: a [`Site`] keeps the
-//! loaded runs, page model, prepared images and theme between builds, and for a changed run
-//! file re-renders only what depends on it. It never watches files or serves anything
-//! (`serve` does).
+//! Building only what changed, in one process (`chorus serve`, `build --watch`) or across
+//! processes (`chorus build`): a [`Site`] holds the theme and the manifest of the last
+//! build. Each update finds the group folders whose files changed (by metadata, then
+//! content), builds those groups with `group`, removes what removed groups left, then
+//! remakes the listings from the summaries. A changed theme, template or setting renders
+//! everything again (images stay cached). The output equals a clean build's, byte for
+//! byte. It never watches files or serves anything (`serve` does).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
-use super::model::{self, GroupView, SiteModel};
+use rayon::prelude::*;
+
+use super::analysis::SignatureCache;
+use super::group::{build_group, card_path, GroupBuilt, GroupContext};
+use super::images::{ImageCache, ImageStats};
+use super::listing::{listing_files, ListingContext};
+use super::manifest::{list_inputs, state_dir, GroupEntry, Manifest};
 use super::theme::{self, Theme};
 use super::{
-    fingerprint, image_files, image_sources, image_view, output_memo_path, problem_lines,
-    site_files, write_output, BuildOptions, BuildReport, OutFile, OutputMemo, Phases, Scope,
-    SiteContext, SiteError, CACHE_DIR,
+    BuildOptions, BuildReport, OutFile, Output, Phases, SiteContext, SiteError, CACHE_DIR,
+    OUTPUT_MARKER,
 };
 use crate::config::Project;
 use crate::fsutil::TEMP_PREFIX;
-use crate::store::{load_group_dir, load_runs, newest_first, LoadedGroup, StoreProblem};
 
-/// A built site, kept in memory so the next change costs only what depends on it.
+/// A built site, kept so the next change costs only what depends on it.
 pub struct Site {
     project: Project,
     opts: BuildOptions,
@@ -26,17 +32,11 @@ pub struct Site {
     cache: ImageCache,
     theme: Theme,
     site: SiteContext,
-    /// Newest first; `model.groups` holds their views in the same order.
-    groups: Vec<LoadedGroup>,
-    model: SiteModel,
-    prepared: BTreeMap<PathBuf, Prepared>,
-    /// Images that could not be read: (file, reason), sorted by file.
-    image_failures: Vec<(PathBuf, String)>,
-    problems: Vec<StoreProblem>,
+    manifest: Manifest,
+    /// Where the manifest and the cards live.
+    state: PathBuf,
     /// Set when a rebuild failed part-way, so the next one renders everything.
     dirty: bool,
-    /// The difference views of `groups`, in the same order; `None` with `--no-analysis`.
-    analysis: Option<super::analysis::SiteAnalysis>,
 }
 
 /// What one rebuild did.
@@ -90,8 +90,17 @@ pub fn affected(root: &Path, changed: &[PathBuf]) -> Affected {
     }
 }
 
+/// Which group folders an update looks at.
+enum Scan {
+    /// Every folder under runs/ (a new process, or a full build).
+    All,
+    /// Only these (the watcher said so).
+    Only(BTreeSet<PathBuf>),
+}
+
 impl Site {
-    /// Loads everything and builds the whole site (what `chorus build` does).
+    /// Loads the last build's manifest and brings the output up to date (what `chorus
+    /// build` does).
     pub fn load(project: Project, opts: &BuildOptions) -> Result<(Site, BuildReport), SiteError> {
         let out = opts
             .out
@@ -104,6 +113,9 @@ impl Site {
         super::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
         let site = SiteContext::new(&project, opts, &theme);
+        // The output folder must exist for its state folder to be named by its real path.
+        Output::open(&out)?;
+        let state = state_dir(&cache_dir, &out);
         let mut s = Site {
             project,
             opts: opts.clone(),
@@ -111,15 +123,11 @@ impl Site {
             cache: ImageCache::new(cache_dir),
             theme,
             site,
-            groups: Vec::new(),
-            model: SiteModel::default(),
-            prepared: BTreeMap::new(),
-            image_failures: Vec::new(),
-            problems: Vec::new(),
-            dirty: true,
-            analysis: None,
+            manifest: Manifest::load(&state),
+            state,
+            dirty: false,
         };
-        let report = s.build_all()?;
+        let report = s.update(Scan::All)?;
         Ok((s, report))
     }
 
@@ -134,326 +142,369 @@ impl Site {
     /// Problems as of the last build (broken files in runs/, unreadable images); the sound
     /// groups were built.
     pub fn problems(&self) -> Vec<String> {
-        let analysis = self.analysis.iter().flat_map(|a| &a.problems);
-        problem_lines(
-            &self.project.root,
-            self.problems.iter().chain(analysis),
-            &self.image_failures,
-        )
+        self.manifest.problems()
     }
 
-    /// Prepares `sources` (all of them when `complete`). Unless the views are off, the
-    /// pixels decoded for thumbnails are measured for them at the same time, so a cold
-    /// build decodes each image once.
-    fn prepare_images(
-        &self,
-        sources: &[PathBuf],
-        complete: bool,
-    ) -> (BTreeMap<PathBuf, Prepared>, ImageStats) {
-        let signatures = (!self.opts.no_analysis)
-            .then(|| super::analysis::SignatureCache::new(self.cache.dir()));
-        let on_decoded = |info: &SourceInfo, rgb: &image::RgbImage| {
-            if let Some(cache) = &signatures {
-                cache.store_decoded(&info.sha256, rgb);
-            }
-        };
-        if complete {
-            self.cache.prepare(sources, &on_decoded)
-        } else {
-            self.cache.prepare_some(sources, &on_decoded)
-        }
-    }
-
-    /// Recomputes the difference views over every group (cached by content, so only
-    /// what changed costs anything).
-    fn analyse(&mut self) -> Result<(), SiteError> {
-        if self.opts.no_analysis {
-            self.analysis = None;
-            return Ok(());
-        }
-        let cache = super::analysis::SignatureCache::new(self.cache.dir());
-        let prepared = &self.prepared;
-        self.analysis = Some(super::analysis::analyse(&self.groups, &cache, |path| {
-            prepared.get(path).map(|p| p.source.sha256.clone())
-        })?);
-        Ok(())
-    }
-
-    /// Brings the output up to date with `changed` files: a run file re-renders its group's
-    /// pages, its Artists' and prompt version's pages, the index and the exports; a theme
-    /// or template change rebuilds everything.
+    /// Brings the output up to date with `changed` files: a run file rebuilds its group
+    /// and the listings; a theme or template change renders everything.
     pub fn rebuild_changed(&mut self, changed: &[PathBuf]) -> Result<Rebuild, SiteError> {
         let affected = if self.dirty {
             Affected::Everything
         } else {
             affected(&self.project.root, changed)
         };
-        match affected {
-            Affected::Nothing => Ok(Rebuild::default()),
+        let report = match affected {
+            Affected::Nothing => return Ok(Rebuild::default()),
             Affected::Everything => {
-                self.dirty = true;
                 self.theme = theme::load(&self.project.root, &self.project.config.site.theme)?;
                 self.site = SiteContext::new(&self.project, &self.opts, &self.theme);
-                let report = self.build_all()?;
-                Ok(Rebuild {
-                    full: true,
-                    groups: report.groups,
-                    written: report.written,
-                    removed: report.removed,
-                })
+                self.update(Scan::All)?
             }
-            Affected::Groups(dirs) => {
-                self.dirty = true;
-                let result = self.rebuild_groups(&dirs);
-                self.dirty = result.is_err();
-                result
-            }
-        }
-    }
-
-    fn build_all(&mut self) -> Result<BuildReport, SiteError> {
-        let mut clock = Phases::start();
-        self.analysis = None;
-        let tree = load_runs(&self.project.runs_dir());
-        clock.lap("load");
-        // Images first: the pages need each image's size and variants.
-        let (prepared, stats) = self.prepare_images(&image_sources(&tree.groups), true);
-        self.prepared = prepared;
-        self.image_failures = stats.failed.clone();
-        self.image_failures.sort();
-        self.groups = tree.groups;
-        self.problems = tree.problems;
-        clock.lap("images");
-        let prepared = &self.prepared;
-        self.model = model::site_model(&self.groups, |g, run| image_view(prepared, g, run));
-        clock.lap("model");
-
-        let problems = self.problems();
-        let mut print = fingerprint(
-            &self.groups,
-            &problems,
-            &self.theme,
-            &self.site,
-            &self.prepared,
-        );
-        // The difference views come from the same inputs; only switching them off changes pages.
-        if self.opts.no_analysis {
-            print.push_str("-no-analysis");
-        }
-        // Nothing that goes into the output changed and the output is as we left it: the
-        // pages would come out byte for byte the same, so rendering them can be skipped.
-        let memo = OutputMemo::load(&output_memo_path(self.cache.dir(), &self.out));
-        if memo.vouches_for(&print, &self.out) {
-            clock.lap("check");
-            self.dirty = false;
-            return Ok(BuildReport {
-                out: self.out.clone(),
-                groups: self.groups.len(),
-                files: memo.file_count(),
-                written: 0,
-                removed: 0,
-                images: stats,
-                problems: self.problems.clone(),
-                timings: clock.laps,
-            });
-        }
-        self.analyse()?;
-        clock.lap("analysis");
-        let problems = self.problems();
-        let mut files = site_files(
-            &self.theme,
-            &self.site,
-            &self.model,
-            &problems,
-            &Scope::All,
-            self.analysis.as_ref(),
-        )?;
-        for g in &self.groups {
-            image_files(g, &self.prepared, &mut files);
-        }
-        clock.lap("render");
-        let (written, removed) = write_output(&self.out, &files, self.cache.dir(), Some(print))?;
-        clock.lap("write");
-        self.dirty = false;
-        Ok(BuildReport {
-            out: self.out.clone(),
-            groups: self.groups.len(),
-            files: files.len(),
-            written,
-            removed,
-            images: stats,
-            problems: self.problems.clone(),
-            timings: clock.laps,
-        })
-    }
-
-    fn rebuild_groups(&mut self, dirs: &BTreeSet<PathBuf>) -> Result<Rebuild, SiteError> {
-        let mut ids = BTreeSet::new();
-        let mut gone = BTreeSet::new();
-        let mut artists = BTreeSet::new();
-        let mut prompts = BTreeSet::new();
-        let mut old_views: BTreeMap<String, GroupView> = BTreeMap::new();
-        let mut fresh = Vec::new();
-        for dir in dirs {
-            if let Some(pos) = self.groups.iter().position(|g| &g.dir == dir) {
-                self.groups.remove(pos);
-                let old = self.model.groups.remove(pos);
-                gone.insert(old.id.clone());
-                old_views.insert(old.id.clone(), old);
-            }
-            self.problems.retain(|p| !p.file.starts_with(dir));
-            self.prepared.retain(|src, _| !src.starts_with(dir));
-            self.image_failures.retain(|(src, _)| !src.starts_with(dir));
-            let (loaded, problems) = load_group_dir(dir);
-            self.problems.extend(problems);
-            fresh.extend(loaded);
-        }
-        let (prepared, stats) = self.prepare_images(&image_sources(&fresh), false);
-        self.prepared.extend(prepared);
-        self.image_failures.extend(stats.failed);
-        self.image_failures.sort();
-
-        let groups = std::mem::take(&mut self.groups);
-        let views = std::mem::take(&mut self.model.groups);
-        let mut pairs: Vec<(LoadedGroup, GroupView)> = groups.into_iter().zip(views).collect();
-        for g in fresh {
-            let view = model::group_view(&g, |run| image_view(&self.prepared, &g, run));
-            let old = old_views.remove(&view.id);
-            artists.extend(Self::changed_artists(old.as_ref(), &view));
-            prompts.insert(view.prompt_version.clone());
-            prompts.extend(old.map(|o| o.prompt_version));
-            gone.remove(&view.id);
-            ids.insert(view.id.clone());
-            pairs.push((g, view));
-        }
-        for old in old_views.values() {
-            artists.extend(old.runs.iter().map(|r| r.artist_slug.clone()));
-            prompts.insert(old.prompt_version.clone());
-        }
-        // The order and problem list a full load gives, so the output equals a clean build's.
-        pairs.sort_by(|a, b| newest_first(&a.0, &b.0));
-        self.problems
-            .sort_by(|a, b| a.file.parent().cmp(&b.file.parent()));
-        let (groups, views): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
-        self.groups = groups;
-        self.model = model::assemble(views);
-
-        self.analyse()?;
-        let mut files = site_files(
-            &self.theme,
-            &self.site,
-            &self.model,
-            &self.problems(),
-            &Scope::Only {
-                groups: ids.clone(),
-                artists: artists.clone(),
-                prompts: prompts.clone(),
-            },
-            self.analysis.as_ref(),
-        )?;
-        for g in self
-            .groups
-            .iter()
-            .filter(|g| ids.contains(&g.group.run_group_id.to_string()))
-        {
-            image_files(g, &self.prepared, &mut files);
-        }
-        let (written, _) = write_output(&self.out, &files, self.cache.dir(), None)?;
-        let mut stale = self.stale_group_files(ids.iter().chain(&gone), &files);
-        stale.extend(
-            artists
-                .iter()
-                .filter(|slug| !self.model.artists.iter().any(|a| &&a.slug == slug))
-                .map(|slug| self.out.join(model::artist_url(slug))),
-        );
-        stale.extend(
-            prompts
-                .iter()
-                .filter(|v| !self.model.prompts.iter().any(|p| &&p.version == v))
-                .map(|v| self.out.join(model::prompt_url(v))),
-        );
-        let mut removed = 0;
-        for path in stale.iter().filter(|p| p.is_file()) {
-            std::fs::remove_file(path).map_err(|source| SiteError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            removed += 1;
-        }
-        for id in ids.iter().chain(&gone) {
-            // Only when now empty.
-            let dir = self.out.join("groups").join(id);
-            let _ = std::fs::remove_dir(dir.join("media"));
-            let _ = std::fs::remove_dir(dir);
-        }
+            Affected::Groups(dirs) => self.update(Scan::Only(dirs))?,
+        };
         Ok(Rebuild {
-            full: false,
-            groups: dirs.len(),
-            written,
-            removed,
+            full: report.full,
+            groups: report.rebuilt,
+            written: report.written,
+            removed: report.removed,
         })
     }
 
-    /// The Artists whose pages show something else now: those whose run changed, or all of
-    /// the group's when what their entries say about the group changed.
-    fn changed_artists(old: Option<&GroupView>, new: &GroupView) -> Vec<String> {
-        let slugs = |g: &GroupView| {
-            g.runs
-                .iter()
-                .map(|r| r.artist_slug.clone())
-                .collect::<Vec<_>>()
+    /// Everything every page depends on besides its own group: when it changes, every
+    /// page is rendered again.
+    fn settings_key(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let mut feed = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
         };
-        let Some(old) = old else {
-            return slugs(new);
-        };
-        let heading = |g: &GroupView| {
-            (
-                g.url.clone(),
-                g.short_id.clone(),
-                g.prompt_version.clone(),
-                g.prompt_url.clone(),
-                g.created_date.clone(),
-            )
-        };
-        if heading(old) != heading(new) || old.runs.len() != new.runs.len() {
-            let mut all = slugs(old);
-            all.extend(slugs(new));
-            return all;
+        feed(env!("CARGO_PKG_VERSION").as_bytes());
+        for (name, (path, text)) in &self.theme.sources {
+            feed(name.as_bytes());
+            feed(path.as_os_str().as_encoded_bytes());
+            feed(text.as_bytes());
         }
-        new.runs
-            .iter()
-            .zip(&old.runs)
-            .filter(|(n, o)| {
-                n.artist_slug != o.artist_slug
-                    || serde_json::to_value(n).ok() != serde_json::to_value(o).ok()
-            })
-            .flat_map(|(n, o)| [n.artist_slug.clone(), o.artist_slug.clone()])
-            .collect()
+        for (rel, bytes) in &self.theme.statics {
+            feed(rel.as_os_str().as_encoded_bytes());
+            feed(bytes);
+        }
+        feed(&serde_json::to_vec(&self.site).unwrap_or_default());
+        let s = &self.project.config.site;
+        feed(format!("{:?}|{}|{}", s.originals, s.per_page, self.opts.no_analysis).as_bytes());
+        feed(self.project.runs_dir().as_os_str().as_encoded_bytes());
+        crate::store::sha256_hex(&h.finalize())
     }
 
-    /// Files under the output folders of these groups that this render did not make.
-    fn stale_group_files<'a>(
-        &self,
-        ids: impl Iterator<Item = &'a String>,
-        files: &BTreeMap<PathBuf, OutFile>,
-    ) -> Vec<PathBuf> {
-        let mut stale = Vec::new();
-        for id in ids {
-            let dir = self.out.join("groups").join(id);
-            stale.extend(
-                walkdir::WalkDir::new(&dir)
+    fn update(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
+        self.dirty = true;
+        let result = self.update_inner(scan);
+        self.dirty = result.is_err();
+        result
+    }
+
+    fn update_inner(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
+        let mut clock = Phases::start();
+        super::guard_folders(&self.out, self.cache.dir())?;
+        let output = Output::open(&self.out)?;
+        let settings = self.settings_key();
+        // A different setting, a removed output or a removed cache: build everything.
+        let full = settings != self.manifest.settings
+            || !self.out.join(OUTPUT_MARKER).is_file()
+            || !self.state.join("cards").is_dir();
+        if full {
+            // Nothing rendered before can be trusted to match; images stay cached.
+            self.manifest.listings.clear();
+            output.remove_links()?;
+        }
+        let scan = if full { Scan::All } else { scan };
+
+        // Which group folders changed, and which are gone.
+        let mut changed_problems = false;
+        let runs_dir = self.project.runs_dir();
+        let dirs: Vec<PathBuf> = match &scan {
+            Scan::All => {
+                let mut problems = Vec::new();
+                let dirs = crate::store::group_dirs(&runs_dir, &mut problems);
+                let root = &self.project.root;
+                let runs_problems: Vec<String> = problems
                     .into_iter()
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_file())
-                    .filter(|e| {
-                        e.path()
-                            .strip_prefix(&self.out)
-                            .is_ok_and(|rel| !files.contains_key(rel))
+                    .map(|p| {
+                        crate::store::StoreProblem {
+                            file: p.file.strip_prefix(root).unwrap_or(&p.file).to_path_buf(),
+                            ..p
+                        }
+                        .to_string()
                     })
-                    .map(|e| e.into_path()),
+                    .collect();
+                if runs_problems != self.manifest.runs_problems {
+                    self.manifest.runs_problems = runs_problems;
+                    // The index lists them.
+                    self.manifest.listings.remove(Path::new("index.html"));
+                    changed_problems = true;
+                }
+                dirs
+            }
+            Scan::Only(dirs) => dirs.iter().cloned().collect(),
+        };
+        let manifest = &self.manifest;
+        let checked: Vec<(PathBuf, String, Option<Option<Vec<_>>>)> = dirs
+            .par_iter()
+            .filter_map(|dir| {
+                let name = dir.file_name()?.to_str()?.to_string();
+                if !dir.is_dir() || name.starts_with('.') || name.starts_with(TEMP_PREFIX) {
+                    return Some((dir.clone(), name, None));
+                }
+                let known = manifest.groups.get(&name);
+                let same = match known {
+                    Some(k) if !full => k.unchanged(dir, &list_inputs(dir)),
+                    _ => None,
+                };
+                Some((dir.clone(), name, Some(same)))
+            })
+            .collect();
+        clock.lap("scan");
+        let mut gone: Vec<String> = Vec::new();
+        let mut todo: Vec<(PathBuf, String)> = Vec::new();
+        for (dir, name, state) in checked {
+            match state {
+                None => gone.push(name),
+                Some(Some(inputs)) => {
+                    if let Some(e) = self.manifest.groups.get_mut(&name) {
+                        e.inputs = inputs;
+                    }
+                }
+                Some(None) => todo.push((dir, name)),
+            }
+        }
+        if let Scan::All = scan {
+            let present: BTreeSet<&str> = dirs
+                .iter()
+                .filter_map(|d| d.file_name()?.to_str())
+                .collect();
+            gone.extend(
+                self.manifest
+                    .groups
+                    .keys()
+                    .filter(|k| !present.contains(k.as_str()))
+                    .cloned(),
             );
         }
-        stale
+        gone.sort();
+        gone.dedup();
+
+        let mut report = BuildReport {
+            out: self.out.clone(),
+            full,
+            ..BuildReport::default()
+        };
+        if todo.is_empty() && gone.is_empty() && !full && !changed_problems {
+            clock.lap("check");
+            return Ok(self.finish(report, clock));
+        }
+
+        // Build the changed groups, in parallel, each in its own bounded memory.
+        let cards_dir = self.state.join("cards");
+        let cx = GroupContext {
+            root: &self.project.root,
+            theme: &self.theme,
+            site: &self.site,
+            images: &self.cache,
+            signatures: (!self.opts.no_analysis).then(|| SignatureCache::new(self.cache.dir())),
+            originals: self.project.config.site.originals,
+            output: &output,
+            cards_dir: cards_dir.clone(),
+        };
+        let manifest = &self.manifest;
+        let built: Vec<(String, Result<GroupBuilt, SiteError>)> = todo
+            .par_iter()
+            .map(|(dir, name)| {
+                (
+                    name.clone(),
+                    build_group(&cx, dir, manifest.groups.get(name)),
+                )
+            })
+            .collect();
+        clock.lap("groups");
+        let mut images = ImageStats::default();
+        for (name, result) in built {
+            let b = result?;
+            report.written += b.written;
+            images.add(b.images);
+            if let Some((sha, text)) = b.prompt_text {
+                self.manifest.prompt_texts.insert(sha, text);
+            }
+            report.rebuilt += 1;
+            let old = self.manifest.groups.insert(name, b.entry.clone());
+            if let Some(old) = old {
+                report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+            }
+        }
+        for name in &gone {
+            if let Some(old) = self.manifest.groups.remove(name) {
+                report.removed += self.remove_stale(&output, &old, None)?;
+            }
+        }
+        report.images = images;
+
+        // The listings and exports, from the summaries.
+        let problems = self.manifest.problems();
+        let lcx = ListingContext {
+            theme: &self.theme,
+            site: &self.site,
+            per_page: self.project.config.site.per_page,
+            cards_dir: &cards_dir,
+            full,
+        };
+        let mut files = listing_files(&lcx, &self.manifest, &problems)?;
+        files.extend(self.site_files());
+        let mut listings = BTreeMap::new();
+        for f in files {
+            let len = match f.bytes {
+                Some(bytes) => {
+                    let (wrote, len) = output.write(&f.path, &OutFile::Bytes(bytes))?;
+                    report.written += usize::from(wrote);
+                    len
+                }
+                None => self.manifest.listings.get(&f.path).map_or(0, |(_, l)| *l),
+            };
+            listings.insert(f.path, (f.key, len));
+        }
+        let old = std::mem::replace(&mut self.manifest.listings, listings);
+        for path in old
+            .keys()
+            .filter(|p| !self.manifest.listings.contains_key(*p))
+        {
+            report.removed += usize::from(output.remove(path)?);
+        }
+        clock.lap("listings");
+
+        if full {
+            // Exactly what a clean build makes: no file of an older chorus or setting stays.
+            let keep: BTreeSet<&Path> = self
+                .manifest
+                .groups
+                .values()
+                .flat_map(|e| e.outputs.keys())
+                .chain(self.manifest.listings.keys())
+                .map(PathBuf::as_path)
+                .collect();
+            report.removed += output.prune(&keep)?;
+            let cache_keep: BTreeSet<String> = self
+                .manifest
+                .groups
+                .values()
+                .flat_map(|e| e.cache_keys.iter().cloned())
+                .collect();
+            report.images.pruned = self.cache.prune(&cache_keep);
+            self.prune_cards();
+        }
+        self.forget_unused_prompts();
+        self.manifest.settings = settings;
+        // The manifest is only an accelerator: failing to save it costs time next build.
+        let _ = self.manifest.save(&self.state);
+        clock.lap("write");
+        Ok(self.finish(report, clock))
+    }
+
+    fn finish(&self, mut report: BuildReport, clock: Phases) -> BuildReport {
+        report.groups = self
+            .manifest
+            .groups
+            .values()
+            .filter(|e| e.summary.is_some())
+            .count();
+        report.files = self.manifest.file_count();
+        report.site_bytes = self.manifest.site_bytes();
+        report.problems = self.manifest.problems();
+        report.timings = clock.laps;
+        report
+    }
+
+    /// Removes what an older build of a group wrote that the new one (if any) does not.
+    fn remove_stale(
+        &self,
+        output: &Output,
+        old: &GroupEntry,
+        new: Option<&GroupEntry>,
+    ) -> Result<usize, SiteError> {
+        let mut removed = 0;
+        for rel in old.outputs.keys() {
+            if !new.is_some_and(|n| n.outputs.contains_key(rel)) {
+                removed += usize::from(output.remove(rel)?);
+            }
+        }
+        if new.and_then(|n| n.summary.as_ref()).is_none() {
+            if let Some(s) = &old.summary {
+                let _ = std::fs::remove_file(card_path(&self.state.join("cards"), &s.id));
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The theme's static files and the output's markers.
+    fn site_files(&self) -> Vec<super::listing::ListingFile> {
+        let mut files: Vec<super::listing::ListingFile> = self
+            .theme
+            .statics
+            .iter()
+            .map(|(rel, bytes)| super::listing::ListingFile {
+                path: Path::new("static").join(rel),
+                key: String::new(),
+                bytes: Some(bytes.clone()),
+            })
+            .collect();
+        let mut add = |path: &str, bytes: &[u8]| {
+            files.push(super::listing::ListingFile {
+                path: path.into(),
+                key: String::new(),
+                bytes: Some(bytes.to_vec()),
+            })
+        };
+        // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
+        add(".nojekyll", b"");
+        add(
+            OUTPUT_MARKER,
+            b"This folder is written by `chorus build`; files not made by it are removed.\n",
+        );
+        files
+    }
+
+    /// Cards of groups no longer in the manifest.
+    fn prune_cards(&self) {
+        let dir = self.state.join("cards");
+        let keep: BTreeSet<PathBuf> = self
+            .manifest
+            .groups
+            .values()
+            .filter_map(|e| e.summary.as_ref())
+            .map(|s| card_path(&dir, &s.id))
+            .collect();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if !keep.contains(&entry.path()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    fn forget_unused_prompts(&mut self) {
+        let used: BTreeSet<&str> = self
+            .manifest
+            .groups
+            .values()
+            .filter_map(|e| e.summary.as_ref())
+            .map(|s| s.prompt_sha256.as_str())
+            .collect();
+        let unused: Vec<String> = self
+            .manifest
+            .prompt_texts
+            .keys()
+            .filter(|k| !used.contains(k.as_str()))
+            .cloned()
+            .collect();
+        for k in unused {
+            self.manifest.prompt_texts.remove(&k);
+        }
     }
 }
 

@@ -1,28 +1,30 @@
-//! `site` owns `chorus build`: it reads `runs/` through `store`, builds the page model,
-//! makes thumbnails (cached in `<root>/.chorus-cache/`), renders the theme's templates
-//! and writes the output folder. It never touches the network, and never rewrites an
-//! output file whose content is unchanged.
+//! `site` owns `chorus build`: it reads `runs/` through `store` one group at a time
+//! (`group`: a group's files in, its pages, images and a small summary out), makes the
+//! listings from the summaries (`listing`), keeps what it saw in a manifest under
+//! `<root>/.chorus-cache/` (`manifest`) so a new process rebuilds only what changed
+//! (`incremental`), and writes the output folder. It never touches the network, and never
+//! rewrites an output file whose content is unchanged.
 
 pub mod analysis;
 pub mod exports;
+pub mod group;
 pub mod images;
 pub mod incremental;
+pub mod listing;
+pub mod manifest;
 pub mod markdown;
 pub mod model;
+pub mod summary;
 pub mod theme;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Project;
 use crate::fsutil::write_rebuildable;
-use crate::store::{LoadedGroup, StoreProblem};
-use images::{ImageStats, Prepared};
+use images::ImageStats;
 pub use incremental::{Rebuild, Site};
-use model::{ImageView, SiteModel, ThumbView};
 
 /// Marks a folder as chorus output, so stale files may be pruned from it safely.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
@@ -61,14 +63,77 @@ pub enum SiteError {
 pub struct BuildReport {
     pub out: PathBuf,
     pub groups: usize,
+    /// Groups built this time (the others were unchanged since the last build).
+    pub rebuilt: usize,
+    /// Every page was rendered (first build, or a theme, template or setting changed).
+    pub full: bool,
     pub files: usize,
     pub written: usize,
     pub removed: usize,
     pub images: ImageStats,
-    /// Problems in runs/; the sound groups were still built.
-    pub problems: Vec<StoreProblem>,
+    /// Problems in runs/ (and unreadable images); the sound groups were still built.
+    pub problems: Vec<String>,
+    /// Total size of the output folder, in bytes.
+    pub site_bytes: u64,
     /// Wall time of each phase, in order (for the bench).
     pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+/// GitHub Pages publishes sites of at most 1 GB.
+pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
+/// Overrides [`PAGES_LIMIT_BYTES`] (in bytes), for a host with another limit.
+pub const SIZE_LIMIT_ENV: &str = "CHORUS_SITE_SIZE_LIMIT";
+
+/// What `build` says when the site is too big for GitHub Pages (or the limit in
+/// `CHORUS_SITE_SIZE_LIMIT`), with the ways out.
+pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Option<String> {
+    let limit = std::env::var(SIZE_LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(PAGES_LIMIT_BYTES);
+    if site_bytes <= limit {
+        return None;
+    }
+    let now = match originals {
+        crate::config::Originals::Copy => {
+            "originals = \"copy\" publishes every image as it is in runs/"
+        }
+        crate::config::Originals::Web => {
+            "originals = \"web\" publishes a JPEG of every full-size image"
+        }
+        crate::config::Originals::None => "originals = \"none\" already publishes thumbnails only",
+    };
+    Some(format!(
+        "the site is {}, over {}. Under [site] in chorus.toml, {now}; set originals = \"web\" (a JPEG of each full image) or originals = \"none\" (thumbnails only) to publish less, or host the site elsewhere.",
+        human_bytes(site_bytes),
+        if limit == PAGES_LIMIT_BYTES {
+            "GitHub Pages' 1 GB limit".to_string()
+        } else {
+            format!("the limit of {} set in {SIZE_LIMIT_ENV}", human_bytes(limit))
+        }
+    ))
+}
+
+/// A size as people read it: "812 KB", "1.3 GB".
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in UNITS {
+        v /= 1000.0;
+        unit = u;
+        if v < 1000.0 {
+            break;
+        }
+    }
+    if v < 10.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
 }
 
 /// Wall-clock laps of a build's phases.
@@ -93,16 +158,11 @@ impl Phases {
 }
 
 /// One file of the output: rendered bytes, or a copy of a file on disk (a run's image
-/// or a cached thumbnail) identified by `key`, which changes when its content does.
-/// `link`: the source is chorus's own cache, never edited in place, so a hard link may
-/// stand in for the copy.
+/// or a cached thumbnail). `link`: the source is chorus's own cache, never edited in
+/// place, so a hard link may stand in for the copy.
 pub(crate) enum OutFile {
     Bytes(Vec<u8>),
-    Copy {
-        src: PathBuf,
-        key: String,
-        link: bool,
-    },
+    Copy { src: PathBuf, link: bool },
 }
 
 /// Makes `dest` hold `src`'s bytes, atomically, leaving it alone when it already does.
@@ -137,183 +197,9 @@ fn copy_if_changed(src: &Path, dest: &Path, link: bool) -> std::io::Result<bool>
     write_rebuildable(dest, &std::fs::read(src)?)
 }
 
-/// Builds the whole site.
+/// Builds the site: only what changed since the last build of the same output folder.
 pub fn build(project: &Project, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
     Site::load(project.clone(), opts).map(|(_, report)| report)
-}
-
-/// Every image file of a group, as the build reads them.
-pub(crate) fn image_sources(groups: &[LoadedGroup]) -> Vec<PathBuf> {
-    groups
-        .iter()
-        .flat_map(|g| {
-            g.runs
-                .iter()
-                .filter_map(|r| model::safe_image_file(r).map(|f| g.dir.join(f)))
-        })
-        .filter(|p| crate::store::is_regular_file(p))
-        .collect()
-}
-
-/// How a run's image appears on its pages, once it is prepared.
-pub(crate) fn image_view(
-    prepared: &BTreeMap<PathBuf, Prepared>,
-    g: &LoadedGroup,
-    run: &crate::store::RunRecord,
-) -> Option<ImageView> {
-    let file = model::safe_image_file(run)?;
-    let p: &Prepared = prepared.get(&g.dir.join(file))?;
-    let group_id = g.group.run_group_id.to_string();
-    Some(ImageView {
-        url: model::image_url(&group_id, &run.artist_slug, &p.source.format),
-        width: p.source.width,
-        height: p.source.height,
-        thumbs: p
-            .thumbs
-            .iter()
-            .map(|t| ThumbView {
-                url: model::thumb_url(&group_id, &run.artist_slug, t.width),
-                width: t.width,
-                height: t.height,
-            })
-            .collect(),
-    })
-}
-
-/// The full images and thumbnails of one group, as copies into the output.
-pub(crate) fn image_files(
-    g: &LoadedGroup,
-    prepared: &BTreeMap<PathBuf, Prepared>,
-    files: &mut BTreeMap<PathBuf, OutFile>,
-) {
-    for run in &g.runs {
-        let Some(file) = model::safe_image_file(run) else {
-            continue;
-        };
-        let src = g.dir.join(file);
-        let Some(p) = prepared.get(&src) else {
-            continue;
-        };
-        let group_id = g.group.run_group_id.to_string();
-        files.insert(
-            model::image_url(&group_id, &run.artist_slug, &p.source.format).into(),
-            OutFile::Copy {
-                src: src.clone(),
-                key: p.source.sha256.clone(),
-                link: false,
-            },
-        );
-        for t in &p.thumbs {
-            files.insert(
-                model::thumb_url(&group_id, &run.artist_slug, t.width).into(),
-                OutFile::Copy {
-                    src: t.path.clone(),
-                    key: t.key.clone(),
-                    link: true,
-                },
-            );
-        }
-    }
-}
-
-/// The problems the index lists: broken files in runs/, then unreadable images. Files
-/// are named relative to the project `root`: a published page must not show the build
-/// machine's folders.
-pub(crate) fn problem_lines<'a>(
-    root: &Path,
-    problems: impl IntoIterator<Item = &'a StoreProblem>,
-    image_failures: &[(PathBuf, String)],
-) -> Vec<String> {
-    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
-    problems
-        .into_iter()
-        .map(|p| {
-            StoreProblem {
-                file: rel(&p.file),
-                ..p.clone()
-            }
-            .to_string()
-        })
-        .chain(
-            image_failures
-                .iter()
-                .map(|(p, e)| format!("{}: {e}", rel(p).display())),
-        )
-        .collect()
-}
-
-/// Which pages a render makes: all of them, or the site-wide pages (index, listings,
-/// exports) plus the pages of some groups, Artists and prompt versions.
-#[derive(Debug, Default)]
-pub(crate) enum Scope {
-    #[default]
-    All,
-    Only {
-        groups: BTreeSet<String>,
-        artists: BTreeSet<String>,
-        prompts: BTreeSet<String>,
-    },
-}
-
-impl Scope {
-    fn all(&self) -> bool {
-        matches!(self, Scope::All)
-    }
-
-    fn group(&self, id: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Only { groups, .. } => groups.contains(id),
-        }
-    }
-
-    fn artist(&self, slug: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Only { artists, .. } => artists.contains(slug),
-        }
-    }
-
-    fn prompt(&self, version: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Only { prompts, .. } => prompts.contains(version),
-        }
-    }
-}
-
-/// The rendered files in `scope`: pages, exports, and (for a full build) the theme's
-/// static files and the output markers. Images are added by [`image_files`].
-pub(crate) fn site_files(
-    theme: &theme::Theme,
-    site: &SiteContext,
-    m: &SiteModel,
-    problems: &[String],
-    scope: &Scope,
-    analysis: Option<&analysis::SiteAnalysis>,
-) -> Result<BTreeMap<PathBuf, OutFile>, SiteError> {
-    let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
-    for (path, bytes) in render_pages(theme, site, m, problems, scope, analysis)? {
-        files.insert(path, OutFile::Bytes(bytes));
-    }
-    for (path, bytes) in exports::all(m, &site.title, &site.base_url) {
-        files.insert(path.into(), OutFile::Bytes(bytes));
-    }
-    if scope.all() {
-        for (rel, bytes) in &theme.statics {
-            files.insert(Path::new("static").join(rel), OutFile::Bytes(bytes.clone()));
-        }
-        // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
-        files.insert(".nojekyll".into(), OutFile::Bytes(Vec::new()));
-        files.insert(
-            OUTPUT_MARKER.into(),
-            OutFile::Bytes(
-                b"This folder is written by `chorus build`; files not made by it are removed.\n"
-                    .to_vec(),
-            ),
-        );
-    }
-    Ok(files)
 }
 
 /// What every template sees as `site`.
@@ -376,402 +262,145 @@ impl SiteContext {
     }
 }
 
-/// One page to render: output path (root-relative), template, context.
-struct Page {
-    path: String,
-    template: &'static str,
-    ctx: tera::Context,
+/// The output folder, checked once before anything is written to it.
+pub(crate) struct Output {
+    dir: PathBuf,
 }
 
-fn page(path: String, template: &'static str, ctx: tera::Context) -> Page {
-    Page {
-        path,
-        template,
-        ctx,
-    }
-}
-
-fn ctx_with<T: Serialize + ?Sized>(key: &str, value: &T) -> tera::Context {
-    let mut ctx = tera::Context::new();
-    ctx.insert(key, value);
-    ctx
-}
-
-/// An Artist as listings show it: the page without its runs.
-#[derive(Serialize)]
-struct ArtistListing<'a> {
-    slug: &'a str,
-    name: &'a str,
-    model: &'a str,
-    provider: &'a str,
-    url: &'a str,
-    totals: &'a model::ArtistTotals,
-}
-
-/// A prompt version as listings show it: its rows name their groups, without the runs.
-#[derive(Serialize)]
-struct PromptListing<'a> {
-    version: &'a str,
-    url: &'a str,
-    text: &'a str,
-    sha256: &'a str,
-    text_variants: usize,
-    columns: &'a [model::ColumnHead],
-    rows: Vec<RowListing<'a>>,
-}
-
-#[derive(Serialize)]
-struct RowListing<'a> {
-    group_url: &'a str,
-    group_short_id: &'a str,
-    created_date: &'a str,
-}
-
-/// The listings the index and the Artist and prompt indexes get. Every run would
-/// otherwise be serialised into their contexts once per listing, which was most of the
-/// time of an incremental rebuild on a 1,000-run site.
-fn listings(m: &SiteModel) -> (Vec<ArtistListing<'_>>, Vec<PromptListing<'_>>) {
-    let artists = m
-        .artists
-        .iter()
-        .map(|a| ArtistListing {
-            slug: &a.slug,
-            name: &a.name,
-            model: &a.model,
-            provider: &a.provider,
-            url: &a.url,
-            totals: &a.totals,
-        })
-        .collect();
-    let prompts = m
-        .prompts
-        .iter()
-        .map(|p| PromptListing {
-            version: &p.version,
-            url: &p.url,
-            text: &p.text,
-            sha256: &p.sha256,
-            text_variants: p.text_variants,
-            columns: &p.columns,
-            rows: p
-                .rows
-                .iter()
-                .map(|r| RowListing {
-                    group_url: &r.group_url,
-                    group_short_id: &r.group_short_id,
-                    created_date: &r.created_date,
-                })
-                .collect(),
-        })
-        .collect();
-    (artists, prompts)
-}
-
-fn render_pages(
-    theme: &theme::Theme,
-    site: &SiteContext,
-    m: &SiteModel,
-    problems: &[String],
-    scope: &Scope,
-    analysis: Option<&analysis::SiteAnalysis>,
-) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
-    let mut pages = Vec::new();
-    let (artists, prompts) = listings(m);
-    let mut index = ctx_with("groups", &m.groups);
-    index.insert("artists", &artists);
-    index.insert("prompts", &prompts);
-    index.insert("problems", problems);
-    pages.push(page("index.html".into(), "index.html", index));
-    if scope.all() {
-        pages.push(page("404.html".into(), "404.html", tera::Context::new()));
-    }
-    let has_blind = theme
-        .tera
-        .get_template_names()
-        .any(|n| n == analysis::BLIND_TEMPLATE);
-    for (i, g) in m
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| scope.group(&g.id))
-    {
-        // Difference views: `analysis` on the group, Artist and prompt pages, in group order.
-        let views = analysis.and_then(|a| a.groups.get(i));
-        let mut ctx = ctx_with("group", g);
-        ctx.insert("analysis", &views);
-        pages.push(page(g.url.clone(), "group.html", ctx));
-        if let Some(v) = views.filter(|_| has_blind) {
-            let mut ctx = ctx_with("group", g);
-            ctx.insert("blind_runs", &analysis::group::blind_columns(v, &g.runs));
-            pages.push(page(
-                analysis::blind_url(&g.id),
-                analysis::BLIND_TEMPLATE,
-                ctx,
-            ));
-        }
-        // Run pages see the group without its runs (they have prev/next): serialising every
-        // sibling into every run page was most of the render time.
-        let summary = model::GroupView {
-            runs: Vec::new(),
-            ..g.clone()
+impl Output {
+    /// Refuses a non-empty folder that chorus did not write, so `--out ~/Documents`
+    /// cannot lose data; creates the folder otherwise.
+    pub(crate) fn open(dir: &Path) -> Result<Output, SiteError> {
+        let io = |source| SiteError::Io {
+            path: dir.to_path_buf(),
+            source,
         };
-        for (i, run) in g.runs.iter().enumerate() {
-            let mut ctx = ctx_with("group", &summary);
-            ctx.insert("run", run);
-            ctx.insert("prev", &i.checked_sub(1).map(|p| &g.runs[p]));
-            ctx.insert("next", &g.runs.get(i + 1));
-            pages.push(page(run.url.clone(), "run.html", ctx));
+        if dir.is_dir()
+            && !dir.join(OUTPUT_MARKER).exists()
+            && std::fs::read_dir(dir).map_err(io)?.next().is_some()
+        {
+            return Err(SiteError::Output(format!(
+                "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
+                dir.display()
+            )));
         }
-    }
-    pages.push(page(
-        "artists/index.html".into(),
-        "artists.html",
-        ctx_with("artists", &artists),
-    ));
-    for a in m.artists.iter().filter(|a| scope.artist(&a.slug)) {
-        let mut ctx = ctx_with("artist", a);
-        ctx.insert("analysis", &analysis.and_then(|x| x.artists.get(&a.slug)));
-        pages.push(page(a.url.clone(), "artist.html", ctx));
-    }
-    pages.push(page(
-        "prompts/index.html".into(),
-        "prompts.html",
-        ctx_with("prompts", &prompts),
-    ));
-    for p in m.prompts.iter().filter(|p| scope.prompt(&p.version)) {
-        let mut ctx = ctx_with("prompt", p);
-        ctx.insert(
-            "analysis",
-            &analysis.and_then(|x| x.versions.get(&p.version)),
-        );
-        pages.push(page(p.url.clone(), "prompt.html", ctx));
-    }
-
-    pages
-        .into_par_iter()
-        .map(|p| {
-            let depth = p.path.matches('/').count();
-            let mut ctx = p.ctx;
-            ctx.insert("site", site);
-            // 404.html is served at whatever depth the missing URL had, so relative links
-            // cannot work there; it uses base_url when there is one.
-            let root = if p.template == "404.html" && !site.base_url.is_empty() {
-                site.base_url.clone()
-            } else {
-                "../".repeat(depth)
-            };
-            ctx.insert("root", &root);
-            ctx.insert("page_url", &p.path.trim_end_matches("index.html"));
-            let html = theme.render(p.template, &ctx)?;
-            // Escaping keeps markup out but not NUL and other control characters from
-            // run files; they must not reach a page (they are HTML parse errors).
-            let html = markdown::scrub_controls(&html).into_owned();
-            Ok((PathBuf::from(p.path), html.into_bytes()))
+        std::fs::create_dir_all(dir).map_err(io)?;
+        Ok(Output {
+            dir: dir.to_path_buf(),
         })
-        .collect()
-}
-
-/// Remembers, per output folder, the inputs' fingerprint and each output file's length
-/// and mtime after the build (and, for copies, what it was copied from), so an unchanged
-/// file or an unchanged site is recognised without reading it.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct OutputMemo {
-    /// Empty after an incremental rebuild: only a full build vouches for the whole output.
-    #[serde(default)]
-    fingerprint: String,
-    /// Root-relative path → (copy key, or empty for rendered files; length; mtime in ns).
-    #[serde(default)]
-    files: BTreeMap<PathBuf, (String, u64, u128)>,
-}
-
-impl OutputMemo {
-    pub(crate) fn load(path: &Path) -> OutputMemo {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
     }
 
-    /// The output was made from inputs with this fingerprint, and every file recorded is
-    /// there with the same length and mtime, and no other file is.
-    pub(crate) fn vouches_for(&self, fingerprint: &str, out: &Path) -> bool {
-        if self.files.is_empty() || self.fingerprint != fingerprint {
-            return false;
+    /// Writes one file unless it already holds these bytes. Returns whether it wrote, and
+    /// the file's length.
+    pub(crate) fn write(&self, rel: &Path, file: &OutFile) -> Result<(bool, u64), SiteError> {
+        let path = self.dir.join(rel);
+        let io = |source| SiteError::Io {
+            path: path.clone(),
+            source,
+        };
+        // A linked folder inside the output would take this write elsewhere; chorus never
+        // makes one, so it is removed, unfollowed.
+        for dir in rel
+            .ancestors()
+            .skip(1)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            let at = self.dir.join(dir);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                std::fs::remove_file(&at).map_err(io)?;
+            }
         }
-        let same = self
-            .files
-            .par_iter()
-            .all(|(rel, (_, len, mtime))| images::stat(&out.join(rel)) == Some((*len, *mtime)));
-        same && walkdir::WalkDir::new(out)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .count()
-            == self.files.len()
+        let wrote = match file {
+            OutFile::Bytes(bytes) => write_rebuildable(&path, bytes).map_err(io)?,
+            OutFile::Copy { src, link } => copy_if_changed(src, &path, *link).map_err(io)?,
+        };
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Ok((wrote, len))
     }
 
-    pub(crate) fn file_count(&self) -> usize {
-        self.files.len()
-    }
-}
-
-/// A hash of everything the output is made from: the runs, the theme, the site settings,
-/// the images' identities and the chorus version.
-pub(crate) fn fingerprint(
-    groups: &[LoadedGroup],
-    problems: &[String],
-    theme: &theme::Theme,
-    site: &SiteContext,
-    prepared: &BTreeMap<PathBuf, Prepared>,
-) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    let mut feed = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    feed(env!("CARGO_PKG_VERSION").as_bytes());
-    for g in groups {
-        feed(g.dir.as_os_str().as_encoded_bytes());
-        feed(&serde_json::to_vec(&g.group).unwrap_or_default());
-        for r in &g.runs {
-            feed(&serde_json::to_vec(r).unwrap_or_default());
+    /// Removes one file the build no longer makes (and its folder, once empty).
+    pub(crate) fn remove(&self, rel: &Path) -> Result<bool, SiteError> {
+        let path = self.dir.join(rel);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                let mut dir = path.parent();
+                while let Some(d) = dir.filter(|d| *d != self.dir) {
+                    if std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(SiteError::Io { path, source }),
         }
     }
-    for p in problems {
-        feed(p.as_bytes());
-    }
-    for (name, (path, text)) in &theme.sources {
-        feed(name.as_bytes());
-        feed(path.as_os_str().as_encoded_bytes());
-        feed(text.as_bytes());
-    }
-    for (rel, bytes) in &theme.statics {
-        feed(rel.as_os_str().as_encoded_bytes());
-        feed(bytes);
-    }
-    feed(&serde_json::to_vec(site).unwrap_or_default());
-    for (src, p) in prepared {
-        feed(src.as_os_str().as_encoded_bytes());
-        feed(format!("{p:?}").as_bytes());
-    }
-    crate::store::sha256_hex(&h.finalize())
-}
 
-pub(crate) fn output_memo_path(cache_dir: &Path, out: &Path) -> PathBuf {
-    let abs = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
-    let id = crate::store::sha256_hex(abs.to_string_lossy().as_bytes());
-    cache_dir.join(format!("output-{}.json", &id[..16]))
-}
-
-/// Writes changed files and prunes files the build no longer makes. Refuses to prune a
-/// non-empty folder that chorus did not write, so `--out ~/Documents` cannot lose data.
-/// With `fingerprint` (a full build) stale files are pruned and the memo vouches for the
-/// output; without it (an incremental rebuild) only `files` are written, nothing is
-/// removed, and what the memo knows of other files is kept.
-pub(crate) fn write_output(
-    out: &Path,
-    files: &BTreeMap<PathBuf, OutFile>,
-    cache_dir: &Path,
-    fingerprint: Option<String>,
-) -> Result<(usize, usize), SiteError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SiteError::Io { path, source }
-    };
-    guard_folders(out, cache_dir)?;
-    if out.is_dir()
-        && !out.join(OUTPUT_MARKER).exists()
-        && std::fs::read_dir(out).map_err(io(out))?.next().is_some()
-    {
-        return Err(SiteError::Output(format!(
-            "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
-            out.display()
-        )));
-    }
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    if fingerprint.is_some() {
-        // A link inside the output (a committed site/, say) would take writes elsewhere;
-        // chorus never makes one, so a full build removes them, unfollowed, first.
-        for entry in walkdir::WalkDir::new(out)
+    /// Removes every symbolic link inside the output, unfollowed: a link (in a committed
+    /// site/, say) would take writes elsewhere, and chorus never makes one.
+    pub(crate) fn remove_links(&self) -> Result<(), SiteError> {
+        for entry in walkdir::WalkDir::new(&self.dir)
             .into_iter()
             .filter_map(Result::ok)
         {
             if entry.path_is_symlink() {
-                std::fs::remove_file(entry.path()).map_err(io(entry.path()))?;
+                std::fs::remove_file(entry.path()).map_err(|source| SiteError::Io {
+                    path: entry.path().to_path_buf(),
+                    source,
+                })?;
             }
         }
-    }
-    let memo_path = output_memo_path(cache_dir, out);
-    let memo = OutputMemo::load(&memo_path);
-
-    type Written = (bool, PathBuf, (String, u64, u128));
-    let results: Vec<Result<Written, SiteError>> = files
-        .par_iter()
-        .map(|(rel, file)| {
-            let path = out.join(rel);
-            let (wrote, key) = match file {
-                OutFile::Bytes(bytes) => (write_rebuildable(&path, bytes).map_err(io(&path))?, ""),
-                OutFile::Copy { src, key, link } => {
-                    let now = images::stat(&path);
-                    let known = memo
-                        .files
-                        .get(rel)
-                        .is_some_and(|(k, len, mtime)| k == key && now == Some((*len, *mtime)));
-                    let wrote = if known {
-                        false
-                    } else {
-                        copy_if_changed(src, &path, *link).map_err(io(&path))?
-                    };
-                    (wrote, key.as_str())
-                }
-            };
-            let (len, mtime) = images::stat(&path).unwrap_or_default();
-            Ok((wrote, rel.clone(), (key.to_string(), len, mtime)))
-        })
-        .collect();
-    let prune = fingerprint.is_some();
-    let mut new_memo = match fingerprint {
-        Some(fingerprint) => OutputMemo {
-            fingerprint,
-            files: BTreeMap::new(),
-        },
-        None => OutputMemo {
-            fingerprint: String::new(),
-            files: memo.files,
-        },
-    };
-    let mut written = 0;
-    for r in results {
-        let (wrote, rel, entry) = r?;
-        written += usize::from(wrote);
-        new_memo.files.insert(rel, entry);
+        Ok(())
     }
 
-    let mut removed = 0;
-    if prune {
-        let stale: Vec<PathBuf> = walkdir::WalkDir::new(out)
+    /// Removes every file not in `keep` (root-relative): what a full build does, so the
+    /// folder holds exactly what a clean build makes.
+    pub(crate) fn prune(
+        &self,
+        keep: &std::collections::BTreeSet<&Path>,
+    ) -> Result<usize, SiteError> {
+        let stale: Vec<PathBuf> = walkdir::WalkDir::new(&self.dir)
             .into_iter()
             .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .filter(|e| {
-                e.path()
-                    .strip_prefix(out)
-                    .is_ok_and(|rel| !files.contains_key(rel))
+            .filter(|e| !e.file_type().is_dir())
+            .filter_map(|e| {
+                let rel = e.path().strip_prefix(&self.dir).ok()?;
+                (!keep.contains(rel)).then(|| rel.to_path_buf())
             })
-            .map(|e| e.into_path())
             .collect();
-        for path in stale {
-            std::fs::remove_file(&path).map_err(io(&path))?;
-            removed += 1;
+        let mut removed = 0;
+        for rel in stale {
+            removed += usize::from(self.remove(&rel)?);
         }
-        remove_empty_dirs(out);
+        Ok(removed)
     }
-    // The memo is only an accelerator: failing to save it costs time, not correctness.
-    if let Ok(bytes) = serde_json::to_vec(&new_memo) {
-        let _ = write_rebuildable(&memo_path, &bytes);
-    }
-    Ok((written, removed))
+}
+
+/// Renders one page: `path` is root-relative; the template also sees `site`, `root` (the
+/// way back up, so links stay relative) and `page_url`.
+pub(crate) fn render_page(
+    theme: &theme::Theme,
+    site: &SiteContext,
+    path: &str,
+    template: &str,
+    mut ctx: tera::Context,
+) -> Result<Vec<u8>, SiteError> {
+    let depth = path.matches('/').count();
+    ctx.insert("site", site);
+    // 404.html is served at whatever depth the missing URL had, so relative links
+    // cannot work there; it uses base_url when there is one.
+    let root = if template == "404.html" && !site.base_url.is_empty() {
+        site.base_url.clone()
+    } else {
+        "../".repeat(depth)
+    };
+    ctx.insert("root", &root);
+    ctx.insert("page_url", &path.trim_end_matches("index.html"));
+    let html = theme.render(template, &ctx)?;
+    // Escaping keeps markup out but not NUL and other control characters from run
+    // files; they must not reach a page (they are HTML parse errors).
+    Ok(markdown::scrub_controls(&html).into_owned().into_bytes())
 }
 
 /// Refuses to build when the output or cache folder (or a folder directly in the cache)
@@ -786,17 +415,4 @@ pub(crate) fn guard_folders(out: &Path, cache_dir: &Path) -> Result<(), SiteErro
         )));
     }
     Ok(())
-}
-
-fn remove_empty_dirs(out: &Path) {
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(out)
-        .contents_first(true)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_dir() && e.path() != out)
-        .map(|e| e.into_path())
-        .collect();
-    for dir in dirs {
-        let _ = std::fs::remove_dir(dir); // fails, harmlessly, when not empty
-    }
 }

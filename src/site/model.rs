@@ -3,24 +3,11 @@
 //! back up from the page being rendered), so the site works under any base path and
 //! from `file://`. Every view is a plain serde struct: add a field, use it in a template.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::markdown::{plain_excerpt, render_markdown};
 use crate::config::validate_slug;
 use crate::store::{sha256_hex, LoadedGroup, RunRecord, StageMeta, Status};
-
-/// Everything the site shows, built once per build.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SiteModel {
-    /// Newest first.
-    pub groups: Vec<GroupView>,
-    /// In registry order of the newest group, then Artists seen only in older groups.
-    pub artists: Vec<ArtistPage>,
-    /// Newest first (by their newest group).
-    pub prompts: Vec<PromptPage>,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupView {
@@ -41,7 +28,7 @@ pub struct GroupView {
     pub runs: Vec<RunView>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     pub queued: usize,
     pub generating: usize,
@@ -53,7 +40,7 @@ pub struct Counts {
 }
 
 /// An image as the page shows it: the full copy plus resized variants for `srcset`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageView {
     /// Root-relative URL of the full image (copied as it is).
     pub url: String,
@@ -63,7 +50,7 @@ pub struct ImageView {
     pub thumbs: Vec<ThumbView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThumbView {
     pub url: String,
     pub width: u32,
@@ -115,19 +102,6 @@ pub struct MetaRow {
     pub value: String,
 }
 
-/// One Artist across all groups.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArtistPage {
-    pub slug: String,
-    pub name: String,
-    pub model: String,
-    pub provider: String,
-    pub url: String,
-    pub totals: ArtistTotals,
-    /// Newest first, each with its group's prompt version and date.
-    pub entries: Vec<ArtistEntry>,
-}
-
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ArtistTotals {
     pub runs: usize,
@@ -138,44 +112,10 @@ pub struct ArtistTotals {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ArtistEntry {
-    pub group_url: String,
-    pub group_short_id: String,
-    pub prompt_version: String,
-    pub prompt_url: String,
-    pub created_date: String,
-    pub run: RunView,
-}
-
-/// One prompt version: its text and a matrix of groups × Artists.
-#[derive(Debug, Clone, Serialize)]
-pub struct PromptPage {
-    pub version: String,
-    pub url: String,
-    /// The newest group's text.
-    pub text: String,
-    pub sha256: String,
-    /// How many different texts groups of this version used (more than one means the
-    /// prompt file was edited without a new version name).
-    pub text_variants: usize,
-    pub columns: Vec<ColumnHead>,
-    pub rows: Vec<PromptRow>,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct ColumnHead {
     pub slug: String,
     pub name: String,
     pub url: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PromptRow {
-    pub group_url: String,
-    pub group_short_id: String,
-    pub created_date: String,
-    /// One per column; `None` when the Artist was not in that group.
-    pub cells: Vec<Option<RunView>>,
 }
 
 /// A path segment from a name found in a file: the name itself when it is a valid slug,
@@ -226,31 +166,6 @@ pub fn safe_image_file(run: &RunRecord) -> Option<&str> {
         && !ext.is_empty()
         && ext.chars().all(|c| c.is_ascii_alphanumeric());
     ok.then_some(file)
-}
-
-/// Builds the whole model. `image` gives the view of a run's image when it is on disk and
-/// readable.
-pub fn site_model(
-    groups: &[LoadedGroup],
-    image: impl Fn(&LoadedGroup, &RunRecord) -> Option<ImageView>,
-) -> SiteModel {
-    let groups: Vec<GroupView> = groups
-        .iter()
-        .map(|g| group_view(g, |run| image(g, run)))
-        .collect();
-    assemble(groups)
-}
-
-/// The model from group views already made (newest first): the Artist and prompt-version
-/// pages are derived from them. Incremental rebuilds remake only the changed views.
-pub fn assemble(groups: Vec<GroupView>) -> SiteModel {
-    let artists = artist_pages(&groups);
-    let prompts = prompt_pages(&groups);
-    SiteModel {
-        groups,
-        artists,
-        prompts,
-    }
 }
 
 /// Builds the view of one group. `image` gives a run's image view, if it has one on disk.
@@ -373,121 +288,6 @@ fn fill_run(base: RunView, run: &RunRecord, image: Option<ImageView>) -> RunView
         meta_rows: meta_rows(run),
         ..base
     }
-}
-
-fn artist_pages(groups: &[GroupView]) -> Vec<ArtistPage> {
-    let mut order: Vec<String> = Vec::new();
-    let mut pages: BTreeMap<String, ArtistPage> = BTreeMap::new();
-    for g in groups {
-        for run in &g.runs {
-            let page = pages.entry(run.artist_slug.clone()).or_insert_with(|| {
-                order.push(run.artist_slug.clone());
-                ArtistPage {
-                    slug: run.artist_slug.clone(),
-                    name: run.artist_name.clone(),
-                    model: run.artist_model.clone(),
-                    provider: run.artist_provider.clone(),
-                    url: artist_url(&run.artist_slug),
-                    totals: ArtistTotals::default(),
-                    entries: Vec::new(),
-                }
-            });
-            page.entries.push(ArtistEntry {
-                group_url: g.url.clone(),
-                group_short_id: g.short_id.clone(),
-                prompt_version: g.prompt_version.clone(),
-                prompt_url: g.prompt_url.clone(),
-                created_date: g.created_date.clone(),
-                run: run.clone(),
-            });
-        }
-    }
-    order
-        .into_iter()
-        .filter_map(|slug| pages.remove(&slug))
-        .map(|mut page| {
-            page.totals = artist_totals(page.entries.iter().map(|e| &e.run));
-            page
-        })
-        .collect()
-}
-
-fn artist_totals<'a>(runs: impl Iterator<Item = &'a RunView>) -> ArtistTotals {
-    let mut t = ArtistTotals::default();
-    let (mut latency_sum, mut latency_n, mut cost) = (0u64, 0u64, None::<f64>);
-    for r in runs {
-        t.runs += 1;
-        match r.status.as_str() {
-            "done" => t.done += 1,
-            "failed" | "missing" => t.failures += 1,
-            _ => {}
-        }
-        if let Some(ms) = r.latency_ms {
-            latency_sum += ms;
-            latency_n += 1;
-        }
-        if let Some(c) = r.cost_usd {
-            *cost.get_or_insert(0.0) += c;
-        }
-    }
-    t.mean_latency = (latency_n > 0).then(|| format_ms(latency_sum / latency_n));
-    t.total_cost = cost.map(format_usd);
-    t
-}
-
-fn prompt_pages(groups: &[GroupView]) -> Vec<PromptPage> {
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_version: BTreeMap<&str, Vec<&GroupView>> = BTreeMap::new();
-    for g in groups {
-        let list = by_version.entry(&g.prompt_version).or_default();
-        if list.is_empty() {
-            order.push(&g.prompt_version);
-        }
-        list.push(g);
-    }
-    order
-        .into_iter()
-        .map(|version| {
-            let groups = &by_version[version];
-            let newest = groups[0];
-            let mut columns: Vec<ColumnHead> = Vec::new();
-            for g in groups {
-                for r in &g.runs {
-                    if !columns.iter().any(|c| c.slug == r.artist_slug) {
-                        columns.push(ColumnHead {
-                            slug: r.artist_slug.clone(),
-                            name: r.artist_name.clone(),
-                            url: r.artist_url.clone(),
-                        });
-                    }
-                }
-            }
-            let rows = groups
-                .iter()
-                .map(|g| PromptRow {
-                    group_url: g.url.clone(),
-                    group_short_id: g.short_id.clone(),
-                    created_date: g.created_date.clone(),
-                    cells: columns
-                        .iter()
-                        .map(|c| g.runs.iter().find(|r| r.artist_slug == c.slug).cloned())
-                        .collect(),
-                })
-                .collect();
-            let mut hashes: Vec<&str> = groups.iter().map(|g| g.prompt_sha256.as_str()).collect();
-            hashes.sort_unstable();
-            hashes.dedup();
-            PromptPage {
-                version: version.to_string(),
-                url: prompt_url(version),
-                text: newest.prompt_text.clone(),
-                sha256: newest.prompt_sha256.clone(),
-                text_variants: hashes.len(),
-                columns,
-                rows,
-            }
-        })
-        .collect()
 }
 
 pub fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {

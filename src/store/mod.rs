@@ -4,15 +4,19 @@
 //! HTML or calls the network.
 
 mod files;
+mod leftovers;
+mod paid;
 mod read;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
 pub use files::*;
+pub use leftovers::{clean_leftovers, leftovers};
+pub use paid::{read_paid, remove_paid, write_paid, PaidImage, Waiting, PAID_PREFIX};
 pub use read::{
-    group_dirs, load_group_dir, load_runs, newest_first, LoadedGroup, RunsTree, StoreProblem,
-    IMAGE_EXTENSIONS,
+    group_dirs, load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree,
+    StoreProblem, IMAGE_EXTENSIONS,
 };
 pub use schema::*;
 

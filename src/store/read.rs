@@ -60,16 +60,46 @@ pub struct RunsTree {
     pub problems: Vec<StoreProblem>,
 }
 
-/// Reads every group under `runs_dir`. A missing `runs/` is an empty tree.
+/// Reads every group under `runs_dir`. A missing `runs/` is an empty tree. This holds the
+/// whole history in memory; commands that only need a little of each group use
+/// [`scan_groups`].
 pub fn load_runs(runs_dir: &Path) -> RunsTree {
-    let mut tree = RunsTree::default();
-    for dir in group_dirs(runs_dir, &mut tree.problems) {
-        if let Some(group) = load_group(&dir, &mut tree.problems) {
-            tree.groups.push(group);
-        }
+    let (mut groups, problems) = scan_groups(runs_dir, Some);
+    groups.sort_by(newest_first);
+    RunsTree { groups, problems }
+}
+
+/// Reads the groups under `runs_dir` in parallel, handing each to `keep` as soon as it is
+/// read and holding on only to what `keep` returns: memory follows what the caller keeps,
+/// not the size of the history. Results and problems come in folder-name order.
+pub fn scan_groups<T: Send>(
+    runs_dir: &Path,
+    keep: impl Fn(LoadedGroup) -> Option<T> + Sync,
+) -> (Vec<T>, Vec<StoreProblem>) {
+    use rayon::prelude::*;
+    let mut problems = Vec::new();
+    let dirs = group_dirs(runs_dir, &mut problems);
+    let read: Vec<(Option<T>, Vec<StoreProblem>)> = dirs
+        .par_iter()
+        .map(|dir| {
+            let mut problems = Vec::new();
+            let kept = load_group(dir, &mut problems).and_then(&keep);
+            (kept, problems)
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for (k, p) in read {
+        kept.extend(k);
+        problems.extend(p);
     }
-    tree.groups.sort_by(newest_first);
-    tree
+    problems.extend(super::leftovers(runs_dir).into_iter().map(|file| {
+        StoreProblem::new(
+            &file,
+            "",
+            "a temp file left by an interrupted write (chorus was stopped mid-write); `chorus resume` or `chorus build` removes it",
+        )
+    }));
+    (kept, problems)
 }
 
 /// The group folders under `runs_dir`, sorted. Symbolic links and special files are

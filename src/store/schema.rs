@@ -126,6 +126,10 @@ pub struct RunMeta {
     /// Cleared in the same write that records the stage's result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted: Option<BatchTicket>,
+    /// Paid stages a later attempt replaced (say, an image painted again because its link
+    /// expired before the download): kept so the run's cost is what was really spent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<SupersededStage>,
 }
 
 /// Where a run's stage waits: the provider's batch and the line that carries it.
@@ -150,6 +154,18 @@ pub struct BatchRef {
     pub provider: String,
     pub batch_id: String,
     pub price_factor: f64,
+}
+
+/// A stage that was done (and paid for) and then done again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupersededStage {
+    /// `artist`, `brush` or `download`.
+    pub stage: String,
+    /// Why it was done again.
+    pub reason: String,
+    #[serde(flatten)]
+    pub meta: StageMeta,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,10 +236,12 @@ pub struct Cost {
 }
 
 impl RunRecord {
-    /// Total cost over all stages that report one.
+    /// Total cost over all stages that report one, superseded ones included: what was
+    /// really spent on this run.
     pub fn cost_usd(&self) -> Option<f64> {
         let costs: Vec<f64> = self
             .stages()
+            .chain(self.meta.superseded.iter().map(|s| &s.meta))
             .filter_map(|s| s.cost.map(|c| c.usd))
             .collect();
         (!costs.is_empty()).then(|| costs.iter().sum())

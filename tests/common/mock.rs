@@ -211,6 +211,51 @@ impl MockProvider {
             .await;
     }
 
+    // ---- hostile or broken answers ----
+
+    /// A chat reply whose body is exactly `bytes` (invalid UTF-8, oversize, ...).
+    pub async fn chat_raw(&self, bytes: Vec<u8>) {
+        self.mount(
+            CHAT,
+            ResponseTemplate::new(200).set_body_raw(bytes, "application/json"),
+            None,
+        )
+        .await;
+    }
+
+    /// The POST endpoint `at` answers `status` with `Location: location`.
+    pub async fn redirect(&self, at: &str, status: u16, location: &str) {
+        self.mount(
+            at,
+            ResponseTemplate::new(status).insert_header("location", location),
+            Some(u64::MAX),
+        )
+        .await;
+    }
+
+    /// The image endpoint answers with `data[0].url = url`, whatever it is.
+    pub async fn images_answer_url(&self, url: &str) {
+        let body = json!({"created": 1, "data": [{"url": url}]});
+        self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None)
+            .await;
+    }
+
+    /// The image URL answers `status` with `Location: location` (a loop when it points
+    /// back at itself).
+    pub async fn image_file_redirect(&self, status: u16, location: &str) {
+        self.mount(
+            IMAGE_FILE,
+            ResponseTemplate::new(status).insert_header("location", location),
+            None,
+        )
+        .await;
+    }
+
+    /// The signed URL `images_url` hands out, for a test that points elsewhere.
+    pub fn image_url(&self) -> String {
+        format!("{}{IMAGE_FILE}?sig=SIGNED-SECRET-123", self.server.uri())
+    }
+
     // ---- what happened ----
 
     pub async fn requests(&self, at: &str) -> Vec<Request> {
@@ -282,4 +327,129 @@ pub async fn run(mut cmd: assert_cmd::Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run chorus"))
         .await
         .expect("join")
+}
+
+/// A raw HTTP server on 127.0.0.1 that answers every request with `head`, then sends
+/// `chunk` again and again (every `every`, or as fast as the socket takes it) until the
+/// client hangs up: a reply that never ends, fast or as a slow drip. Counts connections.
+pub struct EndlessServer {
+    pub addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EndlessServer {
+    pub async fn start(
+        head: &'static str,
+        chunk: Vec<u8>,
+        every: Option<Duration>,
+    ) -> EndlessServer {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let chunk = chunk.clone();
+                tokio::spawn(async move {
+                    // Read the request head (the body is small and ignored).
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{head}"
+                    );
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    loop {
+                        if socket.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                        if let Some(every) = every {
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                });
+            }
+        });
+        EndlessServer { addr, connections }
+    }
+
+    /// Base URL for OpenAI-style providers.
+    pub fn v1(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A provider whose every answer depends on the request, with latency, for the crash test:
+/// the chat reply's image prompt names the prompt and model it answers, the Brush's URL
+/// names the image prompt, so each request can be traced to its run.
+pub struct EchoProvider;
+
+impl EchoProvider {
+    pub async fn mount(m: &MockProvider, latency: Duration) {
+        let uri = m.server.uri();
+        Mock::given(method("POST"))
+            .and(path(CHAT))
+            .respond_with(move |req: &Request| {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+                let prompt = body["messages"][0]["content"].as_str().unwrap_or_default();
+                let model = body["model"].as_str().unwrap_or_default();
+                let text = format!(
+                    "===ARTIST STATEMENT===\nA statement.\n\n===FINAL IMAGE PROMPT===\n{}",
+                    echo_image_prompt(prompt, model)
+                );
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"choices": [{"message": {"content": text}}]}))
+                    .set_delay(latency)
+            })
+            .mount(&m.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(IMAGES))
+            .respond_with(move |req: &Request| {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+                let prompt = body["prompt"].as_str().unwrap_or_default();
+                let url = format!("{uri}{}", echo_file(prompt));
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": [{"url": url}]}))
+                    .set_delay(latency)
+            })
+            .mount(&m.server)
+            .await;
+        let image = png(8, 8);
+        Mock::given(method("GET"))
+            .and(wiremock::matchers::path_regex("^/files/"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(image, "image/png")
+                    .set_delay(latency / 3),
+            )
+            .mount(&m.server)
+            .await;
+    }
+}
+
+/// The image prompt `EchoProvider` answers for a prompt and a model.
+pub fn echo_image_prompt(prompt: &str, model: &str) -> String {
+    format!("Image for {prompt} by {model}")
+}
+
+/// The image path `EchoProvider` hands out for an image prompt.
+pub fn echo_file(image_prompt: &str) -> String {
+    format!("/files/{}.png", image_prompt.replace(' ', "_"))
 }

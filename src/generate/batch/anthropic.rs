@@ -103,7 +103,11 @@ impl BatchApi for AnthropicBatch {
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError> {
         let batch = self
             .endpoint
-            .get_json(&format!("{}/{id}", self.batches()), &self.limits)
+            .get_json(
+                &format!("{}/{id}", self.batches()),
+                &self.limits,
+                self.endpoint.reply_cap(),
+            )
             .await?;
         let state = batch
             .get("processing_status")
@@ -134,11 +138,15 @@ impl BatchApi for AnthropicBatch {
     async fn results(
         &self,
         id: &str,
-        _progress: &Progress,
+        progress: &Progress,
     ) -> Result<Vec<LineResult>, ProviderError> {
         let text = self
             .endpoint
-            .get_text(&format!("{}/{id}/results", self.batches()), &self.limits)
+            .get_text(
+                &format!("{}/{id}/results", self.batches()),
+                &self.limits,
+                self.endpoint.results_cap(progress.total, false),
+            )
             .await?;
         let (values, _) = jsonl(&text);
         Ok(values.iter().filter_map(result_line).collect())

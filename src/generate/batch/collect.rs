@@ -271,6 +271,7 @@ fn record_statement(
     run.artist_stmt = parsed.statement;
     run.image_prompt = parsed.image_prompt;
     run.meta.warnings.extend(parsed.warnings);
+    run.meta.warnings.extend(reply.warnings);
     meta.tokens = reply.tokens;
     meta.request_id = reply.request_id;
     let price = ctx
@@ -301,13 +302,11 @@ async fn record_image(
     meta.cost = cost(reply.cost_usd, || price.map(|p| p * PRICE_FACTOR));
     run.revised_prompt = reply.revised_prompt.clone();
     let started = std::time::Instant::now();
-    let checked = image::obtain(
-        &ctx.kit.client,
-        &reply.image,
-        ctx.kit.timeout,
-        ctx.limits.max_image_bytes,
-    )
-    .await;
+    let caps = image::ImageCaps {
+        max_bytes: ctx.limits.max_image_bytes,
+        max_pixels: ctx.limits.max_image_pixels,
+    };
+    let checked = image::obtain(&ctx.kit.download, &reply.image, ctx.kit.timeout, caps).await;
     let checked = match checked {
         Ok(c) => c,
         Err(e) => {

@@ -191,11 +191,7 @@ impl BatchContext {
     pub fn for_status(project: &Project) -> Result<BatchContext, ProviderError> {
         let mut artists = project.config.artists.clone();
         artists.extend(super::providers::offline_roster());
-        let limits = &project.config.limits;
-        let kit = Kit {
-            client: super::providers::http::client()?,
-            timeout: std::time::Duration::from_secs_f64(limits.request_timeout_secs.max(0.001)),
-        };
+        let kit = Kit::new(&project.config.limits)?;
         let brushes = project.config.brushes.clone();
         Ok(BatchContext::new(
             project,

@@ -88,6 +88,7 @@ impl BatchApi for OfflineBatch {
             tokens,
             cost_usd: None,
             request_id: None,
+            warnings: Vec::new(),
         }))
     }
 

@@ -33,6 +33,7 @@ pub struct OpenAiBatch {
     body: Value,
     endpoint: Endpoint,
     limits: Limits,
+    max_image_bytes: u64,
 }
 
 impl OpenAiBatch {
@@ -82,6 +83,7 @@ impl OpenAiBatch {
             body,
             endpoint: Endpoint::new(kit, caller, headers),
             limits: limits.clone(),
+            max_image_bytes: kit.max_image_bytes,
         }
     }
 
@@ -93,12 +95,18 @@ impl OpenAiBatch {
         }
     }
 
-    async fn file_lines(&self, file_id: &str) -> Result<Vec<LineResult>, ProviderError> {
+    async fn file_lines(
+        &self,
+        file_id: &str,
+        lines: u64,
+    ) -> Result<Vec<LineResult>, ProviderError> {
+        let images = matches!(self.kind, Kind::Images);
         let text = self
             .endpoint
             .get_text(
                 &format!("{}/files/{file_id}/content", self.base),
                 &self.limits,
+                self.endpoint.results_cap(lines, images),
             )
             .await?;
         let (values, _) = jsonl(&text);
@@ -141,7 +149,9 @@ impl BatchApi for OpenAiBatch {
         let label = &self.endpoint.caller.label;
         match self.kind {
             Kind::Chat => openai_chat_reply(body, label).map(Answer::Text),
-            Kind::Images => openai_image_reply(body, label).map(Answer::Image),
+            Kind::Images => {
+                openai_image_reply(body, label, self.max_image_bytes).map(Answer::Image)
+            }
         }
     }
 
@@ -185,7 +195,11 @@ impl BatchApi for OpenAiBatch {
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError> {
         let batch = self
             .endpoint
-            .get_json(&format!("{}/batches/{id}", self.base), &self.limits)
+            .get_json(
+                &format!("{}/batches/{id}", self.base),
+                &self.limits,
+                self.endpoint.reply_cap(),
+            )
             .await?;
         let state = batch
             .get("status")
@@ -224,7 +238,7 @@ impl BatchApi for OpenAiBatch {
         let mut all = Vec::new();
         for handle in ["output", "errors"] {
             if let Some(file_id) = progress.handles.get(handle).and_then(Value::as_str) {
-                all.extend(self.file_lines(file_id).await?);
+                all.extend(self.file_lines(file_id, progress.total).await?);
             }
         }
         Ok(all)

@@ -112,7 +112,12 @@ impl BatchApi for OpenRouterBatch {
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError> {
         let batch = self
             .endpoint
-            .get_json(&format!("{}/batches/{id}", self.base), &self.limits)
+            // A finished batch carries its results inline: room for every line.
+            .get_json(
+                &format!("{}/batches/{id}", self.base),
+                &self.limits,
+                self.endpoint.results_cap(MAX_REQUESTS as u64, false),
+            )
             .await?;
         let state = batch
             .get("status")

@@ -1,5 +1,6 @@
-//! HTTP for the Batch APIs: JSON, JSONL and multipart over the shared client, with the
-//! one error classification of `providers::http`. Reads (polls, result files) are retried
+//! HTTP for the Batch APIs: JSON, JSONL and multipart over the shared client (which never
+//! follows a redirect), bodies read with the one capped reader and errors classified the
+//! one way of `providers::http`. Reads (polls, result files) are retried
 //! like any call; creating a batch is sent once, since a retry could pay twice.
 
 use std::time::Duration;
@@ -7,15 +8,24 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::Limits;
-use crate::generate::providers::http::{classify, transport_error, Caller};
+use crate::generate::providers::http::{
+    classify, read_body, too_large, transport_error, Caller, Cap,
+};
 use crate::generate::providers::{Kit, ProviderError};
 use crate::generate::retry::{with_retries, Stop};
 use crate::generate::throttle::Gate;
+
+/// Error bodies are read only this far: the message shown is short anyway.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 /// One provider endpoint with its key headers.
 pub struct Endpoint {
     pub client: reqwest::Client,
     pub timeout: Duration,
+    /// `limits.max_reply_bytes`: the most one reply (or one result line) may hold.
+    pub max_reply_bytes: u64,
+    /// The most one image result line may hold: an image as base64 plus its JSON.
+    pub max_image_line_bytes: u64,
     pub caller: Caller,
     /// Headers every call sends (auth, API version); never logged or stored.
     pub headers: Vec<(&'static str, String)>,
@@ -26,8 +36,33 @@ impl Endpoint {
         Endpoint {
             client: kit.client.clone(),
             timeout: kit.timeout,
+            max_reply_bytes: kit.max_reply_bytes,
+            max_image_line_bytes: kit.image_reply_cap().bytes,
             caller,
             headers,
+        }
+    }
+
+    /// The cap for a reply: one JSON object.
+    pub fn reply_cap(&self) -> Cap {
+        Cap {
+            bytes: self.max_reply_bytes,
+            limit: "limits.max_reply_bytes",
+        }
+    }
+
+    /// The cap for a results file of `lines` lines.
+    pub fn results_cap(&self, lines: u64, images: bool) -> Cap {
+        let per_line = if images {
+            self.max_image_line_bytes
+        } else {
+            self.max_reply_bytes
+        };
+        Cap {
+            bytes: per_line
+                .saturating_mul(lines.max(1))
+                .saturating_add(self.max_reply_bytes),
+            limit: "limits.max_reply_bytes per result line",
         }
     }
 
@@ -38,18 +73,26 @@ impl Endpoint {
         request.timeout(self.timeout)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<String, ProviderError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        cap: Cap,
+    ) -> Result<String, ProviderError> {
         let response = self
             .with_headers(request)
             .send()
             .await
             .map_err(|e| transport_error(e, self.timeout, &self.caller))?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
+        let success = (200..300).contains(&status);
+        let body = read_body(response, if success { cap.bytes } else { ERROR_BODY_BYTES })
             .await
             .map_err(|e| transport_error(e, self.timeout, &self.caller))?;
-        if (200..300).contains(&status) {
+        if success && !body.complete {
+            return Err(too_large(&self.caller.label, "the batch API's reply", cap));
+        }
+        let text = String::from_utf8_lossy(&body.bytes).into_owned();
+        if success {
             Ok(text)
         } else {
             Err(classify(status, &text, None, &self.caller))
@@ -65,27 +108,39 @@ impl Endpoint {
         })
     }
 
-    /// GET, retried on transient failures within `[limits]`.
-    pub async fn get_text(&self, url: &str, limits: &Limits) -> Result<String, ProviderError> {
+    /// GET, retried on transient failures within `[limits]`, read up to `cap`.
+    pub async fn get_text(
+        &self,
+        url: &str,
+        limits: &Limits,
+        cap: Cap,
+    ) -> Result<String, ProviderError> {
         let (result, _) = with_retries(
             limits,
             &Gate::default(),
             &Stop::default(),
             &|_, _, _| {},
-            || self.send(self.client.get(url)),
+            || self.send(self.client.get(url), cap),
         )
         .await;
         result
     }
 
-    pub async fn get_json(&self, url: &str, limits: &Limits) -> Result<Value, ProviderError> {
-        let text = self.get_text(url, limits).await?;
+    pub async fn get_json(
+        &self,
+        url: &str,
+        limits: &Limits,
+        cap: Cap,
+    ) -> Result<Value, ProviderError> {
+        let text = self.get_text(url, limits, cap).await?;
         self.json(&text)
     }
 
     /// POST JSON once.
     pub async fn post_json(&self, url: &str, body: &Value) -> Result<Value, ProviderError> {
-        let text = self.send(self.client.post(url).json(body)).await?;
+        let text = self
+            .send(self.client.post(url).json(body), self.reply_cap())
+            .await?;
         self.json(&text)
     }
 
@@ -107,7 +162,7 @@ impl Endpoint {
                 format!("multipart/form-data; boundary={boundary}"),
             )
             .body(body);
-        let text = self.send(request).await?;
+        let text = self.send(request, self.reply_cap()).await?;
         self.json(&text)
     }
 }

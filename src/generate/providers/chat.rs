@@ -3,12 +3,12 @@
 //! with tokens, cost and request id; neither retries (the batch does) nor writes files.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::fault::Fault;
 use super::http::{post_json, Caller};
-use super::{ArtistProvider, ArtistReply, ArtistRequest, ProviderError};
+use super::{ArtistProvider, ArtistReply, ArtistRequest, Kit, ProviderError};
 use crate::config::Artist;
 use crate::store::Tokens;
 
@@ -24,17 +24,11 @@ pub struct OpenAiChat {
     caller: Caller,
     body: Value,
     openrouter: bool,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl OpenAiChat {
-    pub fn new(
-        artist: &Artist,
-        openrouter: bool,
-        client: reqwest::Client,
-        timeout: Duration,
-    ) -> OpenAiChat {
+    pub fn new(artist: &Artist, openrouter: bool, kit: Kit) -> OpenAiChat {
         let default_base = if openrouter {
             "https://openrouter.ai/api/v1"
         } else {
@@ -54,8 +48,7 @@ impl OpenAiChat {
             ),
             body,
             openrouter,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -99,24 +92,27 @@ impl ArtistProvider for OpenAiChat {
             headers.push(("x-title", OPENROUTER_TITLE.to_string()));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.chat_cap(),
         )
         .await?;
         let mut answer = openai_chat_reply(&reply.body, &self.caller.label)?;
         answer.request_id = reply.request_id;
+        answer.warnings = reply.warnings;
         Ok(answer)
     }
 }
 
 /// Reads a chat completion body: the text, usage and (OpenRouter) the reported cost.
 pub fn openai_chat_reply(body: &Value, label: &str) -> Result<ArtistReply, ProviderError> {
-    let text = message_text(body).ok_or_else(|| ProviderError::Fatal {
-        reason: format!("{label}: the reply has no text in choices[0].message.content"),
+    let text = message_text(body).ok_or_else(|| {
+        Fault::BadReply.error(format!(
+            "{label}: the reply has no text in choices[0].message.content"
+        ))
     })?;
     let usage = body.get("usage");
     let tokens = usage.and_then(|u| {
@@ -131,6 +127,7 @@ pub fn openai_chat_reply(body: &Value, label: &str) -> Result<ArtistReply, Provi
         tokens,
         cost_usd,
         request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
+        warnings: Vec::new(),
     })
 }
 
@@ -155,12 +152,11 @@ pub struct AnthropicMessages {
     url: String,
     caller: Caller,
     body: Value,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl AnthropicMessages {
-    pub fn new(artist: &Artist, client: reqwest::Client, timeout: Duration) -> AnthropicMessages {
+    pub fn new(artist: &Artist, kit: Kit) -> AnthropicMessages {
         let base = artist
             .base_url
             .as_deref()
@@ -174,8 +170,7 @@ impl AnthropicMessages {
                 artist.api_key_env.clone(),
             ),
             body,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -206,16 +201,17 @@ impl ArtistProvider for AnthropicMessages {
             headers.push(("x-api-key", key.to_string()));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.chat_cap(),
         )
         .await?;
         let mut answer = anthropic_reply(&reply.body, &self.caller.label)?;
         answer.request_id = reply.request_id;
+        answer.warnings = reply.warnings;
         Ok(answer)
     }
 }
@@ -230,9 +226,9 @@ pub fn anthropic_reply(body: &Value, label: &str) -> Result<ArtistReply, Provide
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
     if text.is_empty() {
-        return Err(ProviderError::Fatal {
-            reason: format!("{label}: the reply has no text block in content[]"),
-        });
+        return Err(
+            Fault::BadReply.error(format!("{label}: the reply has no text block in content[]"))
+        );
     }
     let tokens = body.get("usage").and_then(|u| {
         Some(Tokens {
@@ -245,6 +241,7 @@ pub fn anthropic_reply(body: &Value, label: &str) -> Result<ArtistReply, Provide
         tokens,
         cost_usd: None,
         request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
+        warnings: Vec::new(),
     })
 }
 

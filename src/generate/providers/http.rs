@@ -1,25 +1,55 @@
-//! The one HTTP client builder and the one way a provider reply is classified: success,
-//! retryable (429, 5xx, 529, timeouts, resets) or final (401/403, quota, bad requests).
+//! The one HTTP client builder, the one way a reply body is read (streamed, capped) and
+//! the mapping of a failed status onto a [`Fault`](super::fault::Fault): success, retryable
+//! (429, 5xx, 529, timeouts, resets) or final (401/403, quota, redirects, bad requests).
 //! Error texts never carry a key or a URL: reqwest errors are stripped of their URL and
 //! every provider message is scrubbed of the key before it can reach `runs/` or a terminal.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
+use reqwest::redirect::Policy;
 use serde_json::Value;
 
+use super::fault::{self, Fault};
 use super::ProviderError;
 
-/// The shared client: one connection pool for the whole batch.
-pub fn client() -> Result<reqwest::Client, ProviderError> {
+/// Hops an image download may take: CDNs redirect once or twice; more is a loop or a trap.
+pub const MAX_DOWNLOAD_REDIRECTS: usize = 5;
+
+/// Which redirects a client follows.
+#[derive(Debug, Clone, Copy)]
+pub enum Redirects {
+    /// API calls carry a key (`Authorization`, `x-api-key`): a redirect is never followed,
+    /// so no credential can be sent to a host the user did not configure.
+    Never,
+    /// Image downloads carry no credential: up to [`MAX_DOWNLOAD_REDIRECTS`] hops over
+    /// http(s), a loop refused at once.
+    Download,
+}
+
+/// The client builder: one connection pool per kind for the whole batch.
+pub fn client(redirects: Redirects) -> Result<reqwest::Client, ProviderError> {
+    let policy = match redirects {
+        Redirects::Never => Policy::none(),
+        Redirects::Download => Policy::custom(|attempt| {
+            if attempt.previous().len() > MAX_DOWNLOAD_REDIRECTS {
+                attempt.error(format!("more than {MAX_DOWNLOAD_REDIRECTS} redirects"))
+            } else if attempt.previous().contains(attempt.url()) {
+                attempt.error("a redirect loop")
+            } else if !matches!(attempt.url().scheme(), "http" | "https") {
+                attempt.error("a redirect to a scheme chorus does not fetch")
+            } else {
+                attempt.follow()
+            }
+        }),
+    };
     reqwest::Client::builder()
         .user_agent(concat!("chorus/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(20))
         .pool_max_idle_per_host(64)
+        .redirect(policy)
         .build()
-        .map_err(|e| ProviderError::Fatal {
-            reason: format!("cannot set up the HTTP client: {}", chain(&e)),
-        })
+        .map_err(|e| Fault::Local.error(format!("cannot set up the HTTP client: {}", chain(&e))))
 }
 
 /// Who is calling, for messages: `artist "gpt-4o"` and the env var its key comes from.
@@ -56,23 +86,37 @@ impl Caller {
     }
 }
 
-/// A JSON reply and the provider's request id, if it sent one.
+/// The most a reply body may hold, and the `[limits]` key that sets it (for the message).
+#[derive(Debug, Clone, Copy)]
+pub struct Cap {
+    pub bytes: u64,
+    pub limit: &'static str,
+}
+
+/// Error bodies are read only this far: the message is cut to 200 characters anyway.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// A JSON reply, the provider's request id if it sent one, and oddities worth keeping
+/// in the run's meta (say, invalid UTF-8 that was replaced).
 #[derive(Debug)]
 pub struct JsonReply {
     pub body: Value,
     pub request_id: Option<String>,
+    pub warnings: Vec<String>,
 }
 
-/// POSTs `body` as JSON and classifies the answer.
+/// POSTs `body` as JSON and classifies the answer. The reply is streamed and refused as
+/// soon as it passes `cap`: a provider cannot make chorus hold more than that.
 pub async fn post_json(
-    client: &reqwest::Client,
-    timeout: Duration,
+    kit: &super::Kit,
     url: &str,
     headers: &[(&str, String)],
     body: &Value,
     caller: &Caller,
+    cap: Cap,
 ) -> Result<JsonReply, ProviderError> {
-    let mut request = client.post(url).timeout(timeout).json(body);
+    let timeout = kit.timeout;
+    let mut request = kit.client.post(url).timeout(timeout).json(body);
     for (name, value) in headers {
         request = request.header(*name, value);
     }
@@ -83,24 +127,104 @@ pub async fn post_json(
     let status = response.status().as_u16();
     let request_id = request_id(response.headers());
     let retry_after = retry_after(response.headers(), SystemTime::now());
-    let text = response
-        .text()
-        .await
-        .map_err(|e| transport_error(e, timeout, caller))?;
-    if (200..300).contains(&status) {
-        let body: Value = serde_json::from_str(&text).map_err(|e| ProviderError::Fatal {
-            reason: format!(
-                "{}: the reply is not valid JSON ({e}); it began {:?}",
-                caller.label,
-                caller.scrub(&snippet(&text))
-            ),
-        })?;
-        let request_id =
-            request_id.or_else(|| body.get("id").and_then(Value::as_str).map(str::to_string));
-        Ok(JsonReply { body, request_id })
-    } else {
-        Err(classify(status, &text, retry_after, caller))
+    if (300..400).contains(&status) {
+        return Err(redirect_refused(status, response.headers(), caller));
     }
+    let success = (200..300).contains(&status);
+    let read = read_body(response, if success { cap.bytes } else { ERROR_BODY_BYTES }).await;
+    let body = read.map_err(|e| transport_error(e, timeout, caller))?;
+    if success && !body.complete {
+        return Err(too_large(&caller.label, "the reply", cap));
+    }
+    let mut warnings = Vec::new();
+    let text = match String::from_utf8(body.bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            warnings.push(format!(
+                "{}: the reply was not valid UTF-8; the invalid bytes were replaced with U+FFFD",
+                caller.label
+            ));
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    if !success {
+        return Err(classify(status, &text, retry_after, caller));
+    }
+    let body: Value = serde_json::from_str(&text).map_err(|e| {
+        Fault::BadReply.error(format!(
+            "{}: the reply is not valid JSON ({e}); it began {:?}",
+            caller.label,
+            caller.scrub(&snippet(&text))
+        ))
+    })?;
+    let request_id =
+        request_id.or_else(|| body.get("id").and_then(Value::as_str).map(str::to_string));
+    Ok(JsonReply {
+        body,
+        request_id,
+        warnings,
+    })
+}
+
+/// A body read up to a limit; `complete` is false when the sender had more.
+pub struct Body {
+    pub bytes: Vec<u8>,
+    pub complete: bool,
+}
+
+/// Reads a body chunk by chunk and stops at `limit` bytes, dropping the connection: a
+/// declared `Content-Length` over the limit stops it before the first byte. The
+/// request's own timeout covers the whole body, so a slow drip ends too.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Body, reqwest::Error> {
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Ok(Body {
+            bytes: Vec::new(),
+            complete: false,
+        });
+    }
+    // Room for the whole body at once: growing by doubling would copy a large body
+    // several times and hold two copies at the peak. Untouched capacity costs no memory.
+    let mut bytes =
+        Vec::with_capacity(response.content_length().unwrap_or(limit).min(limit) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Ok(Body {
+                bytes,
+                complete: false,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body {
+        bytes,
+        complete: true,
+    })
+}
+
+/// The error for a body over its cap: final, since the same request gets the same reply.
+pub fn too_large(who: &str, what: &str, cap: Cap) -> ProviderError {
+    Fault::TooLarge.error(format!(
+        "{who}: {what} is larger than {} ({} bytes), so chorus stopped reading it; raise the limit in chorus.toml if such replies are expected",
+        cap.limit, cap.bytes
+    ))
+}
+
+/// An API call answered with a redirect. Following it would send the key to wherever the
+/// provider (or whoever answers in its place) points, so chorus stops and says where.
+fn redirect_refused(status: u16, headers: &HeaderMap, caller: &Caller) -> ProviderError {
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| reqwest::Url::parse(l).ok())
+        .and_then(|u| u.host_str().map(str::to_string));
+    let to = target.map_or(String::new(), |host| format!(" to {host}"));
+    Fault::Redirect.error(format!(
+        "{}: the endpoint answered HTTP {status}, a redirect{to}; chorus never follows a redirect on an API call (the key would go with it), so set base_url in chorus.toml to the address the provider now uses",
+        caller.label
+    ))
 }
 
 /// Turns a failed status into an error that says whether trying again can help.
@@ -130,11 +254,11 @@ pub fn classify(
                 ),
             },
         },
-        429 => ProviderError::Retryable { reason: format!("rate limited (HTTP 429: {message})"), retry_after },
-        408 | 425 | 500..=599 => {
-            ProviderError::Retryable { reason: format!("server error (HTTP {status}: {message})"), retry_after }
+        429 => Fault::Status(status).error_after(format!("rate limited (HTTP 429: {message})"), retry_after),
+        _ if fault::transient(Fault::Status(status)) => {
+            Fault::Status(status).error_after(format!("server error (HTTP {status}: {message})"), retry_after)
         }
-        _ => ProviderError::Fatal { reason: format!("{who}: the provider answered HTTP {status}: {message}") },
+        _ => Fault::Status(status).error(format!("{who}: the provider answered HTTP {status}: {message}")),
     }
 }
 
@@ -179,23 +303,26 @@ fn snippet(text: &str) -> String {
     }
 }
 
-/// A transport failure (timeout, refused or reset connection): always worth another try.
+/// A transport failure. Timeouts, refused and reset connections are worth another try;
+/// a refused redirect or an unusable URL is not ([`fault::of_transport`] decides).
 pub fn transport_error(error: reqwest::Error, timeout: Duration, caller: &Caller) -> ProviderError {
     let error = error.without_url();
-    let reason = if error.is_timeout() {
-        format!(
+    let fault = fault::of_transport(&error);
+    let reason = match fault {
+        Fault::Timeout => format!(
             "timed out after {:.1} s (limits.request_timeout_secs)",
             timeout.as_secs_f64()
-        )
-    } else if error.is_connect() {
-        format!("could not connect ({})", chain(&error))
-    } else {
-        format!("connection error ({})", chain(&error))
+        ),
+        Fault::Connect => format!("could not connect ({})", chain(&error)),
+        Fault::Redirect => format!("{}: redirect refused ({})", caller.label, chain(&error)),
+        Fault::RefusedUrl => format!(
+            "{}: the URL cannot be fetched ({})",
+            caller.label,
+            chain(&error)
+        ),
+        _ => format!("connection error ({})", chain(&error)),
     };
-    ProviderError::Retryable {
-        reason: caller.scrub(&reason),
-        retry_after: None,
-    }
+    fault.error(caller.scrub(&reason))
 }
 
 /// An error and its sources on one line.

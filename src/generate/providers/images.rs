@@ -1,17 +1,17 @@
 //! Brushes over HTTP: the OpenAI Images API (dall-e-3 answers with a short-lived `url`,
 //! gpt-image-1 with `b64_json`) and OpenRouter image output (chat completions with
-//! `modalities`, images as data URLs). They return where the image is; the batch
-//! downloads, validates and stores it.
+//! `modalities`, images as data URLs). They return where the image is, as the provider
+//! said it; the batch records that answer, then downloads, validates and stores the image.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use super::chat::params_of;
+use super::fault::Fault;
 use super::http::{post_json, Caller};
-use super::{BrushProvider, BrushReply, BrushRequest, ImageSource, ProviderError};
+use super::{BrushProvider, BrushReply, BrushRequest, ImageSource, Kit, ProviderError};
 use crate::config::Brush;
 
 /// `{base_url}/images/generations`.
@@ -19,12 +19,11 @@ pub struct OpenAiImages {
     url: String,
     caller: Caller,
     body: Value,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl OpenAiImages {
-    pub fn new(brush: &Brush, client: reqwest::Client, timeout: Duration) -> OpenAiImages {
+    pub fn new(brush: &Brush, kit: Kit) -> OpenAiImages {
         let base = brush
             .base_url
             .as_deref()
@@ -35,8 +34,7 @@ impl OpenAiImages {
             url: format!("{base}/images/generations"),
             caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
             body,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -72,31 +70,36 @@ impl BrushProvider for OpenAiImages {
             headers.push(("authorization", format!("Bearer {key}")));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.image_reply_cap(),
         )
         .await?;
-        let mut answer = openai_image_reply(&reply.body, &self.caller.label)?;
+        let mut answer =
+            openai_image_reply(&reply.body, &self.caller.label, self.kit.max_image_bytes)?;
         answer.request_id = reply.request_id;
         Ok(answer)
     }
 }
 
 /// Reads an Images body: `data[0].b64_json` (gpt-image) or `data[0].url` (dall-e).
-pub fn openai_image_reply(body: &Value, label: &str) -> Result<BrushReply, ProviderError> {
+pub fn openai_image_reply(
+    body: &Value,
+    label: &str,
+    max_image_bytes: u64,
+) -> Result<BrushReply, ProviderError> {
     let item = body.pointer("/data/0");
     let image = if let Some(b64) = item.and_then(|i| i.get("b64_json")).and_then(Value::as_str) {
-        ImageSource::Bytes(decode_base64(b64, label)?)
+        ImageSource::Bytes(decode_base64(b64, label, max_image_bytes)?)
     } else if let Some(url) = item.and_then(|i| i.get("url")).and_then(Value::as_str) {
         ImageSource::Url(url.to_string())
     } else {
-        return Err(ProviderError::Fatal {
-            reason: format!("{label}: the reply has neither data[0].url nor data[0].b64_json"),
-        });
+        return Err(Fault::BadReply.error(format!(
+            "{label}: the reply has neither data[0].url nor data[0].b64_json"
+        )));
     };
     Ok(BrushReply {
         image,
@@ -114,12 +117,11 @@ pub struct OpenRouterImages {
     url: String,
     caller: Caller,
     body: Value,
-    client: reqwest::Client,
-    timeout: Duration,
+    kit: Kit,
 }
 
 impl OpenRouterImages {
-    pub fn new(brush: &Brush, client: reqwest::Client, timeout: Duration) -> OpenRouterImages {
+    pub fn new(brush: &Brush, kit: Kit) -> OpenRouterImages {
         let base = brush
             .base_url
             .as_deref()
@@ -134,8 +136,7 @@ impl OpenRouterImages {
             url: format!("{base}/chat/completions"),
             caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
             body,
-            client,
-            timeout,
+            kit,
         }
     }
 }
@@ -160,30 +161,27 @@ impl BrushProvider for OpenRouterImages {
             headers.push(("authorization", format!("Bearer {key}")));
         }
         let reply = post_json(
-            &self.client,
-            self.timeout,
+            &self.kit,
             &self.url,
             &headers,
             &body,
             &self.caller,
+            self.kit.image_reply_cap(),
         )
         .await?;
         let url = reply
             .body
             .pointer("/choices/0/message/images/0/image_url/url")
             .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::Fatal {
-                reason: format!(
+            .ok_or_else(|| {
+                Fault::BadReply.error(format!(
                     "{}: the reply has no image in choices[0].message.images[]; is {:?} an image model?",
                     self.caller.label,
                     self.body["model"].as_str().unwrap_or_default()
-                ),
+                ))
             })?;
-        let image = if url.starts_with("data:") {
-            ImageSource::Bytes(decode_data_url(url, &self.caller.label)?)
-        } else {
-            ImageSource::Url(url.to_string())
-        };
+        // Usually a data URL; the download stage decides what it accepts.
+        let image = ImageSource::Url(url.to_string());
         let revised = reply
             .body
             .pointer("/choices/0/message/content")
@@ -198,39 +196,16 @@ impl BrushProvider for OpenRouterImages {
     }
 }
 
-fn decode_base64(b64: &str, who: &str) -> Result<Vec<u8>, ProviderError> {
+/// Decodes base64 image bytes, refusing before decoding when the result would pass
+/// `max_bytes` (every 4 characters make 3 bytes).
+pub fn decode_base64(b64: &str, who: &str, max_bytes: u64) -> Result<Vec<u8>, ProviderError> {
+    let b64 = b64.trim();
+    if (b64.len() as u64 / 4).saturating_mul(3) > max_bytes {
+        return Err(Fault::TooLarge.error(format!(
+            "{who}: the image is larger than limits.max_image_bytes ({max_bytes} bytes); raise the limit in chorus.toml to accept it"
+        )));
+    }
     base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|e| ProviderError::Fatal {
-            reason: format!("{who}: the image is not valid base64 ({e})"),
-        })
-}
-
-/// `data:image/png;base64,....` → bytes. The declared type is ignored: the bytes are
-/// decoded and their real format decides the extension.
-pub fn decode_data_url(url: &str, who: &str) -> Result<Vec<u8>, ProviderError> {
-    let (header, data) = url.split_once(',').ok_or_else(|| ProviderError::Fatal {
-        reason: format!("{who}: the image data URL has no ',' separator"),
-    })?;
-    if !header.ends_with(";base64") {
-        return Err(ProviderError::Fatal {
-            reason: format!("{who}: the image data URL is not base64 ({header})"),
-        });
-    }
-    decode_base64(data, who)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_urls() {
-        assert_eq!(
-            decode_data_url("data:image/png;base64,aGk=", "b").unwrap(),
-            b"hi"
-        );
-        assert!(decode_data_url("data:image/png,hi", "b").is_err());
-        assert!(decode_data_url("nonsense", "b").is_err());
-    }
+        .decode(b64)
+        .map_err(|e| Fault::BadReply.error(format!("{who}: the image is not valid base64 ({e})")))
 }

@@ -3,6 +3,7 @@
 //! Providers talk to the outside world; they never write under `runs/`.
 
 mod chat;
+pub mod fault;
 pub mod http;
 mod images;
 mod offline;
@@ -21,7 +22,7 @@ pub use chat::{
 };
 pub(crate) use chat::{OPENROUTER_REFERER, OPENROUTER_TITLE};
 pub use images::{
-    decode_data_url, openai_image_reply, openai_images_body, OpenAiImages, OpenRouterImages,
+    decode_base64, openai_image_reply, openai_images_body, OpenAiImages, OpenRouterImages,
 };
 pub use offline::{offline_roster, OfflineArtist};
 pub use procedural::{paint, ProceduralBrush};
@@ -41,6 +42,8 @@ pub struct ArtistReply {
     /// Dollars, when the provider reports the figure itself.
     pub cost_usd: Option<f64>,
     pub request_id: Option<String>,
+    /// Oddities in the reply worth keeping in the run's meta (say, invalid UTF-8).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,8 +52,9 @@ pub struct BrushRequest {
     pub seed: u64,
 }
 
-/// Where the painted image is: bytes in hand (b64, data URL, procedural) or a URL to
-/// download at once. The URL may be signed: it is never written anywhere.
+/// Where the painted image is: bytes in hand (b64, procedural) or the URL the Brush gave
+/// (http(s) to download, or a data URL), as given: the download stage decides what it
+/// accepts. The URL may be signed: it is never published or shown.
 #[derive(Clone)]
 pub enum ImageSource {
     Bytes(Vec<u8>),
@@ -104,14 +108,54 @@ pub trait ArtistProvider: Send + Sync {
 #[async_trait::async_trait]
 pub trait BrushProvider: Send + Sync {
     fn params(&self) -> BTreeMap<String, serde_json::Value>;
+    /// Whether an answer is paid for and so recorded beside the run before its download
+    /// (a local Brush paints again for free).
+    fn paid(&self) -> bool {
+        true
+    }
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError>;
 }
 
-/// What every HTTP provider shares: one client (one connection pool) and the timeout.
+/// What every HTTP provider shares: the clients (one connection pool each), the timeout
+/// and the caps on what a reply may hold.
 #[derive(Clone)]
 pub struct Kit {
+    /// For API calls: never follows a redirect, since every request carries a key.
     pub client: reqwest::Client,
+    /// For image downloads: no credentials, a few redirects.
+    pub download: reqwest::Client,
     pub timeout: Duration,
+    pub max_reply_bytes: u64,
+    pub max_image_bytes: u64,
+}
+
+impl Kit {
+    pub fn new(limits: &crate::config::Limits) -> Result<Kit, ProviderError> {
+        Ok(Kit {
+            client: http::client(http::Redirects::Never)?,
+            download: http::client(http::Redirects::Download)?,
+            timeout: Duration::from_secs_f64(limits.request_timeout_secs.max(0.001)),
+            max_reply_bytes: limits.max_reply_bytes,
+            max_image_bytes: limits.max_image_bytes,
+        })
+    }
+
+    /// The cap on a chat reply.
+    pub fn chat_cap(&self) -> http::Cap {
+        http::Cap {
+            bytes: self.max_reply_bytes,
+            limit: "limits.max_reply_bytes",
+        }
+    }
+
+    /// The cap on an image endpoint's reply: the largest image allowed, as base64 (4
+    /// bytes per 3), plus room for the JSON around it.
+    pub fn image_reply_cap(&self) -> http::Cap {
+        http::Cap {
+            bytes: self.max_image_bytes.saturating_mul(4) / 3 + self.max_reply_bytes,
+            limit: "an image of limits.max_image_bytes as base64",
+        }
+    }
 }
 
 /// Builds the Artist implementation that the config names.
@@ -119,12 +163,12 @@ pub fn artist_provider(
     artist: &Artist,
     kit: &Kit,
 ) -> Result<Arc<dyn ArtistProvider>, ProviderError> {
-    let (client, timeout) = (kit.client.clone(), kit.timeout);
+    let kit = kit.clone();
     match artist.provider.as_str() {
         "offline" => Ok(Arc::new(OfflineArtist::new(&artist.model)?)),
-        "openai" => Ok(Arc::new(OpenAiChat::new(artist, false, client, timeout))),
-        "openrouter" => Ok(Arc::new(OpenAiChat::new(artist, true, client, timeout))),
-        "anthropic" => Ok(Arc::new(AnthropicMessages::new(artist, client, timeout))),
+        "openai" => Ok(Arc::new(OpenAiChat::new(artist, false, kit))),
+        "openrouter" => Ok(Arc::new(OpenAiChat::new(artist, true, kit))),
+        "anthropic" => Ok(Arc::new(AnthropicMessages::new(artist, kit))),
         other => Err(ProviderError::Fatal {
             reason: format!(
                 "artist {:?}: unknown provider {other:?}; use one of: {}",
@@ -137,11 +181,11 @@ pub fn artist_provider(
 
 /// Builds the Brush implementation that the config names.
 pub fn brush_provider(brush: &Brush, kit: &Kit) -> Result<Arc<dyn BrushProvider>, ProviderError> {
-    let (client, timeout) = (kit.client.clone(), kit.timeout);
+    let kit = kit.clone();
     match brush.provider.as_str() {
         "procedural" => Ok(Arc::new(ProceduralBrush::new(brush)?)),
-        "openai-images" => Ok(Arc::new(OpenAiImages::new(brush, client, timeout))),
-        "openrouter-images" => Ok(Arc::new(OpenRouterImages::new(brush, client, timeout))),
+        "openai-images" => Ok(Arc::new(OpenAiImages::new(brush, kit))),
+        "openrouter-images" => Ok(Arc::new(OpenRouterImages::new(brush, kit))),
         other => Err(ProviderError::Fatal {
             reason: format!(
                 "brush {:?}: unknown provider {other:?}; use one of: {}",

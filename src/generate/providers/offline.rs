@@ -221,6 +221,7 @@ impl ArtistProvider for OfflineArtist {
             text,
             cost_usd: None,
             request_id: None,
+            warnings: Vec::new(),
         })
     }
 }

@@ -95,6 +95,10 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
 
 #[async_trait::async_trait]
 impl BrushProvider for ProceduralBrush {
+    fn paid(&self) -> bool {
+        false
+    }
+
     fn params(&self) -> BTreeMap<String, serde_json::Value> {
         BTreeMap::from([(
             "size".to_string(),

@@ -4,9 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::collect::SiteAnalysis;
 use super::image::{signature, signature_of_image, ImageSignature};
-use crate::fsutil::{write_atomic, write_rebuildable};
+use crate::fsutil::write_rebuildable;
 use crate::store::sha256_hex;
 
 /// Where the cache lives inside the build's cache folder (`<root>/.chorus-cache`).
@@ -14,8 +13,6 @@ pub const CACHE_SUBDIR: &str = "analysis";
 /// Bumped whenever the signature's algorithm or format changes, so old entries are
 /// ignored instead of misread.
 const VERSION: &str = "v2";
-/// File-name prefix of a stored whole-site analysis (`views-<fingerprint>.json`).
-const VIEWS_PREFIX: &str = "views-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
@@ -55,39 +52,6 @@ impl SignatureCache {
 
     pub fn entry_path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
-    }
-
-    fn views_path(&self, fingerprint: &str) -> PathBuf {
-        self.dir.join(format!("{VIEWS_PREFIX}{fingerprint}.json"))
-    }
-
-    /// The whole analysis stored by a build whose inputs had this fingerprint.
-    pub fn load_views(&self, fingerprint: &str) -> Option<SiteAnalysis> {
-        let bytes = std::fs::read(self.views_path(fingerprint)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    /// Stores the whole analysis under its fingerprint and drops older ones: only the
-    /// latest build's result is worth keeping.
-    pub fn store_views(
-        &self,
-        fingerprint: &str,
-        analysis: &SiteAnalysis,
-    ) -> Result<(), AnalysisError> {
-        let path = self.views_path(fingerprint);
-        let json = serde_json::to_vec(analysis).expect("views always serialise");
-        write_atomic(&path, &json).map_err(|source| AnalysisError::Cache {
-            path: path.clone(),
-            source,
-        })?;
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(VIEWS_PREFIX) && entry.path() != path {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        Ok(())
     }
 
     /// The signature of `bytes` (the content of the image at `path`, named in errors):
@@ -152,6 +116,7 @@ impl SignatureCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::write_atomic;
 
     fn red_png() -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());

@@ -32,7 +32,7 @@ pub struct Entry<'a> {
 }
 
 /// The raw numbers of one group, kept for the Artist and prompt-version pages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupNumbers {
     pub slugs: Vec<String>,
     pub names: Vec<String>,

@@ -133,7 +133,7 @@ pub fn histogram_distance(a: &[f64], b: &[f64]) -> Option<f64> {
 
 /// One similarity (1 = identical) from both distances, so a single heatmap can show it;
 /// the parts stay available for the cell's text.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ImageSimilarity {
     pub similarity: f64,
     pub hash_distance: f64,

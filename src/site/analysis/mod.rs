@@ -4,7 +4,6 @@
 //! under `<root>/.chorus-cache/analysis/`; nothing here writes the site or renders templates.
 
 pub mod cache;
-pub mod collect;
 pub mod group;
 pub mod image;
 pub mod palette;
@@ -13,7 +12,6 @@ pub mod svg;
 pub mod text;
 
 pub use cache::{AnalysisError, SignatureCache};
-pub use collect::{analyse, SiteAnalysis};
 pub use group::{group_analysis, group_numbers, Entry, GroupAnalysis, GroupNumbers};
 pub use image::ImageSignature;
 pub use profile::{artist_analysis, version_analysis, ArtistAnalysis, RunStats, VersionAnalysis};

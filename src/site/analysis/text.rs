@@ -253,7 +253,7 @@ pub fn similarity_matrix(statements: &[Option<&str>]) -> Vec<Vec<Option<f64>>> {
 }
 
 /// A word and how distinctive it is.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WordScore {
     pub word: String,
     pub score: f64,

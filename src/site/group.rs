@@ -1,0 +1,465 @@
+//! The build's unit of work: one run group. A group's files go in; its pages (compare
+//! grid, blind page, one page per run), its images and thumbnails, its `runs.json`, a
+//! [`GroupCard`] for listings and a small [`GroupSummary`] come out. Nothing here looks at
+//! another group, so groups build in parallel, in bounded memory, and only when they
+//! changed. Listings are made from the summaries by `listing`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::analysis::{self, Entry, SignatureCache};
+use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
+use super::manifest::{list_inputs, GroupEntry, InputFile};
+use super::model::{self, GroupView, ImageView, ThumbView};
+use super::summary::{GroupCard, GroupSummary, RunBrief};
+use super::{exports, render_page, theme::Theme, OutFile, Output, SiteContext, SiteError};
+use crate::config::Originals;
+use crate::store::{load_group_dir, sha256_hex, LoadedGroup, RunRecord, StoreProblem};
+
+/// What every group's build shares: settings, theme, caches, the output.
+pub(crate) struct GroupContext<'a> {
+    /// The project root: problems name files relative to it, since a published page must
+    /// not show the build machine's folders.
+    pub root: &'a Path,
+    pub theme: &'a Theme,
+    pub site: &'a SiteContext,
+    pub images: &'a ImageCache,
+    pub signatures: Option<SignatureCache>,
+    pub originals: Originals,
+    pub output: &'a Output,
+    /// Where cards are kept (`<state>/cards/<id>.json`).
+    pub cards_dir: PathBuf,
+}
+
+/// One group built.
+pub struct GroupBuilt {
+    pub entry: GroupEntry,
+    pub images: ImageStats,
+    pub written: usize,
+    /// The prompt text, to be kept once per hash.
+    pub prompt_text: Option<(String, String)>,
+}
+
+/// Where a group's card is kept between builds.
+pub fn card_path(cards_dir: &Path, id: &str) -> PathBuf {
+    cards_dir.join(format!("{}.json", model::path_segment(id)))
+}
+
+/// Reads a stored card; `None` when it is missing or unreadable (the caller rebuilds).
+pub fn read_card(cards_dir: &Path, id: &str) -> Option<GroupCard> {
+    let bytes = std::fs::read(card_path(cards_dir, id)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Builds the group in `dir`. `known` is the manifest's entry from the last build: images
+/// whose length and mtime are unchanged are not read again to be identified.
+pub(crate) fn build_group(
+    cx: &GroupContext,
+    dir: &Path,
+    known: Option<&GroupEntry>,
+) -> Result<GroupBuilt, SiteError> {
+    let listing = list_inputs(dir);
+    let (loaded, store_problems) = load_group_dir(dir);
+    let rel = |p: &Path| p.strip_prefix(cx.root).unwrap_or(p).to_path_buf();
+    let mut problems: Vec<String> = store_problems
+        .iter()
+        .map(|p| {
+            StoreProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        })
+        .collect();
+    let mut stats = ImageStats::default();
+
+    // Identify and prepare the images, remembering what was learnt for the manifest.
+    let mut prepared: BTreeMap<String, Prepared> = BTreeMap::new();
+    let mut identified: BTreeMap<String, SourceInfo> = BTreeMap::new();
+    if let Some(g) = &loaded {
+        let on_decoded = |info: &SourceInfo, rgb: &image::RgbImage| {
+            if let Some(sigs) = &cx.signatures {
+                sigs.store_decoded(&info.sha256, rgb);
+            }
+        };
+        // The group's images in parallel: a new group (the common incremental case) then
+        // uses every core, while a cold build still holds a few decoded images at a time.
+        let results: Vec<(String, PathBuf, Result<(Prepared, usize, bool), String>)> = g
+            .runs
+            .par_iter()
+            .filter_map(|run| {
+                let file = model::safe_image_file(run)?;
+                let (_, len, mtime) = listing.iter().find(|(n, _, _)| n == file)?;
+                let src = dir.join(file);
+                // A link or special file is never read or published; `store` reports it.
+                if !crate::store::is_regular_file(&src) {
+                    return None;
+                }
+                let known_info = known
+                    .and_then(|k| k.known_image(file, *len, *mtime))
+                    .and_then(|f| f.image.clone());
+                let result = cx
+                    .images
+                    .prepare_image(&src, known_info, cx.originals, &on_decoded);
+                Some((file.to_string(), src, result))
+            })
+            .collect();
+        for (file, src, result) in results {
+            stats.sources += 1;
+            match result {
+                Ok((p, made, hashed)) => {
+                    stats.made += made;
+                    stats.hashed += usize::from(hashed);
+                    identified.insert(file.clone(), p.source.clone());
+                    prepared.insert(file, p);
+                }
+                Err(reason) => {
+                    problems.push(format!("{}: {reason}", rel(&src).display()));
+                    stats.failed.push((src, reason));
+                }
+            }
+        }
+    }
+
+    let inputs = input_files(dir, &listing, known, &identified);
+    let mut entry = GroupEntry {
+        inputs,
+        cache_keys: prepared.values().flat_map(Prepared::cache_keys).collect(),
+        ..GroupEntry::default()
+    };
+    let Some(g) = loaded else {
+        entry.problems = problems;
+        return Ok(GroupBuilt {
+            entry,
+            images: stats,
+            written: 0,
+            prompt_text: None,
+        });
+    };
+
+    let id = g.group.run_group_id.to_string();
+    let view = model::group_view(&g, |run| image_view(cx.originals, &id, run, &prepared));
+    let (numbers, views) = match &cx.signatures {
+        Some(sigs) => {
+            let (n, v, decode_problems) = analyse(&g, sigs, &prepared, dir, &rel)?;
+            problems.extend(decode_problems);
+            (Some(n), Some(v))
+        }
+        None => (None, None),
+    };
+
+    let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
+    for (path, bytes) in render_group_pages(cx.theme, cx.site, &view, views.as_ref())? {
+        files.insert(path, OutFile::Bytes(bytes));
+    }
+    files.insert(
+        exports::group_runs_path(&id).into(),
+        OutFile::Bytes(exports::group_runs_json(&view)),
+    );
+    image_files(cx.originals, &g, &id, &prepared, &mut files);
+
+    let mut written = 0;
+    for (rel, file) in &files {
+        let (wrote, len) = cx.output.write(rel, file)?;
+        written += usize::from(wrote);
+        entry.outputs.insert(rel.clone(), len);
+    }
+
+    let card = GroupCard::of(&view);
+    let card_json = serde_json::to_vec(&card).unwrap_or_default();
+    let card_path = card_path(&cx.cards_dir, &id);
+    write_rebuildable_io(&card_path, &card_json)?;
+    entry.problems = problems;
+    entry.summary = Some(summary(&g, &view, numbers, sha256_hex(&card_json)));
+    Ok(GroupBuilt {
+        entry,
+        images: stats,
+        written,
+        prompt_text: Some((g.group.prompt_sha256.clone(), g.group.prompt_text.clone())),
+    })
+}
+
+fn write_rebuildable_io(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
+    crate::fsutil::write_rebuildable(path, bytes)
+        .map(|_| ())
+        .map_err(|source| SiteError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The manifest's record of the folder's files: content hashes are carried over for
+/// files unchanged by metadata, otherwise computed (images were hashed when identified).
+fn input_files(
+    dir: &Path,
+    listing: &[(String, u64, u128)],
+    known: Option<&GroupEntry>,
+    identified: &BTreeMap<String, SourceInfo>,
+) -> Vec<InputFile> {
+    listing
+        .iter()
+        .map(|(name, len, mtime)| {
+            let image = identified.get(name).cloned();
+            let sha256 = match (
+                &image,
+                known.and_then(|k| k.known_image(name, *len, *mtime)),
+            ) {
+                (Some(info), _) => info.sha256.clone(),
+                (None, Some(f)) => f.sha256.clone(),
+                // Unreadable files get an empty hash, so they count as changed next time.
+                (None, None) => std::fs::read(dir.join(name))
+                    .map(|b| sha256_hex(&b))
+                    .unwrap_or_default(),
+            };
+            InputFile {
+                name: name.clone(),
+                len: *len,
+                mtime_ns: *mtime,
+                sha256,
+                image,
+            }
+        })
+        .collect()
+}
+
+fn summary(
+    g: &LoadedGroup,
+    view: &GroupView,
+    numbers: Option<analysis::GroupNumbers>,
+    digest: String,
+) -> GroupSummary {
+    GroupSummary {
+        id: view.id.clone(),
+        order: g
+            .group
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        created_at: view.created_at.clone(),
+        created_date: view.created_date.clone(),
+        prompt_version: view.prompt_version.clone(),
+        prompt_sha256: view.prompt_sha256.clone(),
+        brush_name: view.brush_name.clone(),
+        counts: view.counts.clone(),
+        runs: view
+            .runs
+            .iter()
+            .map(|r| RunBrief {
+                slug: r.artist_slug.clone(),
+                name: r.artist_name.clone(),
+                model: r.artist_model.clone(),
+                provider: r.artist_provider.clone(),
+                status: r.status.clone(),
+                cost_usd: r.cost_usd,
+                latency_ms: r.latency_ms,
+            })
+            .collect(),
+        numbers,
+        digest,
+    }
+}
+
+/// How a run's image appears on the pages, by `[site] originals`: the full image (the
+/// original, or its web encoding) with the thumbnails as `srcset`; with "none", the
+/// largest thumbnail stands in for the full image.
+fn image_view(
+    originals: Originals,
+    group_id: &str,
+    run: &RunRecord,
+    prepared: &BTreeMap<String, Prepared>,
+) -> Option<ImageView> {
+    let file = model::safe_image_file(run)?;
+    let p = prepared.get(file)?;
+    let mut thumbs: Vec<ThumbView> = p
+        .thumbs
+        .iter()
+        .map(|t| ThumbView {
+            url: model::thumb_url(group_id, &run.artist_slug, t.width),
+            width: t.width,
+            height: t.height,
+        })
+        .collect();
+    let (url, width, height) = match (&p.web, originals) {
+        (Some(w), _) => (
+            model::image_url(group_id, &run.artist_slug, "jpg"),
+            w.width,
+            w.height,
+        ),
+        (None, Originals::None) => {
+            let largest = thumbs.pop()?;
+            (largest.url, largest.width, largest.height)
+        }
+        (None, _) => (
+            model::image_url(group_id, &run.artist_slug, &p.source.format),
+            p.source.width,
+            p.source.height,
+        ),
+    };
+    Some(ImageView {
+        url,
+        width,
+        height,
+        thumbs,
+    })
+}
+
+/// The full images (or their web encodings) and thumbnails of one group, as copies.
+fn image_files(
+    originals: Originals,
+    g: &LoadedGroup,
+    group_id: &str,
+    prepared: &BTreeMap<String, Prepared>,
+    files: &mut BTreeMap<PathBuf, OutFile>,
+) {
+    for run in &g.runs {
+        let Some(file) = model::safe_image_file(run) else {
+            continue;
+        };
+        let Some(p) = prepared.get(file) else {
+            continue;
+        };
+        match (&p.web, originals) {
+            (Some(w), _) => {
+                files.insert(
+                    model::image_url(group_id, &run.artist_slug, "jpg").into(),
+                    OutFile::Copy {
+                        src: w.path.clone(),
+                        link: true,
+                    },
+                );
+            }
+            (None, Originals::None) => {}
+            (None, _) => {
+                files.insert(
+                    model::image_url(group_id, &run.artist_slug, &p.source.format).into(),
+                    OutFile::Copy {
+                        src: g.dir.join(file),
+                        link: false,
+                    },
+                );
+            }
+        }
+        for t in &p.thumbs {
+            files.insert(
+                model::thumb_url(group_id, &run.artist_slug, t.width).into(),
+                OutFile::Copy {
+                    src: t.path.clone(),
+                    link: true,
+                },
+            );
+        }
+    }
+}
+
+/// The group's difference views and the numbers profiles are made of. Images that cannot
+/// be decoded are left out and reported.
+fn analyse(
+    g: &LoadedGroup,
+    sigs: &SignatureCache,
+    prepared: &BTreeMap<String, Prepared>,
+    dir: &Path,
+    rel: &dyn Fn(&Path) -> PathBuf,
+) -> Result<(analysis::GroupNumbers, analysis::GroupAnalysis, Vec<String>), SiteError> {
+    let mut problems = Vec::new();
+    let mut signatures = BTreeMap::new();
+    for run in &g.runs {
+        let Some(file) = model::safe_image_file(run) else {
+            continue;
+        };
+        let Some(p) = prepared.get(file) else {
+            continue;
+        };
+        let path = dir.join(file);
+        match sigs.signature_keyed(&p.source.sha256, &path, || std::fs::read(&path)) {
+            Ok(sig) => {
+                signatures.insert(run.artist_slug.clone(), sig);
+            }
+            Err(analysis::AnalysisError::Decode { path, source }) => problems.push(format!(
+                "{}: not a readable image ({source}); regenerate the run or remove the file",
+                rel(&path).display()
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let non_empty = |t: &str| -> Option<String> { (!t.trim().is_empty()).then(|| t.to_string()) };
+    let texts: Vec<(Option<String>, Option<String>)> = g
+        .group
+        .artists
+        .iter()
+        .map(|a| {
+            let run = g.run(&a.slug);
+            (
+                run.and_then(|r| non_empty(&r.artist_stmt)),
+                run.and_then(|r| non_empty(&r.image_prompt)),
+            )
+        })
+        .collect();
+    let entries: Vec<Entry> = g
+        .group
+        .artists
+        .iter()
+        .zip(&texts)
+        .map(|(a, (stmt, prompt))| {
+            let run = g.run(&a.slug);
+            Entry {
+                slug: &a.slug,
+                name: &a.name,
+                statement: stmt.as_deref(),
+                image_prompt: prompt.as_deref(),
+                signature: signatures.get(&a.slug),
+                output_tokens: run.and_then(RunRecord::tokens).map(|t| t.output),
+                cost_usd: run.and_then(RunRecord::cost_usd),
+                latency_ms: run.and_then(RunRecord::latency_ms),
+            }
+        })
+        .collect();
+    let numbers = analysis::group_numbers(&entries);
+    let views = analysis::group_analysis(&entries, &numbers, &g.group.run_group_id.to_string());
+    Ok((numbers, views, problems))
+}
+
+/// The group page, its blind page and one page per run.
+fn render_group_pages(
+    theme: &Theme,
+    site: &SiteContext,
+    g: &GroupView,
+    views: Option<&analysis::GroupAnalysis>,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
+    let mut pages = Vec::new();
+    let mut ctx = tera::Context::new();
+    ctx.insert("group", g);
+    ctx.insert("analysis", &views);
+    pages.push((g.url.clone(), "group.html", ctx));
+    let has_blind = theme
+        .tera
+        .get_template_names()
+        .any(|n| n == analysis::BLIND_TEMPLATE);
+    if let Some(v) = views.filter(|_| has_blind) {
+        let mut ctx = tera::Context::new();
+        ctx.insert("group", g);
+        ctx.insert("blind_runs", &analysis::group::blind_columns(v, &g.runs));
+        pages.push((analysis::blind_url(&g.id), analysis::BLIND_TEMPLATE, ctx));
+    }
+    // Run pages see the group without its runs (they have prev/next): serialising every
+    // sibling into every run page was most of the render time.
+    let summary = GroupView {
+        runs: Vec::new(),
+        ..g.clone()
+    };
+    for (i, run) in g.runs.iter().enumerate() {
+        let mut ctx = tera::Context::new();
+        ctx.insert("group", &summary);
+        ctx.insert("run", run);
+        ctx.insert("prev", &i.checked_sub(1).map(|p| &g.runs[p]));
+        ctx.insert("next", &g.runs.get(i + 1));
+        pages.push((run.url.clone(), "run.html", ctx));
+    }
+    pages
+        .into_iter()
+        .map(|(path, template, ctx)| {
+            let html = render_page(theme, site, &path, template, ctx)?;
+            Ok((PathBuf::from(path), html))
+        })
+        .collect()
+}

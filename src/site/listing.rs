@@ -1,0 +1,573 @@
+//! Listings made from group summaries alone: the index, each Artist's page and each prompt
+//! version's page, paginated; the Artist and prompt indexes; the exports. Pages are
+//! numbered from the oldest group, so a new group touches the newest page (and the one
+//! before it when the newest fills up), never the whole history. An older page is
+//! rendered only when its key (what it shows) differs from the manifest's; the newest
+//! pages, which carry totals, profiles and problems, are rendered every time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::analysis::{self, GroupNumbers, RunStats};
+use super::group::read_card;
+use super::manifest::Manifest;
+use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
+use super::summary::{GroupCard, GroupSummary, RunCard};
+use super::{exports, render_page, theme::Theme, SiteContext, SiteError};
+use crate::store::sha256_hex;
+
+/// At most this many problems are listed on the index; `chorus check` lists them all.
+pub const PROBLEMS_SHOWN: usize = 50;
+
+/// Where a page of a paginated listing sits among its neighbours. URLs are root-relative.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pager {
+    /// 1 for the oldest page.
+    pub number: usize,
+    /// The page of newer groups, if any.
+    pub newer: Option<String>,
+    /// The page of older groups, if any.
+    pub older: Option<String>,
+    pub newest: String,
+    pub oldest: String,
+}
+
+/// One page of a listing: its path, its items (indices into the oldest-first list) and
+/// its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub path: String,
+    pub items: std::ops::Range<usize>,
+    pub pager: Pager,
+}
+
+/// Splits `n` items (oldest first) into pages of `per_page`, numbered from the oldest;
+/// the newest page lives at `newest_path`, page `k` of the older ones at `older_path(k)`.
+pub fn paginate(
+    n: usize,
+    per_page: usize,
+    newest_path: &str,
+    older_path: impl Fn(usize) -> String,
+) -> Vec<Slot> {
+    let per_page = per_page.max(1);
+    let pages = n.div_ceil(per_page).max(1);
+    let path = |k: usize| {
+        if k == pages {
+            newest_path.to_string()
+        } else {
+            older_path(k)
+        }
+    };
+    (1..=pages)
+        .map(|k| Slot {
+            path: path(k),
+            items: ((k - 1) * per_page).min(n)..(k * per_page).min(n),
+            pager: Pager {
+                number: k,
+                newer: (k < pages).then(|| path(k + 1)),
+                older: (k > 1).then(|| path(k - 1)),
+                newest: path(pages),
+                oldest: path(1),
+            },
+        })
+        .collect()
+}
+
+/// A listing file: rendered bytes, or `None` when the page on disk already shows `key`.
+pub struct ListingFile {
+    pub path: PathBuf,
+    pub key: String,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// What listings need besides the summaries.
+pub struct ListingContext<'a> {
+    pub theme: &'a Theme,
+    pub site: &'a SiteContext,
+    pub per_page: usize,
+    pub cards_dir: &'a Path,
+    /// Render every page, whatever the manifest says (a full build).
+    pub full: bool,
+}
+
+/// An Artist as the listings show it.
+#[derive(Debug, Clone, Serialize)]
+struct ArtistListing {
+    slug: String,
+    name: String,
+    model: String,
+    provider: String,
+    url: String,
+    /// Only on the newest page and the Artists index, where it changes with every group.
+    totals: Option<ArtistTotals>,
+}
+
+#[derive(Serialize)]
+struct ArtistEntry<'a> {
+    group_url: &'a str,
+    group_short_id: &'a str,
+    prompt_version: &'a str,
+    prompt_url: &'a str,
+    created_date: &'a str,
+    run: &'a RunCard,
+}
+
+#[derive(Serialize)]
+struct PromptRow<'a> {
+    group_url: &'a str,
+    group_short_id: &'a str,
+    created_date: &'a str,
+    cells: Vec<Option<&'a RunCard>>,
+}
+
+#[derive(Serialize)]
+struct PromptListing {
+    version: String,
+    url: String,
+    groups: usize,
+}
+
+/// Every listing page and export, the changed ones rendered.
+pub fn listing_files(
+    cx: &ListingContext,
+    manifest: &Manifest,
+    problems: &[String],
+) -> Result<Vec<ListingFile>, SiteError> {
+    let groups = manifest.summaries();
+    let oldest_first: Vec<&GroupSummary> = groups.iter().rev().copied().collect();
+    let mut jobs: Vec<Job> = Vec::new();
+
+    // The index.
+    for slot in paginate(oldest_first.len(), cx.per_page, "index.html", |k| {
+        format!("page/{k}.html")
+    }) {
+        let newest = slot.pager.newer.is_none();
+        let items: Vec<&GroupSummary> = oldest_first[slot.items.clone()].to_vec();
+        let key = page_key("index", &slot, &items, "");
+        jobs.push(Job::Index {
+            slot,
+            items,
+            problems: newest.then_some(problems),
+            key,
+        });
+    }
+
+    // Each Artist, in the order of the newest group, then those only in older groups.
+    let artists = artist_order(&groups);
+    for a in &artists {
+        let mine: Vec<&GroupSummary> = oldest_first
+            .iter()
+            .copied()
+            .filter(|g| g.has_artist(&a.slug))
+            .collect();
+        let seg = model::path_segment(&a.slug);
+        for slot in paginate(mine.len(), cx.per_page, &a.url, |k| {
+            format!("artists/{seg}/{k}.html")
+        }) {
+            let items = mine[slot.items.clone()].to_vec();
+            let newest = slot.pager.newer.is_none();
+            let extra = format!("{}|{}|{}", a.name, a.model, a.provider);
+            let key = page_key("artist", &slot, &items, &extra);
+            let (listing, profile) = if newest {
+                let mut full = a.clone();
+                full.totals = Some(totals(&mine, &a.slug));
+                let profile = profile_of(&mine, &a.slug);
+                (full, profile)
+            } else {
+                (a.clone(), None)
+            };
+            jobs.push(Job::Artist {
+                slot,
+                items,
+                artist: listing,
+                profile,
+                key,
+            });
+        }
+    }
+
+    // Each prompt version, newest first by its newest group.
+    let mut versions: Vec<&str> = Vec::new();
+    for g in &groups {
+        if !versions.contains(&g.prompt_version.as_str()) {
+            versions.push(&g.prompt_version);
+        }
+    }
+    let mut prompt_listings = Vec::new();
+    for v in &versions {
+        let mine: Vec<&GroupSummary> = oldest_first
+            .iter()
+            .copied()
+            .filter(|g| g.prompt_version == *v)
+            .collect();
+        let url = model::prompt_url(v);
+        let seg = model::path_segment(v);
+        prompt_listings.push(PromptListing {
+            version: v.to_string(),
+            url: url.clone(),
+            groups: mine.len(),
+        });
+        for slot in paginate(mine.len(), cx.per_page, &url, |k| {
+            format!("prompts/{seg}/{k}.html")
+        }) {
+            let items = mine[slot.items.clone()].to_vec();
+            let newest = slot.pager.newer.is_none();
+            // The text shown: the newest group's of all (newest page) or of this page.
+            let over: &[&GroupSummary] = if newest { &mine } else { &items };
+            let mut hashes: Vec<&str> = over.iter().map(|g| g.prompt_sha256.as_str()).collect();
+            let sha = hashes.last().copied().unwrap_or_default().to_string();
+            hashes.sort_unstable();
+            hashes.dedup();
+            let key = page_key("prompt", &slot, &items, &format!("{sha}|{}", hashes.len()));
+            let analysis = newest
+                .then(|| {
+                    let numbers: Vec<&GroupNumbers> = mine
+                        .iter()
+                        .rev()
+                        .filter_map(|g| g.numbers.as_ref())
+                        .collect();
+                    (!numbers.is_empty()).then(|| analysis::version_analysis(&numbers))
+                })
+                .flatten();
+            jobs.push(Job::Prompt {
+                slot,
+                items,
+                version: v.to_string(),
+                text: manifest.prompt_texts.get(&sha).cloned().unwrap_or_default(),
+                sha256: sha,
+                text_variants: hashes.len(),
+                analysis,
+                key,
+            });
+        }
+    }
+
+    let mut files: Vec<ListingFile> = jobs
+        .into_par_iter()
+        .map(|job| job.run(cx, manifest))
+        .collect::<Result<_, _>>()?;
+
+    // The indexes of Artists and prompt versions, the 404 page and the exports.
+    let with_totals: Vec<ArtistListing> = artists
+        .iter()
+        .map(|a| {
+            let mine: Vec<&GroupSummary> = groups
+                .iter()
+                .copied()
+                .filter(|g| g.has_artist(&a.slug))
+                .collect();
+            ArtistListing {
+                totals: Some(totals(&mine, &a.slug)),
+                ..a.clone()
+            }
+        })
+        .collect();
+    let mut always = |path: &str, template: &str, ctx: tera::Context| -> Result<(), SiteError> {
+        let bytes = render_page(cx.theme, cx.site, path, template, ctx)?;
+        files.push(fresh(path, bytes));
+        Ok(())
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("artists", &with_totals);
+    always("artists/index.html", "artists.html", ctx)?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("prompts", &prompt_listings);
+    always("prompts/index.html", "prompts.html", ctx)?;
+    always("404.html", "404.html", tera::Context::new())?;
+
+    files.push(fresh("runs.json", exports::runs_index(&groups)));
+    files.push(fresh(
+        "atom.xml",
+        exports::atom(&groups, &cx.site.title, &cx.site.base_url),
+    ));
+    let mut pages: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            f.path.extension().is_some_and(|e| e == "html") && f.path != Path::new("404.html")
+        })
+        .map(|f| f.path.to_string_lossy().replace('\\', "/"))
+        .collect();
+    pages.sort();
+    let urls = exports::sitemap_urls(&groups, &pages);
+    for (path, bytes) in exports::sitemaps(&urls, &cx.site.base_url, exports::SITEMAP_URLS) {
+        files.push(fresh(&path, bytes));
+    }
+    Ok(files)
+}
+
+fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
+    ListingFile {
+        path: path.into(),
+        key: String::new(),
+        bytes: Some(bytes),
+    }
+}
+
+/// What an older page shows: its place and its groups' digests. Newest pages get no key
+/// (they are always rendered).
+fn page_key(kind: &str, slot: &Slot, items: &[&GroupSummary], extra: &str) -> String {
+    if slot.pager.newer.is_none() {
+        return String::new();
+    }
+    let mut text = format!("{kind}|{extra}|{:?}", slot.pager);
+    for g in items {
+        text.push('|');
+        text.push_str(&g.digest);
+    }
+    sha256_hex(text.as_bytes())
+}
+
+enum Job<'a> {
+    Index {
+        slot: Slot,
+        items: Vec<&'a GroupSummary>,
+        problems: Option<&'a [String]>,
+        key: String,
+    },
+    Artist {
+        slot: Slot,
+        items: Vec<&'a GroupSummary>,
+        artist: ArtistListing,
+        profile: Option<analysis::ArtistAnalysis>,
+        key: String,
+    },
+    Prompt {
+        slot: Slot,
+        items: Vec<&'a GroupSummary>,
+        version: String,
+        text: String,
+        sha256: String,
+        text_variants: usize,
+        analysis: Option<analysis::VersionAnalysis>,
+        key: String,
+    },
+}
+
+impl Job<'_> {
+    fn run(self, cx: &ListingContext, manifest: &Manifest) -> Result<ListingFile, SiteError> {
+        let (slot, items, key) = match &self {
+            Job::Index {
+                slot, items, key, ..
+            }
+            | Job::Artist {
+                slot, items, key, ..
+            }
+            | Job::Prompt {
+                slot, items, key, ..
+            } => (slot, items, key),
+        };
+        let path = PathBuf::from(&slot.path);
+        if !cx.full
+            && !key.is_empty()
+            && manifest.listings.get(&path).is_some_and(|(k, _)| k == key)
+        {
+            return Ok(ListingFile {
+                path,
+                key: key.clone(),
+                bytes: None,
+            });
+        }
+        // Newest first on the page.
+        let cards: Vec<GroupCard> = items
+            .iter()
+            .rev()
+            .map(|g| card(cx.cards_dir, g))
+            .collect::<Result<_, _>>()?;
+        let mut ctx = tera::Context::new();
+        ctx.insert("pager", &slot.pager);
+        let template = match &self {
+            Job::Index { problems, .. } => {
+                let problems = problems.unwrap_or_default();
+                ctx.insert("groups", &cards);
+                ctx.insert("problems", &problems[..problems.len().min(PROBLEMS_SHOWN)]);
+                ctx.insert(
+                    "more_problems",
+                    &problems.len().saturating_sub(PROBLEMS_SHOWN),
+                );
+                "index.html"
+            }
+            Job::Artist {
+                artist, profile, ..
+            } => {
+                let entries: Vec<ArtistEntry> = cards
+                    .iter()
+                    .filter_map(|c| {
+                        c.run(&artist.slug).map(|run| ArtistEntry {
+                            group_url: &c.url,
+                            group_short_id: &c.short_id,
+                            prompt_version: &c.prompt_version,
+                            prompt_url: &c.prompt_url,
+                            created_date: &c.created_date,
+                            run,
+                        })
+                    })
+                    .collect();
+                let mut value = serde_json::to_value(artist).unwrap_or_default();
+                value["entries"] = serde_json::to_value(&entries).unwrap_or_default();
+                ctx.insert("artist", &value);
+                ctx.insert("analysis", profile);
+                "artist.html"
+            }
+            Job::Prompt {
+                version,
+                text,
+                sha256,
+                text_variants,
+                analysis,
+                ..
+            } => {
+                let mut columns: Vec<ColumnHead> = Vec::new();
+                for c in &cards {
+                    for r in &c.runs {
+                        if !columns.iter().any(|h| h.slug == r.artist_slug) {
+                            columns.push(ColumnHead {
+                                slug: r.artist_slug.clone(),
+                                name: r.artist_name.clone(),
+                                url: r.artist_url.clone(),
+                            });
+                        }
+                    }
+                }
+                let rows: Vec<PromptRow> = cards
+                    .iter()
+                    .map(|c| PromptRow {
+                        group_url: &c.url,
+                        group_short_id: &c.short_id,
+                        created_date: &c.created_date,
+                        cells: columns.iter().map(|h| c.run(&h.slug)).collect(),
+                    })
+                    .collect();
+                ctx.insert(
+                    "prompt",
+                    &serde_json::json!({
+                        "version": version,
+                        "url": model::prompt_url(version),
+                        "text": text,
+                        "sha256": sha256,
+                        "text_variants": text_variants,
+                        "columns": columns,
+                        "rows": rows,
+                    }),
+                );
+                ctx.insert("analysis", analysis);
+                "prompt.html"
+            }
+        };
+        let bytes = render_page(cx.theme, cx.site, &slot.path, template, ctx)?;
+        Ok(ListingFile {
+            path,
+            key: key.clone(),
+            bytes: Some(bytes),
+        })
+    }
+}
+
+/// A group's card from the cache. A missing card means the cache was tampered with; the
+/// build says so rather than showing a gap.
+fn card(cards_dir: &Path, g: &GroupSummary) -> Result<GroupCard, SiteError> {
+    read_card(cards_dir, &g.id).ok_or_else(|| {
+        SiteError::Output(format!(
+            "the build cache lacks group {}'s card; delete .chorus-cache and build again",
+            g.id
+        ))
+    })
+}
+
+/// Artists in the order of the newest group, then those seen only in older groups; each
+/// named as in the newest group it appears in.
+fn artist_order(newest_first: &[&GroupSummary]) -> Vec<ArtistListing> {
+    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut out = Vec::new();
+    for g in newest_first {
+        for r in &g.runs {
+            if seen.insert(&r.slug, ()).is_none() {
+                out.push(ArtistListing {
+                    slug: r.slug.clone(),
+                    name: r.name.clone(),
+                    model: r.model.clone(),
+                    provider: r.provider.clone(),
+                    url: model::artist_url(&r.slug),
+                    totals: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
+    let mut t = ArtistTotals::default();
+    let (mut latency_sum, mut latency_n, mut cost) = (0u64, 0u64, None::<f64>);
+    // Newest first, as the sums were always taken.
+    let mut ordered = groups.to_vec();
+    ordered.sort_by(|a, b| GroupSummary::newest_first(a, b));
+    for r in ordered
+        .iter()
+        .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
+    {
+        t.runs += 1;
+        match r.status.as_str() {
+            "done" => t.done += 1,
+            "failed" | "missing" => t.failures += 1,
+            _ => {}
+        }
+        if let Some(ms) = r.latency_ms {
+            latency_sum += ms;
+            latency_n += 1;
+        }
+        if let Some(c) = r.cost_usd {
+            *cost.get_or_insert(0.0) += c;
+        }
+    }
+    t.mean_latency = (latency_n > 0).then(|| format_ms(latency_sum / latency_n));
+    t.total_cost = cost.map(format_usd);
+    t
+}
+
+/// The Artist's profile across its groups (oldest first in `mine`; newest first inside).
+fn profile_of(mine: &[&GroupSummary], slug: &str) -> Option<analysis::ArtistAnalysis> {
+    let newest: Vec<&GroupSummary> = mine.iter().rev().copied().collect();
+    let numbers: Vec<&GroupNumbers> = newest.iter().filter_map(|g| g.numbers.as_ref()).collect();
+    if numbers.is_empty() {
+        return None;
+    }
+    let runs: Vec<RunStats> = newest
+        .iter()
+        .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
+        .filter(|r| r.status != "missing")
+        .map(|r| RunStats {
+            done: r.status == "done",
+            failed: r.status == "failed",
+            cost_usd: r.cost_usd,
+            latency_ms: r.latency_ms,
+        })
+        .collect();
+    Some(analysis::artist_analysis(slug, &numbers, &runs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_numbered_from_the_oldest_and_the_newest_is_the_index() {
+        let older = |k: usize| format!("page/{k}.html");
+        let slots = paginate(5, 2, "index.html", older);
+        let paths: Vec<&str> = slots.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, ["page/1.html", "page/2.html", "index.html"]);
+        assert_eq!(slots[0].items, 0..2);
+        assert_eq!(slots[2].items, 4..5);
+        assert_eq!(slots[1].pager.newer.as_deref(), Some("index.html"));
+        assert_eq!(slots[1].pager.older.as_deref(), Some("page/1.html"));
+        assert_eq!(slots[2].pager.older.as_deref(), Some("page/2.html"));
+        assert_eq!(slots[0].pager.older, None);
+        // One more group leaves the older pages as they were.
+        let grown = paginate(6, 2, "index.html", older);
+        assert_eq!(grown[..2], slots[..2]);
+        // An empty history still has its newest page.
+        assert_eq!(paginate(0, 24, "index.html", older).len(), 1);
+    }
+}

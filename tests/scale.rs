@@ -1,0 +1,387 @@
+//! A history that only grows (issue 11), through the real binary: an incremental build in
+//! a new process equals a clean build byte for byte; listings are paginated from the
+//! oldest group with relative links that work from disk and under a sub-path; the sitemap
+//! is an index of files; the published size and its warning; each `originals` choice.
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+
+use common::TestProject;
+
+/// Every file under `dir` with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn mtime(p: &TestProject, rel: &str) -> std::time::SystemTime {
+    std::fs::metadata(p.path(rel))
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn build(p: &TestProject) -> String {
+    let out = p.chorus(&["build"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// Asserts that `site/` equals a clean build of the same project (fresh cache, fresh
+/// output folder), byte for byte.
+fn assert_equals_clean_build(p: &TestProject, when: &str) {
+    let clean = tempfile::tempdir().unwrap();
+    let copy = clean.path().join("project");
+    // A copy of the project without its cache or output.
+    for e in walkdir::WalkDir::new(p.root())
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let rel = e.path().strip_prefix(p.root()).unwrap();
+        if rel.starts_with("site") || rel.starts_with(".chorus-cache") {
+            continue;
+        }
+        let dest = copy.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+    let out = assert_cmd::Command::cargo_bin("chorus")
+        .unwrap()
+        .arg("--root")
+        .arg(&copy)
+        .arg("build")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (ours, theirs) = (files(&p.path("site")), files(&copy.join("site")));
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(names(&ours), names(&theirs), "{when}: different files");
+    for (name, bytes) in &ours {
+        assert!(
+            bytes == &theirs[name],
+            "{when}: {name} differs from a clean build"
+        );
+    }
+}
+
+fn set_site(p: &TestProject, line: &str) {
+    let toml = p.read("chorus.toml");
+    p.write(
+        "chorus.toml",
+        &toml.replacen("[site]\n", &format!("[site]\n{line}\n"), 1),
+    );
+}
+
+#[test]
+fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&["--repeat", "3"]);
+    assert_eq!(ids.len(), 3);
+    let first = build(&p);
+    assert!(first.contains("3 rebuilt"), "{first}");
+
+    // Nothing changed: nothing is built or written.
+    let again = build(&p);
+    assert!(
+        again.contains("0 rebuilt") && again.contains(" 0 written, 0 removed"),
+        "{again}"
+    );
+
+    // A new group, an edited run, a removed group: only the changed groups are built.
+    let new = p.generate_offline(&[]);
+    let run = format!("runs/{}/offline-minimalist.json", ids[0]);
+    let mut record: serde_json::Value = serde_json::from_str(&p.read(&run)).unwrap();
+    record["artistStmt"] = "A **new** statement, written by hand.".into();
+    p.write(&run, &serde_json::to_string_pretty(&record).unwrap());
+    std::fs::remove_dir_all(p.path(&format!("runs/{}", ids[1]))).unwrap();
+    let out = build(&p);
+    assert!(
+        out.contains("Built 3 group(s)") && out.contains("2 rebuilt"),
+        "{out}"
+    );
+    assert!(!p.path(&format!("site/groups/{}", ids[1])).exists());
+    assert!(p
+        .read(&format!("site/groups/{}/index.html", new[0]))
+        .contains("offline-minimalist"));
+    assert_equals_clean_build(&p, "after adding, editing and removing groups");
+
+    // The same file contents under new mtimes (a git checkout): nothing is rebuilt.
+    let bytes = std::fs::read(p.path(&run)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(p.path(&run), bytes).unwrap();
+    let out = build(&p);
+    assert!(out.contains("0 rebuilt"), "{out}");
+
+    // A template change renders everything again.
+    p.write(
+        "templates/run.html",
+        &chorus::site::theme::DEFAULT_THEME
+            .get_file("templates/run.html")
+            .unwrap()
+            .contents_utf8()
+            .unwrap()
+            .replace("Artist statement", "What the Artist said"),
+    );
+    let out = build(&p);
+    assert!(out.contains("3 rebuilt"), "{out}");
+    assert!(p
+        .read(&format!("site/groups/{}/offline-minimalist.html", ids[2]))
+        .contains("What the Artist said"));
+    assert_equals_clean_build(&p, "after a template change");
+}
+
+/// The hrefs and srcs of a page (enough for this theme's markup).
+fn links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in html.split(attr).skip(1) {
+            out.push(part.split('"').next().unwrap().replace("&amp;", "&"));
+        }
+    }
+    out
+}
+
+fn is_external(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://") || url.starts_with("data:")
+}
+
+#[test]
+fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
+    let p = TestProject::init();
+    set_site(&p, "per_page = 2");
+    let ids = p.generate_offline(&["--repeat", "5"]);
+    build(&p);
+
+    // 5 groups: pages 1 and 2 hold two each, the index the newest one.
+    let index = p.read("site/index.html");
+    assert!(index.contains(&format!("groups/{}/index.html", ids[4])));
+    assert!(!index.contains(&format!("groups/{}/index.html", ids[3])));
+    assert!(
+        index.contains("href=\"page/2.html\" rel=\"next\""),
+        "{index}"
+    );
+    let page1 = p.read("site/page/1.html");
+    assert!(page1.contains(&format!("groups/{}/index.html", ids[0])));
+    assert!(
+        page1.contains("href=\"../page/2.html\" rel=\"prev\""),
+        "{page1}"
+    );
+    assert!(page1.contains("href=\"../index.html\""));
+    let artist = p.read("site/artists/offline-minimalist.html");
+    assert!(artist.contains("href=\"../artists/offline-minimalist/2.html\" rel=\"next\""));
+    assert!(p.path("site/artists/offline-minimalist/1.html").is_file());
+    assert!(p.path("site/prompts/v2-neutral/1.html").is_file());
+
+    // Every relative link of every page resolves to a file on disk.
+    let site = p.path("site");
+    let mut checked = 0;
+    for e in walkdir::WalkDir::new(&site)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if e.path().extension().map_or(true, |x| x != "html") {
+            continue;
+        }
+        let html = std::fs::read_to_string(e.path()).unwrap();
+        for url in links(&html) {
+            if is_external(&url) || url.starts_with('#') {
+                continue;
+            }
+            assert!(
+                !url.starts_with('/'),
+                "{}: root-absolute {url}",
+                e.path().display()
+            );
+            let path = url.split(['#', '?']).next().unwrap();
+            let target = e.path().parent().unwrap().join(path);
+            let target = if path.ends_with('/') {
+                target.join("index.html")
+            } else {
+                target
+            };
+            assert!(
+                target.is_file(),
+                "{}: {url} is not on disk",
+                e.path().display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} links");
+
+    // A new group rewrites the newest page only; older pages keep their bytes and mtimes.
+    let before = [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")];
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let new = p.generate_offline(&[]);
+    build(&p);
+    assert_eq!(
+        before,
+        [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")]
+    );
+    let index = p.read("site/index.html");
+    assert!(index.contains(&format!("groups/{}/index.html", new[0])));
+    assert!(index.contains(&format!("groups/{}/index.html", ids[4])));
+    assert_equals_clean_build(&p, "after one more group");
+
+    // The sitemap is an index of sitemap files that list every page.
+    let sitemap = p.read("site/sitemap.xml");
+    assert!(sitemap.contains("<sitemapindex") && sitemap.contains("sitemaps/1.xml</loc>"));
+    let urls = p.read("site/sitemaps/1.xml");
+    assert!(urls.contains(&format!("groups/{}/offline-naturalist.html</loc>", ids[0])));
+    assert!(urls.contains("page/1.html</loc>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paginated_listings_work_under_a_sub_path() {
+    let p = TestProject::init();
+    set_site(&p, "per_page = 1");
+    p.generate_offline(&["--repeat", "3"]);
+    p.chorus(&["build"]).assert().success();
+    let app = axum::Router::new().nest_service(
+        "/repo-name",
+        tower_http::services::ServeDir::new(p.path("site")),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let start = reqwest::Url::parse(&format!("http://{addr}/repo-name/")).unwrap();
+    let mut queue = VecDeque::from([start.clone()]);
+    let mut seen = BTreeSet::from([start.to_string()]);
+    let mut broken = Vec::new();
+    while let Some(url) = queue.pop_front() {
+        let resp = client.get(url.clone()).send().await.unwrap();
+        if !resp.status().is_success() {
+            broken.push(format!("{url}: {}", resp.status()));
+            continue;
+        }
+        if !url.path().ends_with(".html") && !url.path().ends_with('/') {
+            continue;
+        }
+        let body = resp.text().await.unwrap_or_default();
+        for link in links(&body) {
+            if is_external(&link) {
+                continue;
+            }
+            let mut next = url.join(&link).unwrap();
+            next.set_fragment(None);
+            assert!(
+                next.path().starts_with("/repo-name/"),
+                "{url}: {link} leaves the sub-path"
+            );
+            if seen.insert(next.to_string()) {
+                queue.push_back(next);
+            }
+        }
+    }
+    server.abort();
+    assert!(broken.is_empty(), "broken: {broken:#?}");
+    // Every page of the index was reached by following links.
+    for page in ["page/1.html", "page/2.html"] {
+        assert!(
+            seen.iter().any(|u| u.ends_with(page)),
+            "{page} never reached"
+        );
+    }
+}
+
+#[test]
+fn build_reports_the_site_size_and_warns_past_the_limit() {
+    let p = TestProject::init();
+    p.generate_offline(&[]);
+    let out = build(&p);
+    assert!(
+        out.contains("Site size: ") && !out.contains("warning: the site is"),
+        "{out}"
+    );
+    // A limit below the site's size (GitHub Pages' is 1 GB) brings the warning and the options.
+    std::fs::remove_dir_all(p.path("site")).unwrap();
+    let out = p
+        .chorus(&["build"])
+        .env(chorus::site::SIZE_LIMIT_ENV, "1000")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the site is")
+            && stderr.contains("originals = \"web\"")
+            && stderr.contains("originals = \"none\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn each_originals_choice_publishes_what_it_says() {
+    let p = TestProject::init();
+    let id = p
+        .generate_offline(&["--artists", "offline-minimalist"])
+        .remove(0);
+    let src = p.path(&format!("runs/{id}/offline-minimalist.png"));
+    let original = std::fs::read(&src).unwrap();
+    let group = |p: &TestProject| p.read(&format!("site/groups/{id}/index.html"));
+    let site = |rel: &str| p.path(&format!("site/groups/{id}/{rel}"));
+
+    // web (the default): a JPEG of the full image; runs/ keeps the PNG untouched.
+    build(&p);
+    let jpeg = image::open(site("media/offline-minimalist.jpg")).unwrap();
+    assert_eq!((jpeg.width(), jpeg.height()), (1024, 1024));
+    assert!(!site("media/offline-minimalist.png").exists());
+    assert!(group(&p).contains("offline-minimalist.jpg 1024w"));
+    assert_eq!(std::fs::read(&src).unwrap(), original);
+
+    // copy: the original bytes.
+    set_site(&p, "originals = \"copy\"");
+    build(&p);
+    assert_eq!(
+        std::fs::read(site("media/offline-minimalist.png")).unwrap(),
+        original
+    );
+    assert!(!site("media/offline-minimalist.jpg").exists());
+    assert!(group(&p).contains("offline-minimalist.png 1024w"));
+
+    // none: the largest thumbnail stands in for the full image.
+    p.write(
+        "chorus.toml",
+        &p.read("chorus.toml")
+            .replace("originals = \"copy\"", "originals = \"none\""),
+    );
+    build(&p);
+    assert!(
+        !site("media/offline-minimalist.png").exists()
+            && !site("media/offline-minimalist.jpg").exists()
+    );
+    let page = group(&p);
+    assert!(
+        page.contains("media/offline-minimalist-800.jpg 800w"),
+        "{page}"
+    );
+    assert!(!page.contains("1024w"));
+    assert!(site("media/offline-minimalist-800.jpg").is_file());
+    assert_equals_clean_build(&p, "with originals = \"none\"");
+
+    // A bad value is refused with the key and the choices.
+    p.write(
+        "chorus.toml",
+        &p.read("chorus.toml")
+            .replace("originals = \"none\"", "originals = \"huge\""),
+    );
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("originals") && stderr.contains("web"),
+        "{stderr}"
+    );
+}
