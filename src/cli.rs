@@ -650,7 +650,7 @@ fn status(root: &Path, all: bool) -> Result<u8> {
             counts,
         ))
     });
-    rows.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
     if rows.is_empty() {
         println!("No run groups in {}.", root.join("runs").display());
     } else {

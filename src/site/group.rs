@@ -86,6 +86,7 @@ pub(crate) fn build_group(
         };
         // The group's images in parallel: a new group (the common incremental case) then
         // uses every core, while a cold build still holds a few decoded images at a time.
+        #[allow(clippy::type_complexity)]
         let results: Vec<(String, PathBuf, Result<(Prepared, usize, bool), String>)> = g
             .runs
             .par_iter()

@@ -159,6 +159,7 @@ impl ImageCache {
             sources: sources.len(),
             ..ImageStats::default()
         };
+        #[allow(clippy::type_complexity)]
         let results: Vec<(PathBuf, Result<(Prepared, usize), String>)> = sources
             .par_iter()
             .map(|src| {
