@@ -388,6 +388,7 @@ fn write_group(root: &Path, i: usize, pool: &[Vec<Vec<u8>>]) -> uuid::Uuid {
                     retries: Vec::new(),
                     request_id: None,
                     error: None,
+                    batch: None,
                     finished_at: created,
                 }),
                 ..RunMeta::default()

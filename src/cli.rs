@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Project};
 use crate::generate::budget::Budget;
 use crate::generate::events::{Event, Reporter, Sink, Style};
-use crate::generate::{self, Batch, GenerateOptions, Providers};
+use crate::generate::{self, batch, Batch, GenerateOptions, Providers};
 use crate::serve::{self, ServeOptions};
 use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
@@ -24,6 +24,9 @@ pub mod exit {
     pub const PROBLEMS: u8 = 3;
     /// `generate` finished, but at least one run failed or was not started.
     pub const RUNS_FAILED: u8 = 4;
+    /// `resume`: everything collectable was collected, but batches are still running at
+    /// the provider (`generate --batch`); collect again later.
+    pub const WAITING: u8 = 5;
     /// `generate`/`resume` stopped by Ctrl-C (the shell convention, 128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -35,6 +38,7 @@ Exit codes:
   2  bad command-line usage
   3  problems found in runs/ (check; build --strict)
   4  generate/resume finished but some runs failed or did not start (see `chorus status`)
+  5  resume/collect: provider batches are still running; collect again later
 130  generate/resume stopped by Ctrl-C (resume with `chorus resume --all`)";
 
 #[derive(Debug, Parser)]
@@ -71,11 +75,17 @@ The plan (group.json and every run as `queued`) is written before any provider i
         after_help = EXIT_CODES
     )]
     Generate(GenerateArgs),
-    /// Continue runs that are queued, failed, or left generating by a crash
+    /// Collect finished batches and continue runs that are queued, failed, or left generating by a crash
     #[command(
+        visible_alias = "collect",
         long_about = "Continue the runs of one group (or --all) that are queued, failed, or were left \
 `generating` by a crash or Ctrl-C. Each run restarts at its first unfinished stage: a statement \
-that was paid for is never requested again. Resumed group ids are printed on stdout.",
+that was paid for is never requested again. Resumed group ids are printed on stdout.\n\n\
+Runs submitted with `generate --batch` are collected first (`chorus collect` is the same \
+command): each submitted batch is polled; a finished one's results are downloaded and recorded \
+once per run, however often you collect. Images for a gpt-image Brush go as a second batch; \
+other Brushes paint directly. Batches still running are left for later (exit code 5). Lines \
+that expired or failed in a batch become failed runs; the next plain `resume` runs them directly.",
         after_help = EXIT_CODES
     )]
     Resume(ResumeArgs),
@@ -145,8 +155,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Build the site afterwards
-    #[arg(long)]
+    #[arg(long, conflicts_with = "via_batch")]
     pub build: bool,
+    /// Send the Artists' requests through the providers' Batch APIs (about half price,
+    /// results within 24 h) and return at once; collect with `chorus resume --all`
+    #[arg(long = "batch")]
+    pub via_batch: bool,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -181,6 +195,10 @@ pub struct ResumeArgs {
     /// Runs in flight at once (default: defaults.concurrency)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Send runs that still need their Artist (or a gpt-image Brush) as new provider
+    /// batches instead of calling the providers directly
+    #[arg(long = "batch")]
+    pub via_batch: bool,
     #[command(flatten)]
     pub batch: BatchArgs,
 }
@@ -355,6 +373,9 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
+    if args.via_batch {
+        return generate_via_batch(&project, &plan, &batch, opts.max_cost);
+    }
     if let Some(max) = opts.max_cost {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
@@ -390,6 +411,62 @@ fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// `generate --batch`: submit every Artist request as provider batches, print the group
+/// ids and how to collect, and return without waiting.
+fn generate_via_batch(
+    project: &Project,
+    plan: &generate::Plan,
+    direct: &Batch,
+    max_cost: Option<f64>,
+) -> Result<u8> {
+    let ctx = batch_context(
+        project,
+        direct,
+        plan.artists.clone(),
+        vec![plan.brush.clone()],
+        plan.groups.clone(),
+    );
+    store::clean_leftovers(&ctx.runs_dir);
+    let (runs, submitted) = batch::start(&ctx, plan, max_cost)?;
+    for g in &plan.groups {
+        println!("{}", g.run_group_id);
+    }
+    batch::report::submitted(&submitted)
+        .iter()
+        .for_each(|l| eprintln!("{l}"));
+    let failed: Vec<&store::RunRecord> =
+        runs.iter().filter(|r| r.status == Status::Failed).collect();
+    for run in &failed {
+        eprintln!(
+            "failed: {} / {}: {}",
+            run.run_group_id,
+            run.artist_slug,
+            run.error.as_deref().unwrap_or_default()
+        );
+    }
+    if !submitted.is_empty() {
+        eprintln!(
+            "Collect the results with `chorus resume --all` (same as `chorus collect --all`) once the batches end, within {} h; `chorus status` shows their progress.",
+            batch::WINDOW_HOURS
+        );
+    }
+    Ok(if failed.is_empty() {
+        exit::OK
+    } else {
+        exit::RUNS_FAILED
+    })
+}
+
+fn batch_context(
+    project: &Project,
+    direct: &Batch,
+    artists: Vec<config::Artist>,
+    brushes: Vec<config::Brush>,
+    groups: Vec<store::GroupRecord>,
+) -> batch::BatchContext {
+    batch::BatchContext::new(project, direct.kit.clone(), artists, brushes, groups)
 }
 
 /// The set-up `generate` and `resume` share. When a key is missing it says which, before
@@ -434,7 +511,30 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
-    let jobs = providers.jobs(plan.runs, &plan.groups);
+    let mut runs = plan.runs;
+    let (mut waiting, mut failed) = (0, 0);
+    if args.via_batch || runs.iter().any(|r| r.meta.submitted.is_some()) {
+        let ctx = batch_context(
+            &project,
+            &batch,
+            plan.artists.clone(),
+            plan.brushes.clone(),
+            plan.groups.clone(),
+        );
+        if let (Some(max), true) = (args.batch.max_cost, args.via_batch) {
+            let estimate = batch::estimate(&ctx, &runs).map_err(|e| anyhow!(e))?;
+            generate::check_budget(estimate, max)?;
+        }
+        let done = batch::block_on(batch::continue_runs(&ctx, runs, args.via_batch))
+            .map_err(|e| anyhow!(e))??;
+        batch::report::continued(&done)
+            .iter()
+            .for_each(|l| eprintln!("{l}"));
+        waiting = done.still_running();
+        failed = done.collected.failed.len();
+        runs = done.direct;
+    }
+    let jobs = providers.jobs(runs, &plan.groups);
     if let Some(max) = args.batch.max_cost {
         generate::check_budget(generate::estimate_jobs(&jobs)?, max)?;
         batch.budget = Some(Budget::new(max));
@@ -442,10 +542,19 @@ fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     for g in &plan.groups {
         println!("{}", g.run_group_id);
     }
-    let concurrency = args
-        .concurrency
-        .unwrap_or(project.config.defaults.concurrency);
-    finish_batch(batch, jobs, concurrency, &reporter)
+    let code = if jobs.is_empty() {
+        exit::OK
+    } else {
+        let concurrency = args
+            .concurrency
+            .unwrap_or(project.config.defaults.concurrency);
+        finish_batch(batch, jobs, concurrency, &reporter)?
+    };
+    Ok(match code {
+        exit::OK if failed > 0 => exit::RUNS_FAILED,
+        exit::OK if waiting > 0 => exit::WAITING,
+        code => code,
+    })
 }
 
 /// Runs the batch, prints the summary and picks the exit code.
@@ -584,6 +693,7 @@ fn status(root: &Path, all: bool) -> Result<u8> {
             total[3]
         );
     }
+    print_batches(root);
     if !problems.is_empty() {
         eprintln!(
             "{} problem(s) in runs/; run `chorus check` for details.",
@@ -591,6 +701,30 @@ fn status(root: &Path, all: bool) -> Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// The submitted batches, with the provider's own progress when chorus.toml and the keys
+/// allow a poll.
+fn print_batches(root: &Path) {
+    // Only the runs waiting in a batch are kept while the groups are read.
+    let (waiting, _) = store::scan_groups(&root.join("runs"), |g| {
+        let runs: Vec<store::RunRecord> = g
+            .runs
+            .into_iter()
+            .filter(|r| r.meta.submitted.is_some())
+            .collect();
+        (!runs.is_empty()).then_some(runs)
+    });
+    let runs: Vec<store::RunRecord> = waiting.into_iter().flatten().collect();
+    if runs.is_empty() {
+        return;
+    }
+    let ctx = Project::load(root)
+        .ok()
+        .and_then(|p| batch::BatchContext::for_status(&p).ok());
+    if let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) {
+        print!("{}", batch::report::status_table(&batches));
+    }
 }
 
 fn check(root: &Path) -> Result<u8> {

@@ -68,6 +68,7 @@ fn stage(latency_ms: u64, cost: f64, at: chrono::DateTime<chrono::Utc>) -> Stage
         retries: Vec::new(),
         request_id: None,
         error: None,
+        batch: None,
         finished_at: at,
     }
 }

@@ -17,29 +17,42 @@ pub fn estimate_run(
     prompt: &str,
     artist_done: bool,
 ) -> Result<f64, String> {
-    let mut usd = 0.0;
-    if !artist_done && artist.provider != "offline" {
-        let p = &artist.price;
-        let (Some(input), Some(output)) = (p.input_per_mtok, p.output_per_mtok) else {
-            return Err(format!(
-                "artist {:?} has no price; add price = {{ input_per_mtok = .., output_per_mtok = .. }} to it in chorus.toml so --max-cost can estimate",
-                artist.slug
-            ));
-        };
-        let input_tokens = (prompt.chars().count() / 4 + 1) as f64;
-        let output_tokens = f64::from(artist.max_tokens.unwrap_or(ASSUMED_MAX_TOKENS));
-        usd += (input_tokens * input + output_tokens * output) / 1e6;
+    let artist_usd = if artist_done {
+        0.0
+    } else {
+        estimate_artist(artist, prompt)?
+    };
+    Ok(artist_usd + estimate_brush(brush)?)
+}
+
+/// The Artist's share of [`estimate_run`].
+pub fn estimate_artist(artist: &Artist, prompt: &str) -> Result<f64, String> {
+    if artist.provider == "offline" {
+        return Ok(0.0);
     }
-    if brush.provider != "procedural" {
-        let Some(per_image) = brush.price.per_image else {
-            return Err(format!(
-                "brush {:?} has no price; add price = {{ per_image = .. }} to it in chorus.toml so --max-cost can estimate",
-                brush.slug
-            ));
-        };
-        usd += per_image;
+    let p = &artist.price;
+    let (Some(input), Some(output)) = (p.input_per_mtok, p.output_per_mtok) else {
+        return Err(format!(
+            "artist {:?} has no price; add price = {{ input_per_mtok = .., output_per_mtok = .. }} to it in chorus.toml so --max-cost can estimate",
+            artist.slug
+        ));
+    };
+    let input_tokens = (prompt.chars().count() / 4 + 1) as f64;
+    let output_tokens = f64::from(artist.max_tokens.unwrap_or(ASSUMED_MAX_TOKENS));
+    Ok((input_tokens * input + output_tokens * output) / 1e6)
+}
+
+/// The Brush's share of [`estimate_run`]: one image.
+pub fn estimate_brush(brush: &Brush) -> Result<f64, String> {
+    if brush.provider == "procedural" {
+        return Ok(0.0);
     }
-    Ok(usd)
+    brush.price.per_image.ok_or_else(|| {
+        format!(
+            "brush {:?} has no price; add price = {{ per_image = .. }} to it in chorus.toml so --max-cost can estimate",
+            brush.slug
+        )
+    })
 }
 
 /// Money spent in this batch and reserved for runs in flight.

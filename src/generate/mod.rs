@@ -2,6 +2,7 @@
 //! `runs/` before any provider is called, then drives every run through its stages
 //! (artist → brush → image) and records each step. It never renders HTML.
 
+pub mod batch;
 pub mod budget;
 pub mod events;
 pub mod image;
@@ -231,14 +232,20 @@ pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, Genera
             source,
         })
     })?;
+    let runs = preview_runs(plan);
+    in_parallel(&runs, |run| save(runs_dir, run))?;
+    Ok(runs)
+}
+
+/// The runs a plan makes, all `queued`, before anything is written.
+pub fn preview_runs(plan: &Plan) -> Vec<RunRecord> {
     let mut runs = Vec::new();
     for group in &plan.groups {
         for artist in &plan.artists {
             runs.push(queued_run(group, &artist.slug));
         }
     }
-    in_parallel(&runs, |run| save(runs_dir, run))?;
-    Ok(runs)
+    runs
 }
 
 /// A run of `group` as the plan writes it, before any provider is called.
@@ -593,7 +600,7 @@ fn cut_to(text: &mut String, max: usize, what: &str) -> Option<String> {
     Some(warning)
 }
 
-fn stage_done(stage: &Option<StageMeta>) -> bool {
+pub(crate) fn stage_done(stage: &Option<StageMeta>) -> bool {
     stage
         .as_ref()
         .is_some_and(|s| s.status == StageStatus::Done)
@@ -629,12 +636,13 @@ fn stage_meta(
         retries: attempts.reasons,
         request_id: None,
         error: None,
+        batch: None,
         finished_at: Utc::now(),
     }
 }
 
 /// The provider's figure when it gives one, else the estimate from config prices.
-fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
+pub(crate) fn cost(reported: Option<f64>, estimate: impl FnOnce() -> Option<f64>) -> Option<Cost> {
     // Rounded to 1e-10 dollars so float noise never shows up in `git diff`.
     let round = |usd: f64| (usd * 1e10).round() / 1e10;
     let (reported, estimate) = (reported.map(round), || estimate().map(round));

@@ -320,6 +320,8 @@ fn page_key(kind: &str, slot: &Slot, items: &[&GroupSummary], extra: &str) -> St
     sha256_hex(text.as_bytes())
 }
 
+// One job per page; the few of each kind are built at once, so their size is no concern.
+#[allow(clippy::large_enum_variant)]
 enum Job<'a> {
     Index {
         slot: Slot,

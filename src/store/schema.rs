@@ -122,10 +122,38 @@ pub struct RunMeta {
     /// Non-fatal oddities, e.g. a reply that ignored the output markers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Stage state `submitted`: a stage waiting in a provider's batch (`generate --batch`).
+    /// Cleared in the same write that records the stage's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<BatchTicket>,
     /// Paid stages a later attempt replaced (say, an image painted again because its link
     /// expired before the download): kept so the run's cost is what was really spent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<SupersededStage>,
+}
+
+/// Where a run's stage waits: the provider's batch and the line that carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchTicket {
+    /// `artist` or `brush`.
+    pub stage: String,
+    /// The batch API: `openai`, `anthropic`, `openrouter` or `offline`.
+    pub provider: String,
+    pub batch_id: String,
+    /// `<runId>_<stage>`: ties the provider's result line to this run and stage.
+    pub custom_id: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// A stage that went through a provider's batch, and the share of the list price it
+/// cost (0.5: half price).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRef {
+    pub provider: String,
+    pub batch_id: String,
+    pub price_factor: f64,
 }
 
 /// A stage that was done (and paid for) and then done again.
@@ -174,6 +202,9 @@ pub struct StageMeta {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the stage ran in a provider's batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRef>,
     pub finished_at: DateTime<Utc>,
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+pub mod batch_mock;
 pub mod mock;
 
 /// A throwaway chorus project in a temp folder.

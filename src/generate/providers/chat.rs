@@ -15,8 +15,8 @@ use crate::store::Tokens;
 /// Anthropic refuses a request without `max_tokens`; this is used when config gives none.
 pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
 /// OpenRouter attribution (https://openrouter.ai/docs/api-reference/overview#headers).
-const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
-const OPENROUTER_TITLE: &str = "chorus";
+pub(crate) const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
+pub(crate) const OPENROUTER_TITLE: &str = "chorus";
 
 /// `{base_url}/chat/completions` with an optional Bearer key.
 pub struct OpenAiChat {
@@ -39,17 +39,7 @@ impl OpenAiChat {
             .as_deref()
             .unwrap_or(default_base)
             .trim_end_matches('/');
-        let mut body = json!({ "model": artist.model });
-        if let Some(t) = artist.temperature {
-            body["temperature"] = json!(t);
-        }
-        if let Some(m) = artist.max_tokens {
-            body["max_tokens"] = json!(m);
-        }
-        if openrouter {
-            // Asks OpenRouter to report what the call cost in `usage.cost`.
-            body["usage"] = json!({ "include": true });
-        }
+        let body = openai_chat_body(artist, openrouter);
         OpenAiChat {
             url: format!("{base}/chat/completions"),
             caller: Caller::new(
@@ -63,6 +53,28 @@ impl OpenAiChat {
     }
 }
 
+/// The chat request minus the conversation, as the direct call and a batch line send it.
+pub fn openai_chat_body(artist: &Artist, openrouter: bool) -> Value {
+    let mut body = json!({ "model": artist.model });
+    if let Some(t) = artist.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(m) = artist.max_tokens {
+        body["max_tokens"] = json!(m);
+    }
+    if openrouter {
+        // Asks OpenRouter to report what the call cost in `usage.cost`.
+        body["usage"] = json!({ "include": true });
+    }
+    body
+}
+
+/// The body with the one user message that carries the prompt.
+pub fn with_prompt(mut body: Value, prompt: &str) -> Value {
+    body["messages"] = json!([{ "role": "user", "content": prompt }]);
+    body
+}
+
 #[async_trait::async_trait]
 impl ArtistProvider for OpenAiChat {
     fn params(&self) -> BTreeMap<String, Value> {
@@ -70,8 +82,7 @@ impl ArtistProvider for OpenAiChat {
     }
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
-        let mut body = self.body.clone();
-        body["messages"] = json!([{ "role": "user", "content": request.prompt }]);
+        let body = with_prompt(self.body.clone(), &request.prompt);
         let mut headers = Vec::new();
         if let Some(key) = self.caller.key() {
             headers.push(("authorization", format!("Bearer {key}")));
@@ -89,28 +100,35 @@ impl ArtistProvider for OpenAiChat {
             self.kit.chat_cap(),
         )
         .await?;
-        let text = message_text(&reply.body).ok_or_else(|| {
-            Fault::BadReply.error(format!(
-                "{}: the reply has no text in choices[0].message.content",
-                self.caller.label
-            ))
-        })?;
-        let usage = reply.body.get("usage");
-        let tokens = usage.and_then(|u| {
-            Some(Tokens {
-                input: u.get("prompt_tokens")?.as_u64()?,
-                output: u.get("completion_tokens")?.as_u64()?,
-            })
-        });
-        let cost_usd = usage.and_then(|u| u.get("cost")).and_then(Value::as_f64);
-        Ok(ArtistReply {
-            text,
-            tokens,
-            cost_usd,
-            request_id: reply.request_id,
-            warnings: reply.warnings,
-        })
+        let mut answer = openai_chat_reply(&reply.body, &self.caller.label)?;
+        answer.request_id = reply.request_id;
+        answer.warnings = reply.warnings;
+        Ok(answer)
     }
+}
+
+/// Reads a chat completion body: the text, usage and (OpenRouter) the reported cost.
+pub fn openai_chat_reply(body: &Value, label: &str) -> Result<ArtistReply, ProviderError> {
+    let text = message_text(body).ok_or_else(|| {
+        Fault::BadReply.error(format!(
+            "{label}: the reply has no text in choices[0].message.content"
+        ))
+    })?;
+    let usage = body.get("usage");
+    let tokens = usage.and_then(|u| {
+        Some(Tokens {
+            input: u.get("prompt_tokens")?.as_u64()?,
+            output: u.get("completion_tokens")?.as_u64()?,
+        })
+    });
+    let cost_usd = usage.and_then(|u| u.get("cost")).and_then(Value::as_f64);
+    Ok(ArtistReply {
+        text,
+        tokens,
+        cost_usd,
+        request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
+        warnings: Vec::new(),
+    })
 }
 
 /// `content` is a string, or (some servers) an array of `{type: "text", text}` parts.
@@ -144,14 +162,7 @@ impl AnthropicMessages {
             .as_deref()
             .unwrap_or("https://api.anthropic.com")
             .trim_end_matches('/');
-        let mut body = json!({
-            "model": artist.model,
-            "max_tokens": artist.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS),
-        });
-        if let Some(t) = artist.temperature {
-            // Anthropic accepts 0..=1; config allows up to 2 for OpenAI-style models.
-            body["temperature"] = json!(t.min(1.0));
-        }
+        let body = anthropic_body(artist);
         AnthropicMessages {
             url: format!("{base}/v1/messages"),
             caller: Caller::new(
@@ -164,6 +175,19 @@ impl AnthropicMessages {
     }
 }
 
+/// The Messages request minus the conversation.
+pub fn anthropic_body(artist: &Artist) -> Value {
+    let mut body = json!({
+        "model": artist.model,
+        "max_tokens": artist.max_tokens.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS),
+    });
+    if let Some(t) = artist.temperature {
+        // Anthropic accepts 0..=1; config allows up to 2 for OpenAI-style models.
+        body["temperature"] = json!(t.min(1.0));
+    }
+    body
+}
+
 #[async_trait::async_trait]
 impl ArtistProvider for AnthropicMessages {
     fn params(&self) -> BTreeMap<String, Value> {
@@ -171,8 +195,7 @@ impl ArtistProvider for AnthropicMessages {
     }
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
-        let mut body = self.body.clone();
-        body["messages"] = json!([{ "role": "user", "content": request.prompt }]);
+        let body = with_prompt(self.body.clone(), &request.prompt);
         let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
         if let Some(key) = self.caller.key() {
             headers.push(("x-api-key", key.to_string()));
@@ -186,33 +209,40 @@ impl ArtistProvider for AnthropicMessages {
             self.kit.chat_cap(),
         )
         .await?;
-        let blocks = reply.body.get("content").and_then(Value::as_array);
-        let text: Vec<&str> = blocks
-            .into_iter()
-            .flatten()
-            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect();
-        if text.is_empty() {
-            return Err(Fault::BadReply.error(format!(
-                "{}: the reply has no text block in content[]",
-                self.caller.label
-            )));
-        }
-        let tokens = reply.body.get("usage").and_then(|u| {
-            Some(Tokens {
-                input: u.get("input_tokens")?.as_u64()?,
-                output: u.get("output_tokens")?.as_u64()?,
-            })
-        });
-        Ok(ArtistReply {
-            text: text.join("\n"),
-            tokens,
-            cost_usd: None,
-            request_id: reply.request_id,
-            warnings: reply.warnings,
-        })
+        let mut answer = anthropic_reply(&reply.body, &self.caller.label)?;
+        answer.request_id = reply.request_id;
+        answer.warnings = reply.warnings;
+        Ok(answer)
     }
+}
+
+/// Reads a Messages body: the text blocks joined, and usage.
+pub fn anthropic_reply(body: &Value, label: &str) -> Result<ArtistReply, ProviderError> {
+    let blocks = body.get("content").and_then(Value::as_array);
+    let text: Vec<&str> = blocks
+        .into_iter()
+        .flatten()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    if text.is_empty() {
+        return Err(
+            Fault::BadReply.error(format!("{label}: the reply has no text block in content[]"))
+        );
+    }
+    let tokens = body.get("usage").and_then(|u| {
+        Some(Tokens {
+            input: u.get("input_tokens")?.as_u64()?,
+            output: u.get("output_tokens")?.as_u64()?,
+        })
+    });
+    Ok(ArtistReply {
+        text: text.join("\n"),
+        tokens,
+        cost_usd: None,
+        request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
+        warnings: Vec::new(),
+    })
 }
 
 /// The request body minus the conversation: what the run's meta records as "sent".

@@ -29,18 +29,7 @@ impl OpenAiImages {
             .as_deref()
             .unwrap_or("https://api.openai.com/v1")
             .trim_end_matches('/');
-        let mut body = json!({ "model": brush.model, "n": 1 });
-        if let Some(size) = &brush.size {
-            body["size"] = json!(size);
-        }
-        if let Some(quality) = &brush.quality {
-            body["quality"] = json!(quality);
-        }
-        // gpt-image-* always answers b64_json and rejects `response_format`; it takes
-        // `output_format` instead. dall-e-* answers with a URL by default.
-        if brush.model.starts_with("gpt-image") {
-            body["output_format"] = json!("png");
-        }
+        let body = openai_images_body(brush);
         OpenAiImages {
             url: format!("{base}/images/generations"),
             caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
@@ -48,6 +37,23 @@ impl OpenAiImages {
             kit,
         }
     }
+}
+
+/// The Images request minus the prompt, as the direct call and a batch line send it.
+pub fn openai_images_body(brush: &Brush) -> Value {
+    let mut body = json!({ "model": brush.model, "n": 1 });
+    if let Some(size) = &brush.size {
+        body["size"] = json!(size);
+    }
+    if let Some(quality) = &brush.quality {
+        body["quality"] = json!(quality);
+    }
+    // gpt-image-* always answers b64_json and rejects `response_format`; it takes
+    // `output_format` instead. dall-e-* answers with a URL by default.
+    if brush.model.starts_with("gpt-image") {
+        body["output_format"] = json!("png");
+    }
+    body
 }
 
 #[async_trait::async_trait]
@@ -72,32 +78,38 @@ impl BrushProvider for OpenAiImages {
             self.kit.image_reply_cap(),
         )
         .await?;
-        let item = reply.body.pointer("/data/0");
-        let image = if let Some(b64) = item.and_then(|i| i.get("b64_json")).and_then(Value::as_str)
-        {
-            ImageSource::Bytes(decode_base64(
-                b64,
-                &self.caller.label,
-                self.kit.max_image_bytes,
-            )?)
-        } else if let Some(url) = item.and_then(|i| i.get("url")).and_then(Value::as_str) {
-            ImageSource::Url(url.to_string())
-        } else {
-            return Err(Fault::BadReply.error(format!(
-                "{}: the reply has neither data[0].url nor data[0].b64_json",
-                self.caller.label
-            )));
-        };
-        Ok(BrushReply {
-            image,
-            revised_prompt: item
-                .and_then(|i| i.get("revised_prompt"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            cost_usd: None,
-            request_id: reply.request_id,
-        })
+        let mut answer =
+            openai_image_reply(&reply.body, &self.caller.label, self.kit.max_image_bytes)?;
+        answer.request_id = reply.request_id;
+        Ok(answer)
     }
+}
+
+/// Reads an Images body: `data[0].b64_json` (gpt-image) or `data[0].url` (dall-e).
+pub fn openai_image_reply(
+    body: &Value,
+    label: &str,
+    max_image_bytes: u64,
+) -> Result<BrushReply, ProviderError> {
+    let item = body.pointer("/data/0");
+    let image = if let Some(b64) = item.and_then(|i| i.get("b64_json")).and_then(Value::as_str) {
+        ImageSource::Bytes(decode_base64(b64, label, max_image_bytes)?)
+    } else if let Some(url) = item.and_then(|i| i.get("url")).and_then(Value::as_str) {
+        ImageSource::Url(url.to_string())
+    } else {
+        return Err(Fault::BadReply.error(format!(
+            "{label}: the reply has neither data[0].url nor data[0].b64_json"
+        )));
+    };
+    Ok(BrushReply {
+        image,
+        revised_prompt: item
+            .and_then(|i| i.get("revised_prompt"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        cost_usd: None,
+        request_id: None,
+    })
 }
 
 /// OpenRouter image output: `{base_url}/chat/completions` with `modalities: ["image","text"]`.

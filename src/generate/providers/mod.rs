@@ -16,8 +16,14 @@ use std::time::Duration;
 use crate::config::{Artist, Brush};
 use crate::store::Tokens;
 
-pub use chat::{AnthropicMessages, OpenAiChat, ANTHROPIC_DEFAULT_MAX_TOKENS};
-pub use images::{decode_base64, OpenAiImages, OpenRouterImages};
+pub use chat::{
+    anthropic_body, anthropic_reply, openai_chat_body, openai_chat_reply, with_prompt,
+    AnthropicMessages, OpenAiChat, ANTHROPIC_DEFAULT_MAX_TOKENS,
+};
+pub(crate) use chat::{OPENROUTER_REFERER, OPENROUTER_TITLE};
+pub use images::{
+    decode_base64, openai_image_reply, openai_images_body, OpenAiImages, OpenRouterImages,
+};
 pub use offline::{offline_roster, OfflineArtist};
 pub use procedural::{paint, ProceduralBrush};
 
