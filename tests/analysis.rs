@@ -193,7 +193,7 @@ fn blind_page_hides_names_until_revealed() {
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("an image");
-    assert!(image.contains("/media/b-"), "{image}");
+    assert!(image.contains("/media/@"), "{image}");
     assert!(p
         .path(&format!(
             "site/groups/{g}/{}",

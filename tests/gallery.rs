@@ -375,7 +375,7 @@ fn the_gallery_has_every_page_and_export() {
             && index.contains("1 failed")
             && index.contains("1 unfinished")
     );
-    assert!(index.contains(&format!("groups/{g1}/media/alpha-400.jpg")));
+    assert!(index.contains(&format!("groups/{g1}/media/alpha@400.jpg")));
 
     // Compare page: columns in registry order, each labelled under its image with the
     // Artist (→ Brush for screen readers), the Brush stated once for the group; same-size
@@ -417,21 +417,21 @@ fn the_gallery_has_every_page_and_export() {
     let wide = p.read(&format!("site/groups/{g1}/index.html"));
     let d = format!("../../groups/{g1}");
     assert!(
-        wide.contains(&format!("srcset=\"{d}/media/beta-200.jpg 200w, {d}/media/beta-400.jpg 400w, {d}/media/beta-800.jpg 800w, {d}/media/beta.jpg 840w\"")),
+        wide.contains(&format!("srcset=\"{d}/media/beta@200.jpg 200w, {d}/media/beta@400.jpg 400w, {d}/media/beta@800.jpg 800w, {d}/media/beta.jpg 840w\"")),
         "{wide}"
     );
     assert!(wide.contains(
         "width=\"840\" height=\"840\" alt=\"a lighthouse at dawn, watercolour\" loading=\"lazy\""
     ));
     assert!(p
-        .path(&format!("site/groups/{g1}/media/beta-800.jpg"))
+        .path(&format!("site/groups/{g1}/media/beta@800.jpg"))
         .is_file());
     // By default the full image is published as a JPEG; runs/ keeps the PNG.
     let full = image::open(p.path(&format!("site/groups/{g1}/media/beta.jpg"))).unwrap();
     assert_eq!((full.width(), full.height()), (840, 840));
     assert!(!p.path(&format!("site/groups/{g1}/media/beta.png")).exists());
     assert!(p.path(&format!("runs/{g1}/beta.png")).is_file());
-    let thumb = image::open(p.path(&format!("site/groups/{g1}/media/beta-400.jpg"))).unwrap();
+    let thumb = image::open(p.path(&format!("site/groups/{g1}/media/beta@400.jpg"))).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (400, 400));
 
     // Run page: statement, prompts, metadata, neighbours and the way back.
@@ -718,7 +718,7 @@ async fn served_under_a_sub_path_no_link_or_image_is_broken() {
     assert!(broken.is_empty(), "broken: {broken:#?}");
     assert!(seen.len() > 30, "only {} URLs reached", seen.len());
     assert!(
-        seen.iter().any(|u| u.ends_with("media/beta-800.jpg"))
+        seen.iter().any(|u| u.ends_with("media/beta@800.jpg"))
             && seen.iter().any(|u| u.ends_with("atom.xml"))
     );
 }

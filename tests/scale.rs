@@ -365,11 +365,11 @@ fn each_originals_choice_publishes_what_it_says() {
     );
     let page = group(&p);
     assert!(
-        page.contains("media/offline-minimalist-800.jpg 800w"),
+        page.contains("media/offline-minimalist@800.jpg 800w"),
         "{page}"
     );
     assert!(!page.contains("1024w"));
-    assert!(site("media/offline-minimalist-800.jpg").is_file());
+    assert!(site("media/offline-minimalist@800.jpg").is_file());
     assert_equals_clean_build(&p, "with originals = \"none\"");
 
     // A bad value is refused with the key and the choices.

@@ -343,7 +343,7 @@ fn nothing_outside_the_site_folder_is_served() {
             "image/jpeg",
         ),
         (
-            format!("/groups/{g}/media/offline-minimalist-400.jpg"),
+            format!("/groups/{g}/media/offline-minimalist@400.jpg"),
             "image/jpeg",
         ),
         (

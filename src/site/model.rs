@@ -113,8 +113,8 @@ pub fn extension(url: &str) -> &str {
 pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
     let token = &sha256_hex(format!("blind/{group_id}/{sha256}").as_bytes())[..20];
     match width {
-        Some(w) => format!("groups/{group_id}/media/b-{token}-{w}.jpg"),
-        None => format!("groups/{group_id}/media/b-{token}.{ext}"),
+        Some(w) => format!("groups/{group_id}/media/@{token}-{w}.jpg"),
+        None => format!("groups/{group_id}/media/@{token}.{ext}"),
     }
 }
 
@@ -206,9 +206,12 @@ pub fn image_url(group_id: &str, slug: &str, ext: &str) -> String {
     format!("groups/{group_id}/media/{}.{ext}", path_segment(slug))
 }
 
-/// Where a resized variant of a run's image lives in the output.
+/// Where a resized variant of a run's image lives in the output. The three kinds of name
+/// in `media/` cannot meet: a full image's (`<slug>.<ext>`) has no `@`, a thumbnail's
+/// (`<slug>@<width>.jpg`) has one after the slug, and a blind copy's starts with one; a
+/// slug never holds an `@`.
 pub fn thumb_url(group_id: &str, slug: &str, width: u32) -> String {
-    format!("groups/{group_id}/media/{}-{width}.jpg", path_segment(slug))
+    format!("groups/{group_id}/media/{}@{width}.jpg", path_segment(slug))
 }
 
 /// The run's image file name, if it is a safe name beside the run file
