@@ -504,6 +504,19 @@ mod tests {
     }
 
     #[test]
+    fn full_images_thumbnails_and_blind_copies_never_share_a_name() {
+        let g = "g";
+        // Slug "a-400" next to slug "a": a JPEG source of the first and the 400 px
+        // thumbnail of the second once had the same name.
+        assert_ne!(image_url(g, "a-400", "jpg"), thumb_url(g, "a", 400));
+        let blind = blind_image_url(g, &"0".repeat(64), Some(400), "");
+        let token = blind.rsplit('/').next().unwrap().trim_start_matches('@');
+        let slug = token.trim_end_matches(".jpg");
+        assert_ne!(image_url(g, slug, "jpg"), blind);
+        assert!(!image_url(g, "a", "png").contains('@'));
+    }
+
+    #[test]
     fn money_and_time_read_well() {
         assert_eq!(format_usd(0.0), "$0");
         assert_eq!(format_usd(0.0012), "$0.0012");
