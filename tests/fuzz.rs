@@ -132,9 +132,9 @@ fn fuzz_reply_parser() {
     let strategy = prop_oneof![mutated("reply"), generated];
     fuzz("reply", strategy, |bytes| {
         let reply = String::from_utf8_lossy(bytes);
-        let parsed = chorus::generate::parse::parse_reply(&reply);
-        // Whatever came back, it is made of the reply's own text.
-        let _ = format!("{parsed:?}");
+        // The property is only that no reply makes the parser panic: what it returns for
+        // odd input is pinned by the unit tests in src/generate/parse.rs.
+        let _ = chorus::generate::parse::parse_reply(&reply);
     });
 }
 

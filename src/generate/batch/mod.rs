@@ -133,6 +133,13 @@ pub enum Answer {
 }
 
 /// One provider's Batch API for one endpoint (an Artist's chat, a Brush's images).
+/// A request body's top-level fields, as `meta` records a stage's parameters.
+pub(crate) fn body_params(body: &Value) -> BTreeMap<String, Value> {
+    body.as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 #[async_trait::async_trait]
 pub trait BatchApi: Send + Sync {
     /// Recorded in tickets: `openai`, `anthropic`, `openrouter` or `offline`.

@@ -69,10 +69,7 @@ impl BatchApi for OpenRouterBatch {
     }
 
     fn params(&self) -> BTreeMap<String, Value> {
-        self.body
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
+        super::body_params(&self.body)
     }
 
     fn parse(&self, body: &Value) -> Result<Answer, ProviderError> {
