@@ -600,6 +600,14 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
     for p in &report.problems {
         eprintln!("warning: {p}");
     }
+    if std::env::var_os(site::TIMINGS_ENV).is_some() {
+        let laps: Vec<String> = report
+            .timings
+            .iter()
+            .map(|(name, d)| format!("{name} {} ms", d.as_millis()))
+            .collect();
+        eprintln!("Phases: {}.", laps.join(", "));
+    }
     let index = report.out.join("index.html");
     eprintln!(
         "Built {} group(s) into {} in {} ms ({} rebuilt, the others unchanged; {} files, {} written, {} removed; {} images, {} thumbnails made).\nSite size: {}.\nOpen {} in a browser.",

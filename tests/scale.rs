@@ -323,6 +323,27 @@ fn build_reports_the_site_size_and_warns_past_the_limit() {
     );
 }
 
+/// A 1024² image with a photograph's texture (smooth light plus grain): about 2 MB as PNG,
+/// where a JPEG is a few hundred KB.
+fn photo_png() -> Vec<u8> {
+    let mut state = 2_654_435_761u32;
+    let img = image::RgbImage::from_fn(1024, 1024, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let grain = (state % 24) as i32 - 12;
+        let px = |v: u32| (v as i32 + grain).clamp(0, 255) as u8;
+        image::Rgb([
+            px((x / 5 + y / 7) % 256),
+            px((x / 6 + y / 3) % 256),
+            px(200 - x / 8),
+        ])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
 #[test]
 fn each_originals_choice_publishes_what_it_says() {
     let p = TestProject::init();
@@ -330,17 +351,38 @@ fn each_originals_choice_publishes_what_it_says() {
         .generate_offline(&["--artists", "offline-minimalist"])
         .remove(0);
     let src = p.path(&format!("runs/{id}/offline-minimalist.png"));
-    let original = std::fs::read(&src).unwrap();
+    let flat = std::fs::read(&src).unwrap();
     let group = |p: &TestProject| p.read(&format!("site/groups/{id}/index.html"));
     let site = |rel: &str| p.path(&format!("site/groups/{id}/{rel}"));
 
-    // web (the default): a JPEG of the full image; runs/ keeps the PNG untouched.
+    // web (the default) publishes the smaller of a JPEG and the original: the offline
+    // Brush's flat PNG is smaller than its JPEG, so it is published as it is.
     build(&p);
-    let jpeg = image::open(site("media/offline-minimalist.jpg")).unwrap();
+    assert_eq!(
+        std::fs::read(site("media/offline-minimalist.png")).unwrap(),
+        flat
+    );
+    assert!(!site("media/offline-minimalist.jpg").exists());
+    assert!(group(&p).contains("offline-minimalist.png 1024w"));
+
+    // A photograph-like PNG is published as a JPEG, a fraction of its size; runs/ keeps
+    // the PNG untouched.
+    let original = photo_png();
+    std::fs::write(&src, &original).unwrap();
+    build(&p);
+    let published = std::fs::read(site("media/offline-minimalist.jpg")).unwrap();
+    let jpeg = image::load_from_memory(&published).unwrap();
     assert_eq!((jpeg.width(), jpeg.height()), (1024, 1024));
+    assert!(
+        published.len() * 2 < original.len(),
+        "JPEG {} bytes, PNG {}",
+        published.len(),
+        original.len()
+    );
     assert!(!site("media/offline-minimalist.png").exists());
     assert!(group(&p).contains("offline-minimalist.jpg 1024w"));
     assert_eq!(std::fs::read(&src).unwrap(), original);
+    assert_equals_clean_build(&p, "with originals = \"web\"");
 
     // copy: the original bytes.
     set_site(&p, "originals = \"copy\"");
@@ -385,4 +427,67 @@ fn each_originals_choice_publishes_what_it_says() {
         stderr.contains("originals") && stderr.contains("web"),
         "{stderr}"
     );
+}
+
+fn build_with_id(p: &TestProject, id: &str) -> String {
+    let out = p
+        .chorus(&["build"])
+        .env(chorus::site::incremental::TEST_BUILD_ID_ENV, id)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// The manifest's files under .chorus-cache/site-*/, by kind ("summaries", "entries", …).
+fn manifest_files(p: &TestProject, kind: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for state in std::fs::read_dir(p.path(".chorus-cache"))
+        .unwrap()
+        .flatten()
+    {
+        if !state.file_name().to_string_lossy().starts_with("site-") {
+            continue;
+        }
+        let at = state.path().join(kind);
+        if at.is_file() {
+            found.push(at);
+        } else if let Ok(dir) = std::fs::read_dir(&at) {
+            found.extend(dir.flatten().map(|e| e.path()));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn another_chorus_binary_or_a_damaged_cache_renders_everything_again() {
+    let p = TestProject::init();
+    p.generate_offline(&["--repeat", "2"]);
+    assert!(build_with_id(&p, "chorus-a").contains("2 rebuilt"));
+    assert!(build_with_id(&p, "chorus-a").contains("0 rebuilt"));
+    // Pages a different chorus made are never kept.
+    let out = build_with_id(&p, "chorus-b");
+    assert!(out.contains("2 rebuilt"), "{out}");
+    assert!(build_with_id(&p, "chorus-b").contains("0 rebuilt"));
+
+    // A small index, and the groups' entries and summaries in shards by name.
+    assert_eq!(manifest_files(&p, "index.bin").len(), 1);
+    assert!((1..=2).contains(&manifest_files(&p, "summaries").len()));
+    assert!((1..=2).contains(&manifest_files(&p, "entries").len()));
+
+    // A lost shard of the manifest: the next build that needs it builds everything, and
+    // the result is still a clean build's.
+    std::fs::remove_file(&manifest_files(&p, "summaries")[0]).unwrap();
+    p.generate_offline(&[]);
+    let out = build_with_id(&p, "chorus-b");
+    assert!(out.contains("3 rebuilt"), "{out}");
+    assert_equals_clean_build(&p, "after losing a manifest shard");
+
+    // A damaged index: the same.
+    std::fs::write(&manifest_files(&p, "index.bin")[0], b"\x01\x02garbage").unwrap();
+    let out = build_with_id(&p, "chorus-b");
+    assert!(out.contains("3 rebuilt"), "{out}");
+    assert!(build_with_id(&p, "chorus-b").contains("0 rebuilt"));
 }

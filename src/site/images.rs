@@ -56,6 +56,9 @@ pub struct Prepared {
     /// A full-size JPEG to publish instead of the original (see [`Originals`]); `None`
     /// when the original itself is published, or nothing full-size is.
     pub web: Option<Thumb>,
+    /// A full-size JPEG made but not published, because it came out no smaller than the
+    /// original (small flat PNGs do); kept in the cache so it is not made again.
+    pub unused_web: Option<Thumb>,
 }
 
 /// What preparing the images did, for the build report and the bench.
@@ -246,11 +249,17 @@ impl ImageCache {
             }
             make_thumbs(&rgb, &thumbs, &missing_thumbs)?;
         }
+        // The web encoding is there to publish less; the original wins when it is smaller.
+        let (web, unused_web) = match web {
+            Some(w) if originals == Originals::Web && !smaller(&w.path, src) => (None, Some(w)),
+            w => (w, None),
+        };
         Ok((
             Prepared {
                 source: info,
                 thumbs,
                 web,
+                unused_web,
             },
             made,
             hashed,
@@ -292,7 +301,17 @@ impl Prepared {
         self.thumbs
             .iter()
             .chain(self.web.as_ref())
+            .chain(self.unused_web.as_ref())
             .map(|t| t.key.clone())
+    }
+}
+
+/// Whether the encoding at `web` is smaller than the original at `src`.
+fn smaller(web: &Path, src: &Path) -> bool {
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    match (len(web), len(src)) {
+        (Some(w), Some(s)) => w < s,
+        _ => true,
     }
 }
 

@@ -15,7 +15,7 @@ use super::analysis::SignatureCache;
 use super::group::{build_group, card_path, GroupBuilt, GroupContext};
 use super::images::{ImageCache, ImageStats};
 use super::listing::{listing_files, ListingContext};
-use super::manifest::{list_inputs, state_dir, GroupEntry, Manifest};
+use super::manifest::{list_inputs, state_dir, GroupEntry, Inconsistent, Manifest};
 use super::theme::{self, Theme};
 use super::{
     BuildOptions, BuildReport, OutFile, Output, Phases, SiteContext, SiteError, CACHE_DIR,
@@ -37,6 +37,37 @@ pub struct Site {
     state: PathBuf,
     /// Set when a rebuild failed part-way, so the next one renders everything.
     dirty: bool,
+    /// How long reading the manifest took, reported with the first update's phases.
+    load_time: Option<std::time::Duration>,
+}
+
+/// Why an update stopped: a build error, or a manifest that does not match itself (the
+/// update then starts again from an empty one).
+enum Stop {
+    Site(SiteError),
+    Inconsistent(Inconsistent),
+}
+
+impl From<SiteError> for Stop {
+    fn from(e: SiteError) -> Stop {
+        Stop::Site(e)
+    }
+}
+
+impl From<Inconsistent> for Stop {
+    fn from(e: Inconsistent) -> Stop {
+        Stop::Inconsistent(e)
+    }
+}
+
+/// Stands in for the binary's build id. Only for tests, which cannot build a second
+/// binary to show that a new chorus renders everything again; never set it otherwise.
+pub const TEST_BUILD_ID_ENV: &str = "CHORUS_TEST_BUILD_ID";
+
+/// The chorus binary's build id: a digest of its sources, built-in theme and locked
+/// dependencies (see build.rs), so pages an older chorus rendered are never kept.
+pub fn build_id() -> String {
+    std::env::var(TEST_BUILD_ID_ENV).unwrap_or_else(|_| env!("CHORUS_BUILD_ID").to_string())
 }
 
 /// What one rebuild did.
@@ -90,7 +121,21 @@ pub fn affected(root: &Path, changed: &[PathBuf]) -> Affected {
     }
 }
 
+/// What the scan found of one group folder.
+enum Seen {
+    Gone,
+    /// Not in the manifest, or changed: built.
+    New,
+    /// Same metadata as last time.
+    Same,
+    /// Metadata moved; its content is compared next.
+    Moved(crate::site::manifest::Listing),
+    /// Same content under new mtimes.
+    Touched(Vec<crate::site::manifest::InputFile>),
+}
+
 /// Which group folders an update looks at.
+#[derive(Clone)]
 enum Scan {
     /// Every folder under runs/ (a new process, or a full build).
     All,
@@ -116,6 +161,9 @@ impl Site {
         // The output folder must exist for its state folder to be named by its real path.
         Output::open(&out)?;
         let state = state_dir(&cache_dir, &out);
+        let started = std::time::Instant::now();
+        let manifest = Manifest::load(&state);
+        let load_time = Some(started.elapsed());
         let mut s = Site {
             project,
             opts: opts.clone(),
@@ -123,9 +171,10 @@ impl Site {
             cache: ImageCache::new(cache_dir),
             theme,
             site,
-            manifest: Manifest::load(&state),
+            manifest,
             state,
             dirty: false,
+            load_time,
         };
         let report = s.update(Scan::All)?;
         Ok((s, report))
@@ -180,6 +229,7 @@ impl Site {
             h.update(bytes);
         };
         feed(env!("CARGO_PKG_VERSION").as_bytes());
+        feed(build_id().as_bytes());
         for (name, (path, text)) in &self.theme.sources {
             feed(name.as_bytes());
             feed(path.as_os_str().as_encoded_bytes());
@@ -198,18 +248,35 @@ impl Site {
 
     fn update(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
         self.dirty = true;
-        let result = self.update_inner(scan);
+        let result = match self.update_inner(scan) {
+            // Start again from nothing: a full build, never a wrong one.
+            Err(Stop::Inconsistent(_)) => {
+                self.manifest = Manifest::empty(&self.state);
+                self.update_inner(Scan::All)
+            }
+            other => other,
+        };
+        let result = result.map_err(|stop| match stop {
+            Stop::Site(e) => e,
+            Stop::Inconsistent(Inconsistent(what)) => SiteError::Output(format!(
+                "the build cache does not match itself ({what}); delete .chorus-cache and build again"
+            )),
+        });
         self.dirty = result.is_err();
         result
     }
 
-    fn update_inner(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
+    fn update_inner(&mut self, scan: Scan) -> Result<BuildReport, Stop> {
         let mut clock = Phases::start();
+        if let Some(load) = self.load_time.take() {
+            clock.laps.push(("load manifest", load));
+        }
         super::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = self.settings_key();
         // A link in the output means someone changed it: it is removed and everything built.
         let tampered = output.remove_links()? > 0;
+        clock.lap("links");
         // A different setting, a removed output or a removed cache: build everything.
         let full = tampered
             || settings != self.manifest.settings
@@ -249,34 +316,59 @@ impl Site {
             }
             Scan::Only(dirs) => dirs.iter().cloned().collect(),
         };
+        // By metadata first: the index's fingerprint of each folder's files.
         let manifest = &self.manifest;
-        let checked: Vec<(PathBuf, String, Option<Option<Vec<_>>>)> = dirs
+        let checked: Vec<(PathBuf, String, Seen)> = dirs
             .par_iter()
             .filter_map(|dir| {
                 let name = dir.file_name()?.to_str()?.to_string();
                 if !dir.is_dir() || name.starts_with('.') || name.starts_with(TEMP_PREFIX) {
-                    return Some((dir.clone(), name, None));
+                    return Some((dir.clone(), name, Seen::Gone));
                 }
-                let known = manifest.groups.get(&name);
-                let same = match known {
-                    Some(k) if !full => k.unchanged(dir, &list_inputs(dir)),
-                    _ => None,
+                let listing = list_inputs(dir);
+                let seen = if full || !manifest.groups.contains_key(&name) {
+                    Seen::New
+                } else if manifest.same_fingerprint(&name, &listing) {
+                    Seen::Same
+                } else {
+                    Seen::Moved(listing)
                 };
-                Some((dir.clone(), name, Some(same)))
+                Some((dir.clone(), name, seen))
             })
             .collect();
+        // Then by content, for folders whose metadata moved (a git checkout touches all).
+        let moved: Vec<&str> = checked
+            .iter()
+            .filter(|(_, _, s)| matches!(s, Seen::Moved(_)))
+            .map(|(_, n, _)| n.as_str())
+            .collect();
+        self.manifest.load_entries(moved)?;
+        let manifest = &self.manifest;
+        let checked: Vec<(PathBuf, String, Seen)> = checked
+            .into_par_iter()
+            .map(|(dir, name, seen)| {
+                let Seen::Moved(listing) = seen else {
+                    return Ok((dir, name, seen));
+                };
+                let entry = manifest
+                    .entry_ref(&name)
+                    .ok_or_else(|| Inconsistent(format!("the entry of {name}")))?;
+                let seen = match entry.unchanged(&dir, &listing) {
+                    Some(inputs) => Seen::Touched(inputs),
+                    None => Seen::New,
+                };
+                Ok((dir, name, seen))
+            })
+            .collect::<Result<_, Inconsistent>>()?;
         clock.lap("scan");
         let mut gone: Vec<String> = Vec::new();
         let mut todo: Vec<(PathBuf, String)> = Vec::new();
-        for (dir, name, state) in checked {
-            match state {
-                None => gone.push(name),
-                Some(Some(inputs)) => {
-                    if let Some(e) = self.manifest.groups.get_mut(&name) {
-                        e.inputs = inputs;
-                    }
-                }
-                Some(None) => todo.push((dir, name)),
+        for (dir, name, seen) in checked {
+            match seen {
+                Seen::Gone => gone.push(name),
+                Seen::Same | Seen::Moved(_) => {}
+                Seen::Touched(inputs) => self.manifest.refresh_inputs(&name, inputs),
+                Seen::New => todo.push((dir, name)),
             }
         }
         if let Scan::All = scan {
@@ -301,9 +393,24 @@ impl Site {
             ..BuildReport::default()
         };
         if todo.is_empty() && gone.is_empty() && !full && !changed_problems {
+            // Only refreshed mtimes, if anything, to remember.
+            let _ = self.manifest.save(&self.state);
             clock.lap("check");
             return Ok(self.finish(report, clock));
         }
+
+        // What the listings need (every summary) and what the changed groups had.
+        if full {
+            self.manifest.load_all_entries()?;
+        } else {
+            let known = todo
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .chain(gone.iter().map(String::as_str));
+            self.manifest.load_entries(known)?;
+        }
+        self.manifest.load_summaries()?;
+        clock.lap("read manifest");
 
         // Build the changed groups, in parallel, each in its own bounded memory.
         let cards_dir = self.state.join("cards");
@@ -323,7 +430,7 @@ impl Site {
             .map(|(dir, name)| {
                 (
                     name.clone(),
-                    build_group(&cx, dir, manifest.groups.get(name)),
+                    build_group(&cx, dir, manifest.entry_ref(name)),
                 )
             })
             .collect();
@@ -337,13 +444,13 @@ impl Site {
                 self.manifest.prompt_texts.insert(sha, text);
             }
             report.rebuilt += 1;
-            let old = self.manifest.groups.insert(name, b.entry.clone());
+            let old = self.manifest.insert(name, b.entry.clone())?;
             if let Some(old) = old {
                 report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
             }
         }
         for name in &gone {
-            if let Some(old) = self.manifest.groups.remove(name) {
+            if let Some(old) = self.manifest.remove(name)? {
                 report.removed += self.remove_stale(&output, &old, None)?;
             }
         }
@@ -360,6 +467,7 @@ impl Site {
         };
         let mut files = listing_files(&lcx, &self.manifest, &problems)?;
         files.extend(self.site_files());
+        clock.lap("render listings");
         let mut listings = BTreeMap::new();
         for f in files {
             let len = match f.bytes {
@@ -379,14 +487,13 @@ impl Site {
         {
             report.removed += usize::from(output.remove(path)?);
         }
-        clock.lap("listings");
+        clock.lap("write listings");
 
         if full {
             // Exactly what a clean build makes: no file of an older chorus or setting stays.
             let keep: BTreeSet<&Path> = self
                 .manifest
-                .groups
-                .values()
+                .entries()
                 .flat_map(|e| e.outputs.keys())
                 .chain(self.manifest.listings.keys())
                 .map(PathBuf::as_path)
@@ -394,8 +501,7 @@ impl Site {
             report.removed += output.prune(&keep)?;
             let cache_keep: BTreeSet<String> = self
                 .manifest
-                .groups
-                .values()
+                .entries()
                 .flat_map(|e| e.cache_keys.iter().cloned())
                 .collect();
             report.images.pruned = self.cache.prune(&cache_keep);
@@ -403,19 +509,15 @@ impl Site {
         }
         self.forget_unused_prompts();
         self.manifest.settings = settings;
+        self.manifest.mark_changed();
         // The manifest is only an accelerator: failing to save it costs time next build.
         let _ = self.manifest.save(&self.state);
-        clock.lap("write");
+        clock.lap("save manifest");
         Ok(self.finish(report, clock))
     }
 
     fn finish(&self, mut report: BuildReport, clock: Phases) -> BuildReport {
-        report.groups = self
-            .manifest
-            .groups
-            .values()
-            .filter(|e| e.summary.is_some())
-            .count();
+        report.groups = self.manifest.readable_groups();
         report.files = self.manifest.file_count();
         report.site_bytes = self.manifest.site_bytes();
         report.problems = self.manifest.problems();
@@ -477,9 +579,8 @@ impl Site {
         let dir = self.state.join("cards");
         let keep: BTreeSet<PathBuf> = self
             .manifest
-            .groups
-            .values()
-            .filter_map(|e| e.summary.as_ref())
+            .summaries()
+            .into_iter()
             .map(|s| card_path(&dir, &s.id))
             .collect();
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -492,9 +593,8 @@ impl Site {
     fn forget_unused_prompts(&mut self) {
         let used: BTreeSet<&str> = self
             .manifest
-            .groups
-            .values()
-            .filter_map(|e| e.summary.as_ref())
+            .summaries()
+            .into_iter()
             .map(|s| s.prompt_sha256.as_str())
             .collect();
         let unused: Vec<String> = self

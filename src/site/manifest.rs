@@ -1,14 +1,18 @@
 //! The build manifest in `<root>/.chorus-cache/site-<out>/`: what the last build of one
-//! output folder saw and made. Per group: its input files (length, mtime and SHA-256),
-//! the files it wrote, its problems and its [`GroupSummary`]; per listing page: the key of
-//! what it showed. A new `chorus build` process compares file metadata with it (content
-//! hashes only when the metadata differs) and rebuilds only what changed. It is an
-//! accelerator: a missing or unreadable manifest means a full build, never a wrong one.
+//! output folder saw and made. A small index (`index.bin`) holds, per group, a fingerprint
+//! of its input files' metadata, the count and size of what it wrote and its problems,
+//! plus the listing pages' keys; that is all an unchanged rebuild reads. The rest is kept
+//! in shards by group name, read only when needed: `entries/<xx>.bin` (per group: its
+//! input files with content hashes, the files it wrote, the cache files it uses) and
+//! `summaries/<xx>.bin` (per group: the [`GroupSummary`] the listings need). A build
+//! writes only the shards it changed. All files are bincode. It is an accelerator: a
+//! missing, unreadable or inconsistent manifest means a full build, never a wrong one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::images::{stat, SourceInfo};
@@ -17,28 +21,51 @@ use crate::fsutil::{write_rebuildable, TEMP_PREFIX};
 use crate::store::sha256_hex;
 
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
-const FORMAT: u32 = 1;
+/// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
+const FORMAT: u32 = 2;
+/// Shards per kind: a group's shard is the first byte of its name's SHA-256.
+const SHARDS: usize = 256;
 
+/// What every build reads: small, whatever the size of the history.
 #[derive(Debug, Default, Serialize, Deserialize)]
+struct IndexFile {
+    format: u32,
+    settings: String,
+    groups: BTreeMap<String, GroupIndex>,
+    prompt_texts: BTreeMap<String, String>,
+    runs_problems: Vec<String>,
+    listings: BTreeMap<PathBuf, (String, u64)>,
+}
+
+/// A group as the index knows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupIndex {
+    /// [`fingerprint`] of its input files' names, lengths and mtimes.
+    pub fingerprint: [u8; 16],
+    pub output_files: u64,
+    pub output_bytes: u64,
+    pub problems: Vec<String>,
+    /// Whether it holds a readable group (and so has a summary).
+    pub summary: bool,
+}
+
+/// The manifest of one output folder: the index in memory, the shards as far as read.
+#[derive(Debug, Default)]
 pub struct Manifest {
-    #[serde(default)]
-    pub format: u32,
-    /// Hash of everything every page depends on (theme, settings, chorus version): when
-    /// it changes, everything is rendered again.
-    #[serde(default)]
+    /// Hash of everything every page depends on (theme, settings, chorus build): when it
+    /// changes, everything is rendered again.
     pub settings: String,
     /// By the group's folder name under runs/.
-    #[serde(default)]
-    pub groups: BTreeMap<String, GroupEntry>,
+    pub groups: BTreeMap<String, GroupIndex>,
     /// Prompt texts by SHA-256, for the prompt-version pages.
-    #[serde(default)]
     pub prompt_texts: BTreeMap<String, String>,
     /// Problems with runs/ itself (links or special files beside the groups).
-    #[serde(default)]
     pub runs_problems: Vec<String>,
     /// Files the listings, exports and theme wrote: path → (key of what it shows, length).
-    #[serde(default)]
     pub listings: BTreeMap<PathBuf, (String, u64)>,
+    entries: Shards<GroupEntry>,
+    summaries: Shards<GroupSummary>,
+    index_dirty: bool,
 }
 
 /// One group folder as the last build saw it.
@@ -63,12 +90,16 @@ pub struct InputFile {
     pub mtime_ns: u128,
     pub sha256: String,
     /// For images: what identifying it found.
-    #[serde(default)]
     pub image: Option<SourceInfo>,
 }
 
 /// A group folder's files by metadata only: (name, length, mtime), sorted by name.
 pub type Listing = Vec<(String, u64, u128)>;
+
+/// The manifest does not match itself (a shard lost or from another build): the caller
+/// builds everything.
+#[derive(Debug)]
+pub struct Inconsistent(pub String);
 
 /// The folder's files by metadata, skipping hidden and temp files. Symlinks are listed
 /// (so a change to one is noticed) but `store` refuses to read through them.
@@ -94,6 +125,26 @@ pub fn list_inputs(dir: &Path) -> Listing {
         .collect();
     files.sort();
     files
+}
+
+/// A digest of a folder's files by metadata: equal digests mean no file was added,
+/// removed, resized or touched.
+pub fn fingerprint<'a>(files: impl IntoIterator<Item = (&'a str, u64, u128)>) -> [u8; 16] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (name, len, mtime) in files {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(len.to_le_bytes());
+        h.update(mtime.to_le_bytes());
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    out
+}
+
+pub fn listing_fingerprint(listing: &Listing) -> [u8; 16] {
+    fingerprint(listing.iter().map(|(n, l, m)| (n.as_str(), *l, *m)))
 }
 
 impl GroupEntry {
@@ -133,39 +184,177 @@ impl GroupEntry {
     pub fn output_bytes(&self) -> u64 {
         self.outputs.values().sum()
     }
+
+    fn index(&self) -> GroupIndex {
+        GroupIndex {
+            fingerprint: fingerprint(
+                self.inputs
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.len, f.mtime_ns)),
+            ),
+            output_files: self.outputs.len() as u64,
+            output_bytes: self.output_bytes(),
+            problems: self.problems.clone(),
+            summary: self.summary.is_some(),
+        }
+    }
 }
 
 impl Manifest {
-    pub fn path(state_dir: &Path) -> PathBuf {
-        state_dir.join("manifest.json")
+    fn index_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("index.bin")
     }
 
-    /// The last build's manifest, or an empty one (a full build) when there is none or it
-    /// cannot be read or is of another format.
+    /// The last build's index (shards are read when asked for), or an empty manifest (a
+    /// full build) when there is none or it cannot be read or is of another format.
     pub fn load(state_dir: &Path) -> Manifest {
-        std::fs::read(Self::path(state_dir))
+        let index = std::fs::read(Self::index_path(state_dir))
             .ok()
-            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
-            .filter(|m| m.format == FORMAT)
-            .unwrap_or_default()
+            .and_then(|b| bincode::deserialize::<IndexFile>(&b).ok())
+            .filter(|m| m.format == FORMAT);
+        let Some(index) = index else {
+            return Manifest::empty(state_dir);
+        };
+        Manifest {
+            settings: index.settings,
+            groups: index.groups,
+            prompt_texts: index.prompt_texts,
+            runs_problems: index.runs_problems,
+            listings: index.listings,
+            entries: Shards::new(state_dir.join("entries")),
+            summaries: Shards::new(state_dir.join("summaries")),
+            index_dirty: false,
+        }
     }
 
-    /// Saves without fsync: losing it costs one full build, not correctness.
-    pub fn save(&mut self, state_dir: &Path) -> std::io::Result<()> {
-        self.format = FORMAT;
-        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        write_rebuildable(&Self::path(state_dir), &bytes).map(|_| ())
+    /// An empty manifest, whose shards on disk are ignored and replaced when saved: what
+    /// a full build starts from when the last one is unknown.
+    pub fn empty(state_dir: &Path) -> Manifest {
+        Manifest {
+            entries: Shards::fresh(state_dir.join("entries")),
+            summaries: Shards::fresh(state_dir.join("summaries")),
+            index_dirty: true,
+            ..Manifest::default()
+        }
     }
 
-    /// Summaries of every readable group, newest first.
-    pub fn summaries(&self) -> Vec<&GroupSummary> {
-        let mut all: Vec<&GroupSummary> = self
+    /// Whether the group's folder is, by metadata, exactly as the last build saw it.
+    pub fn same_fingerprint(&self, name: &str, listing: &Listing) -> bool {
+        self.groups
+            .get(name)
+            .is_some_and(|g| g.fingerprint == listing_fingerprint(listing))
+    }
+
+    /// Reads the entries of these groups (the ones about to be looked at closely).
+    pub fn load_entries<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), Inconsistent> {
+        self.entries.load(names)?;
+        Ok(())
+    }
+
+    /// Reads every group's entry (a full build: its outputs say what to keep).
+    pub fn load_all_entries(&mut self) -> Result<(), Inconsistent> {
+        self.entries.load_all()?;
+        let mismatch = self
             .groups
-            .values()
-            .filter_map(|e| e.summary.as_ref())
-            .collect();
+            .keys()
+            .find(|name| self.entries.get(name).is_none());
+        if let Some(name) = mismatch {
+            return Err(Inconsistent(format!("the entry of {name}")));
+        }
+        if self.entries.values().count() != self.groups.len() {
+            return Err(Inconsistent("entries of unknown groups".into()));
+        }
+        Ok(())
+    }
+
+    /// Reads every group's summary (the listings are about to be made).
+    pub fn load_summaries(&mut self) -> Result<(), Inconsistent> {
+        self.summaries.load_all()?;
+        let mismatch = self
+            .groups
+            .iter()
+            .find(|(name, g)| g.summary != self.summaries.get(name).is_some());
+        if let Some((name, _)) = mismatch {
+            return Err(Inconsistent(format!("the summary of {name}")));
+        }
+        if self.summaries.values().count() != self.readable_groups() {
+            return Err(Inconsistent("summaries of unknown groups".into()));
+        }
+        Ok(())
+    }
+
+    /// The group's entry (read by [`Manifest::load_entries`]), with its summary if read.
+    pub fn entry(&self, name: &str) -> Option<GroupEntry> {
+        let mut e = self.entries.get(name)?.clone();
+        e.summary = self.summaries.get(name).cloned();
+        Some(e)
+    }
+
+    /// Same as [`Manifest::entry`], without the summary and without copying.
+    pub fn entry_ref(&self, name: &str) -> Option<&GroupEntry> {
+        self.entries.get(name)
+    }
+
+    /// The group's inputs are unchanged but their mtimes moved.
+    pub fn refresh_inputs(&mut self, name: &str, inputs: Vec<InputFile>) {
+        if let Some(e) = self.entries.get_mut(name) {
+            e.inputs = inputs;
+            let fp = e.index().fingerprint;
+            if let Some(g) = self.groups.get_mut(name) {
+                g.fingerprint = fp;
+            }
+            self.index_dirty = true;
+        }
+    }
+
+    /// Records a built group; returns what the last build had.
+    pub fn insert(
+        &mut self,
+        name: String,
+        mut entry: GroupEntry,
+    ) -> Result<Option<GroupEntry>, Inconsistent> {
+        let old = self.remove(&name)?;
+        self.groups.insert(name.clone(), entry.index());
+        match entry.summary.take() {
+            Some(s) => self.summaries.insert(name.clone(), s),
+            None => {
+                self.summaries.remove(&name);
+            }
+        }
+        self.entries.insert(name, entry);
+        self.index_dirty = true;
+        Ok(old)
+    }
+
+    /// Forgets a group; returns what the last build had.
+    pub fn remove(&mut self, name: &str) -> Result<Option<GroupEntry>, Inconsistent> {
+        self.entries.load([name])?;
+        self.summaries.load([name])?;
+        let index = self.groups.remove(name);
+        let summary = self.summaries.remove(name);
+        let entry = self.entries.remove(name);
+        self.index_dirty |= index.is_some();
+        if index.is_some()
+            && (entry.is_none() || index.as_ref().is_some_and(|i| i.summary) != summary.is_some())
+        {
+            return Err(Inconsistent(format!("the entry of {name}")));
+        }
+        Ok(entry.map(|e| GroupEntry { summary, ..e }))
+    }
+
+    /// Summaries of every readable group, newest first (after [`Manifest::load_summaries`]).
+    pub fn summaries(&self) -> Vec<&GroupSummary> {
+        let mut all: Vec<&GroupSummary> = self.summaries.values().collect();
         all.par_sort_by(|a, b| GroupSummary::newest_first(a, b));
         all
+    }
+
+    /// Every loaded entry (all of them after a full build, which rebuilds every group).
+    pub fn entries(&self) -> impl Iterator<Item = &GroupEntry> {
+        self.entries.values()
     }
 
     /// Every problem, folder by folder.
@@ -181,17 +370,186 @@ impl Manifest {
             .collect()
     }
 
+    pub fn readable_groups(&self) -> usize {
+        self.groups.values().filter(|g| g.summary).count()
+    }
+
     /// Total bytes of the output folder as this manifest knows it.
     pub fn site_bytes(&self) -> u64 {
-        self.groups
-            .values()
-            .map(GroupEntry::output_bytes)
-            .sum::<u64>()
+        self.groups.values().map(|g| g.output_bytes).sum::<u64>()
             + self.listings.values().map(|(_, len)| len).sum::<u64>()
     }
 
     pub fn file_count(&self) -> usize {
-        self.groups.values().map(|e| e.outputs.len()).sum::<usize>() + self.listings.len()
+        self.groups
+            .values()
+            .map(|g| g.output_files as usize)
+            .sum::<usize>()
+            + self.listings.len()
+    }
+
+    pub fn mark_changed(&mut self) {
+        self.index_dirty = true;
+    }
+
+    /// Writes the shards that changed, then the index. Without fsync: losing it costs one
+    /// full build, not correctness (a shard newer than its index is noticed).
+    pub fn save(&mut self, state_dir: &Path) -> std::io::Result<()> {
+        self.entries.save()?;
+        self.summaries.save()?;
+        if !self.index_dirty {
+            return Ok(());
+        }
+        let index = IndexFile {
+            format: FORMAT,
+            settings: self.settings.clone(),
+            groups: self.groups.clone(),
+            prompt_texts: self.prompt_texts.clone(),
+            runs_problems: self.runs_problems.clone(),
+            listings: self.listings.clone(),
+        };
+        let bytes = bincode::serialize(&index).map_err(std::io::Error::other)?;
+        write_rebuildable(&Self::index_path(state_dir), &bytes)?;
+        self.index_dirty = false;
+        Ok(())
+    }
+}
+
+/// Per-group records kept in [`SHARDS`] files, read and written a shard at a time.
+#[derive(Debug)]
+struct Shards<T> {
+    dir: PathBuf,
+    loaded: BTreeMap<u8, BTreeMap<String, T>>,
+    dirty: BTreeSet<u8>,
+}
+
+impl<T> Default for Shards<T> {
+    fn default() -> Self {
+        Shards {
+            dir: PathBuf::new(),
+            loaded: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+}
+
+fn shard_path(dir: &Path, shard: u8) -> PathBuf {
+    dir.join(format!("{shard:02x}.bin"))
+}
+
+fn shard_of(name: &str) -> u8 {
+    use sha2::Digest;
+    sha2::Sha256::digest(name.as_bytes())[0]
+}
+
+impl<T: Serialize + DeserializeOwned + Send> Shards<T> {
+    fn new(dir: PathBuf) -> Shards<T> {
+        Shards {
+            dir,
+            loaded: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Every shard known empty (and to be written so), whatever is on disk.
+    fn fresh(dir: PathBuf) -> Shards<T> {
+        let all = (0..SHARDS as u16).map(|s| s as u8);
+        Shards {
+            dir,
+            loaded: all.clone().map(|s| (s, BTreeMap::new())).collect(),
+            dirty: all.collect(),
+        }
+    }
+
+    fn path(&self, shard: u8) -> PathBuf {
+        shard_path(&self.dir, shard)
+    }
+
+    fn load<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<(), Inconsistent> {
+        let wanted: BTreeSet<u8> = names
+            .into_iter()
+            .map(shard_of)
+            .filter(|s| !self.loaded.contains_key(s))
+            .collect();
+        self.read(wanted.into_iter().collect())
+    }
+
+    fn load_all(&mut self) -> Result<(), Inconsistent> {
+        let wanted: Vec<u8> = (0..SHARDS as u16)
+            .map(|s| s as u8)
+            .filter(|s| !self.loaded.contains_key(s))
+            .collect();
+        self.read(wanted)
+    }
+
+    fn read(&mut self, shards: Vec<u8>) -> Result<(), Inconsistent> {
+        let dir = &self.dir;
+        let read: Vec<(u8, Result<BTreeMap<String, T>, Inconsistent>)> = shards
+            .into_par_iter()
+            .map(|s| {
+                let path = shard_path(dir, s);
+                let map = match std::fs::read(&path) {
+                    Ok(bytes) => bincode::deserialize(&bytes)
+                        .map_err(|e| Inconsistent(format!("{}: {e}", path.display()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+                    Err(e) => Err(Inconsistent(format!("{}: {e}", path.display()))),
+                };
+                (s, map)
+            })
+            .collect();
+        for (s, map) in read {
+            self.loaded.insert(s, map?);
+        }
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Option<&T> {
+        self.loaded.get(&shard_of(name))?.get(name)
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut T> {
+        let s = shard_of(name);
+        let v = self.loaded.get_mut(&s)?.get_mut(name)?;
+        self.dirty.insert(s);
+        Some(v)
+    }
+
+    /// The shard must have been read (or the old records in it would be lost on save):
+    /// [`Manifest::remove`] reads it first.
+    fn insert(&mut self, name: String, value: T) {
+        let s = shard_of(&name);
+        self.loaded.entry(s).or_default().insert(name, value);
+        self.dirty.insert(s);
+    }
+
+    fn remove(&mut self, name: &str) -> Option<T> {
+        let s = shard_of(name);
+        let v = self.loaded.get_mut(&s)?.remove(name);
+        if v.is_some() {
+            self.dirty.insert(s);
+        }
+        v
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.loaded.values().flat_map(BTreeMap::values)
+    }
+
+    fn save(&mut self) -> std::io::Result<()> {
+        for s in std::mem::take(&mut self.dirty) {
+            let path = self.path(s);
+            match self.loaded.get(&s).filter(|m| !m.is_empty()) {
+                Some(map) => {
+                    let bytes = bincode::serialize(map).map_err(std::io::Error::other)?;
+                    write_rebuildable(&path, &bytes)?;
+                }
+                None => match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                },
+            }
+        }
+        Ok(())
     }
 }
 

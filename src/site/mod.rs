@@ -80,6 +80,9 @@ pub struct BuildReport {
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
+/// When set, `build` prints how long each phase took (for the benchmarks).
+pub const TIMINGS_ENV: &str = "CHORUS_BUILD_TIMINGS";
+
 /// GitHub Pages publishes sites of at most 1 GB.
 pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
 /// Overrides [`PAGES_LIMIT_BYTES`] (in bytes), for a host with another limit.
