@@ -601,12 +601,7 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         eprintln!("warning: {p}");
     }
     if std::env::var_os(site::TIMINGS_ENV).is_some() {
-        let laps: Vec<String> = report
-            .timings
-            .iter()
-            .map(|(name, d)| format!("{name} {} ms", d.as_millis()))
-            .collect();
-        eprintln!("Phases: {}.", laps.join(", "));
+        eprintln!("{}", site::phases_line(&report.timings).trim_start());
     }
     let index = report.out.join("index.html");
     eprintln!(

@@ -60,8 +60,8 @@ pub struct SiteConfig {
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Originals {
-    /// A JPEG (quality 85) of the full image; a source that is already JPEG or WebP is
-    /// copied as it is.
+    /// A JPEG (quality 85) of the full image, or the original when it is smaller; a
+    /// source that is already JPEG or WebP is copied as it is.
     #[default]
     Web,
     /// The original bytes, as they are in runs/.

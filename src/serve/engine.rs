@@ -112,12 +112,15 @@ impl Engine {
                 } else {
                     format!("{} group(s)", r.groups)
                 };
-                let summary = format!(
+                let mut summary = format!(
                     "Rebuilt {what} in {} ms ({} written, {} removed).",
                     started.elapsed().as_millis(),
                     r.written,
                     r.removed
                 );
+                if std::env::var_os(crate::site::TIMINGS_ENV).is_some() {
+                    summary += &crate::site::phases_line(&r.timings);
+                }
                 let status = self.built_status();
                 Some(self.finish(status, summary, r.written + r.removed > 0))
             }

@@ -157,12 +157,23 @@ pub fn listing_files(
 
     // Each Artist, in the order of the newest group, then those only in older groups.
     let artists = artist_order(&groups);
-    for a in &artists {
-        let mine: Vec<&GroupSummary> = oldest_first
-            .iter()
-            .copied()
-            .filter(|g| g.has_artist(&a.slug))
-            .collect();
+    // Their profiles span the whole history: made in parallel, the slowest part here.
+    let all_mine: Vec<Vec<&GroupSummary>> = artists
+        .par_iter()
+        .map(|a| {
+            oldest_first
+                .iter()
+                .copied()
+                .filter(|g| g.has_artist(&a.slug))
+                .collect()
+        })
+        .collect();
+    let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
+        .par_iter()
+        .zip(&all_mine)
+        .map(|(a, mine)| profile_of(mine, &a.slug).map(Box::new))
+        .collect();
+    for ((a, mine), profile) in artists.iter().zip(all_mine).zip(&mut profiles) {
         let seg = model::path_segment(&a.slug);
         for slot in paginate(mine.len(), cx.per_page, &a.url, |k| {
             format!("artists/{seg}/{k}.html")
@@ -174,8 +185,7 @@ pub fn listing_files(
             let (listing, profile) = if newest {
                 let mut full = a.clone();
                 full.totals = Some(totals(&mine, &a.slug));
-                let profile = profile_of(&mine, &a.slug).map(Box::new);
-                (full, profile)
+                (full, profile.take())
             } else {
                 (a.clone(), None)
             };

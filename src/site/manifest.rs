@@ -410,6 +410,8 @@ impl Manifest {
         };
         let bytes = bincode::serialize(&index).map_err(std::io::Error::other)?;
         write_rebuildable(&Self::index_path(state_dir), &bytes)?;
+        // What format 1 kept: one JSON file, now stale.
+        let _ = std::fs::remove_file(state_dir.join("manifest.json"));
         self.index_dirty = false;
         Ok(())
     }

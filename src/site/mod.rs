@@ -83,6 +83,15 @@ pub struct BuildReport {
 /// When set, `build` prints how long each phase took (for the benchmarks).
 pub const TIMINGS_ENV: &str = "CHORUS_BUILD_TIMINGS";
 
+/// " Phases: scan 3 ms, …." for the [`TIMINGS_ENV`] output.
+pub fn phases_line(laps: &[(&'static str, std::time::Duration)]) -> String {
+    let laps: Vec<String> = laps
+        .iter()
+        .map(|(name, d)| format!("{name} {:.1} ms", d.as_secs_f64() * 1000.0))
+        .collect();
+    format!(" Phases: {}.", laps.join(", "))
+}
+
 /// GitHub Pages publishes sites of at most 1 GB.
 pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
 /// Overrides [`PAGES_LIMIT_BYTES`] (in bytes), for a host with another limit.
@@ -103,7 +112,7 @@ pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Opt
             "originals = \"copy\" publishes every image as it is in runs/"
         }
         crate::config::Originals::Web => {
-            "originals = \"web\" publishes a JPEG of every full-size image"
+            "originals = \"web\" publishes a JPEG of every full-size image (or the original, when smaller)"
         }
         crate::config::Originals::None => "originals = \"none\" already publishes thumbnails only",
     };

@@ -30,14 +30,25 @@ pub fn dominant_colours(pixels: &[[u8; 3]], k: usize) -> Vec<Swatch> {
     }
     let mut centres: Vec<[f64; 3]> = median_cut(pixels, k).iter().map(|b| mean(b)).collect();
     let mut counts = vec![0usize; centres.len()];
+    // Each distinct colour once, with its count: the same sums (whole numbers, exact in
+    // f64) for a fraction of the work, since pooled palettes repeat each swatch ~100 times.
+    let mut distinct: Vec<[u8; 3]> = pixels.to_vec();
+    distinct.sort_unstable();
+    let mut weighted: Vec<([u8; 3], usize)> = Vec::new();
+    for p in distinct {
+        match weighted.last_mut() {
+            Some((q, n)) if *q == p => *n += 1,
+            _ => weighted.push((p, 1)),
+        }
+    }
     for _ in 0..KMEANS_STEPS {
         let mut sums = vec![[0f64; 3]; centres.len()];
         counts.iter_mut().for_each(|c| *c = 0);
-        for p in pixels {
-            let i = nearest(&centres, to_f(*p));
-            counts[i] += 1;
+        for &(p, n) in &weighted {
+            let i = nearest(&centres, to_f(p));
+            counts[i] += n;
             for c in 0..3 {
-                sums[i][c] += f64::from(p[c]);
+                sums[i][c] += f64::from(p[c]) * n as f64;
             }
         }
         for (i, centre) in centres.iter_mut().enumerate() {
