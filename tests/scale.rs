@@ -90,6 +90,11 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     assert_eq!(ids.len(), 3);
     let first = build(&p);
     assert!(first.contains("3 rebuilt"), "{first}");
+    // Each blind page leads to the next older group's; the oldest leads nowhere.
+    let blind = |id: &str| p.read(&format!("site/groups/{id}/blind.html"));
+    let next_blind = |id: &str| format!("href=\"../../groups/{id}/blind.html\">Next group, blind");
+    assert!(blind(&ids[2]).contains(&next_blind(&ids[1])));
+    assert!(!blind(&ids[0]).contains("Next group, blind"));
 
     // Nothing changed: nothing is built or written.
     let again = build(&p);
@@ -114,6 +119,9 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     assert!(p
         .read(&format!("site/groups/{}/index.html", new[0]))
         .contains("offline-minimalist"));
+    // The group after the removed one now leads past it.
+    assert!(blind(&new[0]).contains(&next_blind(&ids[2])));
+    assert!(blind(&ids[2]).contains(&next_blind(&ids[0])));
     assert_equals_clean_build(&p, "after adding, editing and removing groups");
 
     // The same file contents under new mtimes (a git checkout): nothing is rebuilt.

@@ -323,6 +323,15 @@ console.log("blind");
   if (!leaks) note(`blind: ${attrs.length} attributes and ${urls.length} URLs, none names an Artist`);
   const html = fs.readFileSync(path.join(fx.site, fx.blind), "utf8");
   if (!/Reveal all/.test(html)) fail("blind: no “Reveal all”");
+  // The fixture's blind page is the newest group's: it leads to the next older one's.
+  await page.goto(pages.blind, { waitUntil: "load" });
+  const [nav] = await Promise.all([
+    page.waitForNavigation({ waitUntil: "load" }).catch(() => null),
+    page.evaluate(() => [...document.querySelectorAll("a")].find((a) => /Next group, blind/.test(a.textContent))?.click()),
+  ]);
+  const landed = page.url();
+  if (!nav || !nav.ok() || !/\/blind\.html$/.test(landed) || landed === pages.blind) fail(`blind: “Next group, blind” led to ${landed}`);
+  else note(`blind: “Next group, blind” leads to ${landed.replace(base, "")}`);
   await page.close();
 }
 
