@@ -47,6 +47,8 @@ pub struct GroupIndex {
     pub problems: Vec<String>,
     /// Whether it holds a readable group (and so has a summary).
     pub summary: bool,
+    /// The next older group's id when the pages were made: the blind page links there.
+    pub next_blind: Option<String>,
 }
 
 /// The manifest of one output folder: the index in memory, the shards as far as read.
@@ -81,6 +83,9 @@ pub struct GroupEntry {
     pub problems: Vec<String>,
     /// `None` when the folder holds no readable group.
     pub summary: Option<GroupSummary>,
+    /// The next older group's id when the pages were made: the blind page links there.
+    #[serde(default)]
+    pub next_blind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +201,7 @@ impl GroupEntry {
             output_bytes: self.output_bytes(),
             problems: self.problems.clone(),
             summary: self.summary.is_some(),
+            next_blind: self.next_blind.clone(),
         }
     }
 }
@@ -350,6 +356,11 @@ impl Manifest {
         let mut all: Vec<&GroupSummary> = self.summaries.values().collect();
         all.par_sort_by(|a, b| GroupSummary::newest_first(a, b));
         all
+    }
+
+    /// Every summary with its group's folder name (after [`Manifest::load_summaries`]).
+    pub fn named_summaries(&self) -> impl Iterator<Item = (&str, &GroupSummary)> {
+        self.summaries.named()
     }
 
     /// Every loaded entry (all of them after a full build, which rebuilds every group).
@@ -531,6 +542,12 @@ impl<T: Serialize + DeserializeOwned + Send> Shards<T> {
             self.dirty.insert(s);
         }
         v
+    }
+
+    fn named(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.loaded
+            .values()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
     }
 
     fn values(&self) -> impl Iterator<Item = &T> {
