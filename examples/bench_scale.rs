@@ -12,8 +12,10 @@
 //! Options: --sizes N,N,… (runs; 1000,10000,50000), --photo (2 MB photograph-like PNGs at
 //! the first size instead of the offline Brush's ~40 KB ones), --dir DIR
 //! (/tmp/chorus-scale), --no-serve, --chorus PATH (the binary to measure; the release build
-//! by default). Each build is the real `chorus build` in its own process, so its peak RSS
-//! is its own.
+//! by default), --reuse (keep a history an earlier run left in DIR: the first build is then
+//! not cold, since the images are cached, but the other figures hold). Each build is the
+//! real `chorus build` in its own process, so its peak RSS is its own; it runs with
+//! CHORUS_BUILD_TIMINGS set, and its phases are printed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -46,6 +48,7 @@ struct Args {
     dir: PathBuf,
     serve: bool,
     chorus: Option<PathBuf>,
+    reuse: bool,
 }
 
 fn parse_args() -> Args {
@@ -55,6 +58,7 @@ fn parse_args() -> Args {
         dir: std::env::temp_dir().join("chorus-scale"),
         serve: true,
         chorus: None,
+        reuse: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -71,6 +75,7 @@ fn parse_args() -> Args {
             "--photo" => a.photo = true,
             "--dir" => a.dir = it.next().expect("--dir DIR").into(),
             "--no-serve" => a.serve = false,
+            "--reuse" => a.reuse = true,
             other => panic!("unknown option {other}; see the top of examples/bench_scale.rs"),
         }
     }
@@ -89,7 +94,16 @@ fn main() {
             .dir
             .join(format!("{runs}{}", if photo { "-photo" } else { "" }));
         let t = Instant::now();
-        let groups = write_history(&root, runs / ARTISTS.len(), photo);
+        let reused = args.reuse && root.join("runs").is_dir();
+        let groups = if reused {
+            std::fs::read_dir(root.join("runs"))
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .count()
+        } else {
+            write_history(&root, runs / ARTISTS.len(), photo)
+        };
         eprintln!(
             "history: {} groups × {} runs in {} ({:.0} s)",
             groups,
@@ -98,7 +112,16 @@ fn main() {
             t.elapsed().as_secs_f64()
         );
         let cold = child_build(&root);
-        eprintln!("  cold build {:.1} s, {} MB", cold.secs, cold.rss_mb);
+        eprintln!(
+            "  {} build {:.1} s, {} MB",
+            if reused {
+                "first (images cached)"
+            } else {
+                "cold"
+            },
+            cold.secs,
+            cold.rss_mb
+        );
         let unchanged = child_build(&root);
         let (site_bytes, largest) = site_sizes(&root.join("site"));
         add_group(&root, groups, photo);
@@ -111,8 +134,9 @@ fn main() {
         };
         let largest_page = format!("{} ({})", human(largest.1), largest.0);
         let row = format!(
-            "| {runs}{} | {:.1} s ({:.2} ms/run) | {} MB | {:.2} s | {:.2} s ({} MB) | {} | {} | {} | {} |",
+            "| {runs}{}{} | {:.1} s ({:.2} ms/run) | {} MB | {:.2} s | {:.2} s ({} MB) | {} | {} | {} | {} |",
             if photo { " (2 MB photos)" } else { "" },
+            if reused { ", images cached" } else { "" },
             cold.secs,
             cold.secs * 1000.0 / runs as f64,
             cold.rss_mb,
@@ -147,6 +171,7 @@ fn child_build(root: &Path) -> Measured {
         .arg("--root")
         .arg(root)
         .arg("build")
+        .env("CHORUS_BUILD_TIMINGS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -175,7 +200,10 @@ fn child_build(root: &Path) -> Measured {
     let secs = t.elapsed().as_secs_f64();
     let log = log.join().unwrap_or_default();
     assert!(status.success(), "build failed: {log}");
-    if let Some(line) = log.lines().find(|l| l.starts_with("Built ")) {
+    for line in log
+        .lines()
+        .filter(|l| l.starts_with("Built ") || l.starts_with("Phases: "))
+    {
         eprintln!("    {line}");
     }
     Measured {

@@ -658,9 +658,10 @@ fn predicted_neighbours(
         .map(|(_, n)| n.as_str())
         .chain(gone.iter().map(String::as_str))
         .collect();
-    let known = manifest.named_summaries().filter_map(|(name, s)| {
-        (!changed.contains(name)).then(|| (s.order.clone(), s.id.clone(), name.to_string()))
-    });
+    let known = manifest
+        .named_summaries()
+        .filter(|(name, _)| !changed.contains(name))
+        .map(|(name, s)| (s.order.clone(), s.id.clone(), name.to_string()));
     let fresh: Vec<(String, String, String)> = todo
         .par_iter()
         .filter_map(|(dir, name)| {

@@ -446,6 +446,9 @@ impl<T> Default for Shards<T> {
     }
 }
 
+/// One shard's records, by group folder name.
+type Shard<T> = BTreeMap<String, T>;
+
 fn shard_path(dir: &Path, shard: u8) -> PathBuf {
     dir.join(format!("{shard:02x}.bin"))
 }
@@ -497,7 +500,7 @@ impl<T: Serialize + DeserializeOwned + Send> Shards<T> {
 
     fn read(&mut self, shards: Vec<u8>) -> Result<(), Inconsistent> {
         let dir = &self.dir;
-        let read: Vec<(u8, Result<BTreeMap<String, T>, Inconsistent>)> = shards
+        let read: Vec<(u8, Result<Shard<T>, Inconsistent>)> = shards
             .into_par_iter()
             .map(|s| {
                 let path = shard_path(dir, s);
