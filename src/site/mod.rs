@@ -15,6 +15,7 @@ pub mod listing;
 pub mod manifest;
 pub mod markdown;
 pub mod model;
+pub mod ratings;
 pub mod summary;
 pub mod theme;
 
