@@ -1,6 +1,7 @@
 //! The blind page's view of a group: the columns in a shuffled order under neutral labels
 //! ("Artist C"), images under content-derived names. No URL, file name, alt text or
-//! attribute of the page names an Artist; the names appear only as revealed text.
+//! attribute of the page names an Artist; the names appear only as revealed text. Votes
+//! name images by their token, a hash of the group and the image's content.
 
 use serde::Serialize;
 
@@ -24,6 +25,8 @@ pub struct BlindRun<'a> {
     pub brush_name: &'a str,
     /// 1-based column of the named view (`index.html#col-N`).
     pub column: usize,
+    /// The image's opaque name in votes ([`crate::store::votes::blind_token`]).
+    pub token: Option<String>,
 }
 
 /// The group's columns in blind order.
@@ -55,6 +58,10 @@ pub fn blind_runs<'a>(analysis: &'a GroupAnalysis, group: &'a GroupView) -> Vec<
                 artist_name: &run.artist_name,
                 brush_name: &run.brush_name,
                 column: i + 1,
+                token: run
+                    .image
+                    .as_ref()
+                    .map(|img| crate::store::votes::blind_token(&group.id, &img.sha256)),
             };
             (c.blind_order, blind)
         })

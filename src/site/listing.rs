@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::analysis::{self, GroupNumbers, RunStats};
 use super::group::read_card;
+use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
 use super::summary::{GroupCard, GroupSummary, RunCard};
@@ -103,6 +104,9 @@ struct ArtistListing {
     url: String,
     /// Only on the newest page and the Artists index, where it changes with every group.
     totals: Option<ArtistTotals>,
+    /// Its row of the overall leaderboard, on its newest page, when it has votes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<leaderboard::Row>,
 }
 
 #[derive(Serialize)]
@@ -155,8 +159,15 @@ pub fn listing_files(
         });
     }
 
+    let mut versions: Vec<&str> = Vec::new();
+    for g in &groups {
+        if !versions.contains(&g.prompt_version.as_str()) {
+            versions.push(&g.prompt_version);
+        }
+    }
     // Each Artist, in the order of the newest group, then those only in older groups.
     let artists = artist_order(&groups);
+    let boards = leaderboards(cx, &groups, &versions, &artists);
     for a in &artists {
         let mine: Vec<&GroupSummary> = oldest_first
             .iter()
@@ -174,6 +185,10 @@ pub fn listing_files(
             let (listing, profile) = if newest {
                 let mut full = a.clone();
                 full.totals = Some(totals(&mine, &a.slug));
+                full.rating = boards
+                    .first()
+                    .and_then(|b| b.rows.iter().find(|r| r.slug == a.slug))
+                    .cloned();
                 let profile = profile_of(&mine, &a.slug).map(Box::new);
                 (full, profile)
             } else {
@@ -190,12 +205,6 @@ pub fn listing_files(
     }
 
     // Each prompt version, newest first by its newest group.
-    let mut versions: Vec<&str> = Vec::new();
-    for g in &groups {
-        if !versions.contains(&g.prompt_version.as_str()) {
-            versions.push(&g.prompt_version);
-        }
-    }
     let mut prompt_listings = Vec::new();
     for v in &versions {
         let mine: Vec<&GroupSummary> = oldest_first
@@ -277,6 +286,12 @@ pub fn listing_files(
     ctx.insert("prompts", &prompt_listings);
     always("prompts/index.html", "prompts.html", ctx)?;
     always("404.html", "404.html", tera::Context::new())?;
+    for b in &boards {
+        let mut ctx = tera::Context::new();
+        ctx.insert("board", b);
+        ctx.insert("boards", &board_links(&boards));
+        always(&b.url.clone(), leaderboard::TEMPLATE, ctx)?;
+    }
 
     files.push(fresh("runs.json", exports::runs_index(&groups)));
     files.push(fresh(
@@ -296,6 +311,53 @@ pub fn listing_files(
         files.push(fresh(&path, bytes));
     }
     Ok(files)
+}
+
+/// The leaderboards, when the theme has a template for them.
+fn leaderboards(
+    cx: &ListingContext,
+    groups: &[&GroupSummary],
+    versions: &[&str],
+    artists: &[ArtistListing],
+) -> Vec<leaderboard::Board> {
+    if !cx
+        .theme
+        .tera
+        .get_template_names()
+        .any(|n| n == leaderboard::TEMPLATE)
+    {
+        return Vec::new();
+    }
+    let names = artists
+        .iter()
+        .map(|a| {
+            let named = leaderboard::Named {
+                name: a.name.clone(),
+                url: a.url.clone(),
+            };
+            (a.slug.clone(), named)
+        })
+        .collect();
+    leaderboard::boards(groups, versions, &names)
+}
+
+/// Every leaderboard as a link: (label, url, votes).
+fn board_links(boards: &[leaderboard::Board]) -> Vec<serde_json::Value> {
+    boards
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "label": b.version.as_deref().map_or("All prompt versions".to_string(), |v| format!("Prompt {v}")),
+                "url": b.url,
+                "votes": b.votes,
+            })
+        })
+        .collect()
+}
+
+/// A prompt version's leaderboard, for its page (themes without leaderboards ignore it).
+fn leaderboard_link(version: &str) -> String {
+    leaderboard::url(Some(version))
 }
 
 fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
@@ -453,6 +515,7 @@ impl Job<'_> {
                         "text_variants": text_variants,
                         "columns": columns,
                         "rows": rows,
+                        "leaderboard": leaderboard_link(version),
                     }),
                 );
                 ctx.insert("analysis", analysis);
@@ -494,6 +557,7 @@ fn artist_order(newest_first: &[&GroupSummary]) -> Vec<ArtistListing> {
                     provider: r.provider.clone(),
                     url: model::artist_url(&r.slug),
                     totals: None,
+                    rating: None,
                 });
             }
         }

@@ -11,6 +11,7 @@ pub mod exports;
 pub mod group;
 pub mod images;
 pub mod incremental;
+pub mod leaderboard;
 pub mod listing;
 pub mod manifest;
 pub mod markdown;
