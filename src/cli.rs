@@ -757,8 +757,22 @@ fn check(root: &Path) -> Result<u8> {
         Err(ps) => ps.iter().map(ToString::to_string).collect(),
     };
     // Only the counts are kept, so a long history is checked in little memory.
-    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| Some(g.runs.len()));
+    // Votes are checked against their group's images, as the build counts them.
+    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| {
+        Some((g.runs.len(), store::votes::check_group_votes(&g)))
+    });
     problems.extend(store_problems.iter().map(ToString::to_string));
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    for (_, vote_problems) in &runs {
+        problems.extend(vote_problems.iter().map(|p| {
+            store::votes::VoteProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        }));
+    }
+    let runs: Vec<usize> = runs.iter().map(|(n, _)| *n).collect();
     for p in &problems {
         eprintln!("{p}");
     }

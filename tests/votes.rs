@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chorus::store::{sha256_hex, votes::blind_token};
+use chorus::store::{sha256_hex, votes::vote_token};
 use common::TestProject;
 
 const ARTISTS: [&str; 4] = [
@@ -31,7 +31,7 @@ fn tokens(p: &TestProject, group: &str) -> BTreeMap<&'static str, String> {
         .iter()
         .map(|slug| {
             let bytes = std::fs::read(p.path(&format!("runs/{group}/{slug}.png"))).unwrap();
-            let token = blind_token(group, &sha256_hex(&bytes));
+            let token = vote_token(group, slug, &sha256_hex(&bytes));
             assert!(
                 page.contains(&format!("data-token=\"{token}\"")),
                 "the blind page offers {slug}'s image as {token}"
@@ -270,4 +270,7 @@ fn a_votes_file_dropped_under_runs_counts_and_a_broken_one_is_a_problem() {
     assert!(p
         .read("site/leaderboards/index.html")
         .contains("From 1 blind vote on 1 group"));
+    let out = p.chorus(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("votes/broken.json: vote 1"));
 }

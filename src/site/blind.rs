@@ -1,7 +1,7 @@
 //! The blind page's view of a group: the columns in a shuffled order under neutral labels
 //! ("Artist C"), images under content-derived names. No URL, file name, alt text or
 //! attribute of the page names an Artist; the names appear only as revealed text. Votes
-//! name images by their token, a hash of the group and the image's content.
+//! name runs by their vote token, a hash that needs the source image's digest to undo.
 
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ pub struct BlindRun<'a> {
     pub brush_name: &'a str,
     /// 1-based column of the named view (`index.html#col-N`).
     pub column: usize,
-    /// The image's opaque name in votes ([`crate::store::votes::blind_token`]).
+    /// The run's opaque name in votes ([`crate::store::votes::vote_token`]).
     pub token: Option<String>,
 }
 
@@ -61,7 +61,9 @@ pub fn blind_runs<'a>(analysis: &'a GroupAnalysis, group: &'a GroupView) -> Vec<
                 token: run
                     .image
                     .as_ref()
-                    .map(|img| crate::store::votes::blind_token(&group.id, &img.sha256)),
+                    .map(|img| {
+                        crate::store::votes::vote_token(&group.id, &run.artist_slug, &img.sha256)
+                    }),
             };
             (c.blind_order, blind)
         })

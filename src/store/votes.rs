@@ -4,7 +4,7 @@
 //! `runs/<group-id>/votes/`. Votes files are untrusted like everything under `runs/`:
 //! capped, parsed strictly, and they never choose a path (only a validated group id does).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ pub struct VotesFile {
 
 /// One vote: on the blind page of `group_id`, the viewer picked the image `winner` as the
 /// best of those shown (`winner` and `losers`). Images are named by their blind token
-/// ([`blind_token`]), never by the Artist.
+/// ([`vote_token`]), never by the Artist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Vote {
@@ -66,34 +66,36 @@ pub struct VoteProblem {
     pub reason: String,
 }
 
-/// The opaque name of an image on its group's blind page: a hash of the group and the
-/// image's content, so it says nothing of the Artist and changes when the image does.
+/// The opaque name of an image on its group's blind page (its copies' file names): a hash
+/// of the group and the image's content, so it says nothing of the Artist.
 pub fn blind_token(group_id: &str, image_sha256: &str) -> String {
     sha256_hex(format!("blind/{group_id}/{image_sha256}").as_bytes())[..20].to_string()
 }
 
-/// A group's blind tokens: token → Artist slug. A token two Artists share (identical
-/// images) names neither.
+/// The opaque name of one run's image in votes: a hash of the group, the run's Artist and
+/// its image's content. Unlike [`blind_token`] it tells apart two Artists whose images are
+/// identical, and it changes when the run is painted again (the vote was about the old
+/// image). It cannot be worked back to the Artist without the source image's hash, which
+/// the blind page never shows.
+pub fn vote_token(group_id: &str, artist_slug: &str, image_sha256: &str) -> String {
+    sha256_hex(format!("vote/{group_id}/{artist_slug}/{image_sha256}").as_bytes())[..20]
+        .to_string()
+}
+
+/// A group's vote tokens: token → Artist slug.
 #[derive(Debug, Clone, Default)]
 pub struct GroupTokens {
     pub slugs: BTreeMap<String, String>,
-    pub shared: BTreeSet<String>,
 }
 
 impl GroupTokens {
     /// From (slug, image SHA-256) pairs.
     pub fn new<'a>(group_id: &str, images: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut t = GroupTokens::default();
-        for (slug, sha) in images {
-            let token = blind_token(group_id, sha);
-            if t.slugs.insert(token.clone(), slug.to_string()).is_some() {
-                t.shared.insert(token);
-            }
-        }
-        for s in &t.shared {
-            t.slugs.remove(s);
-        }
-        t
+        let slugs = images
+            .into_iter()
+            .map(|(slug, sha)| (vote_token(group_id, slug, sha), slug.to_string()))
+            .collect();
+        GroupTokens { slugs }
     }
 
     /// The tokens of a group as read from disk: each run's image hashed.
@@ -120,11 +122,6 @@ impl GroupTokens {
     /// The vote with its tokens resolved, or why it cannot count.
     pub fn resolve(&self, vote: &Vote) -> Result<CountedVote, String> {
         let name = |token: &str, field: &str| -> Result<String, String> {
-            if self.shared.contains(token) {
-                return Err(format!(
-                    "field \"{field}\": image {token:?} is shared by two Artists of this group (identical images), so the vote cannot tell them apart"
-                ));
-            }
             self.slugs.get(token).cloned().ok_or_else(|| {
                 format!(
                     "field \"{field}\": {token:?} is not an image of group {} (was the run painted again since the vote?)",
@@ -358,6 +355,14 @@ pub fn group_votes(
     (counted, problems)
 }
 
+/// The problems of a loaded group's votes files, as `chorus check` reports them.
+pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
+    if votes_files(&g.dir).is_empty() {
+        return Vec::new();
+    }
+    group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1
+}
+
 /// What an import did for one group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupImport {
@@ -547,26 +552,35 @@ mod tests {
     }
 
     #[test]
-    fn tokens_resolve_to_artists_and_shared_images_name_no_one() {
+    fn tokens_resolve_to_artists_even_when_their_images_are_identical() {
         let g = "5bde0f55-34a5-4094-98b6-57738293c652";
         let t = GroupTokens::new(g, [("a", "1"), ("b", "2"), ("c", "3"), ("d", "3")]);
         let vote = |w: &str, l: &[&str]| Vote {
             id: Uuid::nil(),
             group_id: Uuid::parse_str(g).unwrap(),
-            winner: blind_token(g, w),
-            losers: l.iter().map(|s| blind_token(g, s)).collect(),
+            winner: w.into(),
+            losers: l.iter().map(|s| s.to_string()).collect(),
             voted_at: String::new(),
             voter: String::new(),
         };
+        let tok = |slug: &str, sha: &str| vote_token(g, slug, sha);
         assert_eq!(
-            t.resolve(&vote("2", &["1"])).unwrap(),
+            t.resolve(&vote(&tok("b", "2"), &[&tok("a", "1")])).unwrap(),
             CountedVote {
                 winner: "b".into(),
                 losers: vec!["a".into()]
             }
         );
-        assert!(t.resolve(&vote("3", &["1"])).unwrap_err().contains("shared"));
-        assert!(t.resolve(&vote("9", &["1"])).unwrap_err().contains("not an image"));
-        assert!(t.resolve(&vote("1", &["1"])).unwrap_err().contains("twice"));
+        assert_eq!(
+            t.resolve(&vote(&tok("d", "3"), &[&tok("c", "3")])).unwrap(),
+            CountedVote {
+                winner: "d".into(),
+                losers: vec!["c".into()]
+            }
+        );
+        let unknown = t.resolve(&vote(&tok("a", "9"), &[&tok("b", "2")]));
+        assert!(unknown.unwrap_err().contains("not an image"));
+        let twice = t.resolve(&vote(&tok("a", "1"), &[&tok("a", "1")]));
+        assert!(twice.unwrap_err().contains("twice"));
     }
 }
