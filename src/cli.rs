@@ -815,7 +815,10 @@ fn votes_import(root: &Path, file: &Path) -> Result<u8> {
                 }
             }
             if added == 0 {
-                eprintln!("Nothing to import: all {known} vote(s) of {} were imported before.", file.display());
+                eprintln!(
+                    "Nothing to import: all {known} vote(s) of {} were imported before.",
+                    file.display()
+                );
             } else {
                 eprintln!(
                     "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.",

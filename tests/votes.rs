@@ -195,7 +195,10 @@ fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
     p.write("chorus-votes.json", &file);
     let (code, stderr) = import(&p, "chorus-votes.json");
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("Imported 4 vote(s) into 2 group(s)"), "{stderr}");
+    assert!(
+        stderr.contains("Imported 4 vote(s) into 2 group(s)"),
+        "{stderr}"
+    );
     let once = runs_snapshot(&p);
     assert_eq!(p.files_under(&format!("runs/{g0}/votes")).len(), 1);
 
@@ -207,7 +210,10 @@ fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
     let out = p.chorus(&["build"]).output().unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2 rebuilt"), "the votes rebuilt their groups: {stderr}");
+    assert!(
+        stderr.contains("2 rebuilt"),
+        "the votes rebuilt their groups: {stderr}"
+    );
     let board = p.read("site/leaderboards/index.html");
     assert!(board.contains("From 4 blind votes on 2 groups"), "{board}");
     let first = board.find("<td>1</td>").expect("a first row");
@@ -216,14 +222,18 @@ fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
         "the naturalist leads"
     );
     assert!(board.contains("<td class=\"heat-5\" title=\"Offline Naturalist was picked over Offline Minimalist 3 times, Offline Minimalist over Offline Naturalist 0 times\">3–0</td>"));
-    assert!(p.read("site/leaderboards/v2-neutral.html").contains("From 4 blind votes"));
+    assert!(p
+        .read("site/leaderboards/v2-neutral.html")
+        .contains("From 4 blind votes"));
     assert!(p
         .read("site/artists/offline-naturalist.html")
         .contains("picked in 3 of 4 votes"));
     assert!(p
         .read("site/prompts/v2-neutral.html")
         .contains("leaderboards/v2-neutral.html"));
-    assert!(p.read("site/index.html").contains("leaderboards/index.html"));
+    assert!(p
+        .read("site/index.html")
+        .contains("leaderboards/index.html"));
 
     // Reproducible: a clean build writes the same leaderboard, byte for byte.
     std::fs::remove_dir_all(p.path("site")).unwrap();
@@ -257,7 +267,10 @@ fn a_votes_file_dropped_under_runs_counts_and_a_broken_one_is_a_problem() {
     // A vote for an image the group does not have is named and not counted.
     let mut bad = vote(&uuid(8), g, &t, "offline-maximalist");
     bad["losers"][0] = "ffffffffffffffffffff".into();
-    p.write(&format!("runs/{g}/votes/broken.json"), &votes_file(vec![bad]));
+    p.write(
+        &format!("runs/{g}/votes/broken.json"),
+        &votes_file(vec![bad]),
+    );
     let out = p.chorus(&["build", "--strict"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");

@@ -58,12 +58,9 @@ pub fn blind_runs<'a>(analysis: &'a GroupAnalysis, group: &'a GroupView) -> Vec<
                 artist_name: &run.artist_name,
                 brush_name: &run.brush_name,
                 column: i + 1,
-                token: run
-                    .image
-                    .as_ref()
-                    .map(|img| {
-                        crate::store::votes::vote_token(&group.id, &run.artist_slug, &img.sha256)
-                    }),
+                token: run.image.as_ref().map(|img| {
+                    crate::store::votes::vote_token(&group.id, &run.artist_slug, &img.sha256)
+                }),
             };
             (c.blind_order, blind)
         })

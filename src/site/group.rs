@@ -13,10 +13,10 @@ use super::analysis::{self, Entry, SignatureCache};
 use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
 use super::manifest::{list_inputs, GroupEntry, InputFile};
 use super::model::{self, GroupView, ImageView, ThumbView};
+use super::ratings::{merge_tallies, VoteTally};
 use super::summary::{GroupCard, GroupSummary, RunBrief};
 use super::{exports, render_page, theme::Theme, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
-use super::ratings::{merge_tallies, VoteTally};
 use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord, StoreProblem};
 
 /// One image prepared: the result, variants made, and whether the source was read.

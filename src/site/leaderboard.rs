@@ -118,7 +118,7 @@ fn board<'a>(
     }
 }
 
-fn named<'a>(names: &'a BTreeMap<String, Named>, slug: &str) -> (String, String) {
+fn named(names: &BTreeMap<String, Named>, slug: &str) -> (String, String) {
     names.get(slug).map_or_else(
         || (slug.to_string(), model::artist_url(slug)),
         |n| (n.name.clone(), n.url.clone()),
@@ -126,7 +126,11 @@ fn named<'a>(names: &'a BTreeMap<String, Named>, slug: &str) -> (String, String)
 }
 
 fn rows(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<Row> {
-    let lo = s.ratings.iter().map(|r| r.low).fold(f64::INFINITY, f64::min);
+    let lo = s
+        .ratings
+        .iter()
+        .map(|r| r.low)
+        .fold(f64::INFINITY, f64::min);
     let hi = s
         .ratings
         .iter()
@@ -158,8 +162,7 @@ fn rows(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<Row> {
 }
 
 fn matrix(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<MatrixRow> {
-    let names_of: Vec<(String, String)> =
-        s.ratings.iter().map(|r| named(names, &r.slug)).collect();
+    let names_of: Vec<(String, String)> = s.ratings.iter().map(|r| named(names, &r.slug)).collect();
     s.wins
         .iter()
         .enumerate()

@@ -114,7 +114,11 @@ fn votes_inputs(dir: &Path) -> Listing {
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?;
             let (len, mtime) = stat(&p)?;
-            Some((format!("{}/{name}", crate::store::votes::VOTES_DIR), len, mtime))
+            Some((
+                format!("{}/{name}", crate::store::votes::VOTES_DIR),
+                len,
+                mtime,
+            ))
         })
         .collect()
 }

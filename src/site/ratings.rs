@@ -314,13 +314,19 @@ mod tests {
         let s = standings(&[vote("a", &["b"], 700), vote("b", &["a"], 300)]);
         let gap = s.ratings[0].rating - s.ratings[1].rating;
         let expected = 400.0 * (7.0f64 / 3.0).log10();
-        assert!((gap - expected).abs() < 2.0, "gap {gap}, expected {expected}");
+        assert!(
+            (gap - expected).abs() < 2.0,
+            "gap {gap}, expected {expected}"
+        );
         assert!((s.ratings[0].rating + s.ratings[1].rating - 2000.0).abs() < 1e-6);
     }
 
     #[test]
     fn best_of_n_is_n_minus_one_wins_and_the_same_votes_give_the_same_numbers() {
-        let tallies = [vote("c", &["a", "b", "d"], 3), vote("a", &["b", "c", "d"], 1)];
+        let tallies = [
+            vote("c", &["a", "b", "d"], 3),
+            vote("a", &["b", "c", "d"], 1),
+        ];
         let s = standings(&tallies);
         assert_eq!(s.ratings[0].slug, "c");
         assert_eq!(s.votes, 4);

@@ -78,8 +78,7 @@ pub fn blind_token(group_id: &str, image_sha256: &str) -> String {
 /// image). It cannot be worked back to the Artist without the source image's hash, which
 /// the blind page never shows.
 pub fn vote_token(group_id: &str, artist_slug: &str, image_sha256: &str) -> String {
-    sha256_hex(format!("vote/{group_id}/{artist_slug}/{image_sha256}").as_bytes())[..20]
-        .to_string()
+    sha256_hex(format!("vote/{group_id}/{artist_slug}/{image_sha256}").as_bytes())[..20].to_string()
 }
 
 /// A group's vote tokens: token → Artist slug.
@@ -495,9 +494,8 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<Vote
             let path = dir
                 .join(VOTES_DIR)
                 .join(format!("{}.json", &sha256_hex(&bytes)[..16]));
-            write_atomic(&path, &bytes).map_err(|e| {
-                whole(format!("cannot write {}: {e}", path.display()))
-            })?;
+            write_atomic(&path, &bytes)
+                .map_err(|e| whole(format!("cannot write {}: {e}", path.display())))?;
             report.written = Some(path);
         }
         done.push(report);
@@ -518,8 +516,10 @@ mod tests {
     }
 
     fn file(votes: Vec<serde_json::Value>, version: u32) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"format": "chorus-votes", "version": version, "votes": votes}))
-            .unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"format": "chorus-votes", "version": version, "votes": votes}),
+        )
+        .unwrap()
     }
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaa";
@@ -538,14 +538,21 @@ mod tests {
         );
         let newer = parse_votes(p, &file(vec![], 2)).unwrap_err();
         assert!(newer[0].to_string().contains("newer than this chorus"));
-        let dup = parse_votes(p, &file(vec![vote_json(ID, A, &[B]), vote_json(ID, B, &[A])], 1))
-            .unwrap_err();
+        let dup = parse_votes(
+            p,
+            &file(vec![vote_json(ID, A, &[B]), vote_json(ID, B, &[A])], 1),
+        )
+        .unwrap_err();
         assert_eq!(
             dup[0].to_string(),
             format!("v.json: vote 2 (id {ID}): duplicate id: vote 1 has the same id; every vote needs its own")
         );
         let bad = parse_votes(p, &file(vec![vote_json(ID, "alice", &[B])], 1)).unwrap_err();
-        assert!(bad[0].to_string().contains("field \"winner\""), "{}", bad[0]);
+        assert!(
+            bad[0].to_string().contains("field \"winner\""),
+            "{}",
+            bad[0]
+        );
         let mut extra = vote_json(ID, A, &[B]);
         extra["artistSlug"] = "x".into();
         assert!(parse_votes(p, &file(vec![extra], 1)).is_err());
