@@ -22,6 +22,33 @@ pub fn url(version: Option<&str>) -> String {
     }
 }
 
+/// Whether the theme has leaderboards.
+pub fn in_theme(theme: &super::theme::Theme) -> bool {
+    theme.tera.get_template_names().any(|n| n == TEMPLATE)
+}
+
+/// Every leaderboard as a link, for each page's list of the others.
+pub fn links(boards: &[Board]) -> Vec<serde_json::Value> {
+    boards
+        .iter()
+        .map(|b| {
+            let label = b
+                .version
+                .as_deref()
+                .map_or("All prompt versions".to_string(), |v| format!("Prompt {v}"));
+            serde_json::json!({ "label": label, "url": b.url, "votes": b.votes })
+        })
+        .collect()
+}
+
+/// An Artist's name and page, as a leaderboard shows them.
+pub fn named(name: &str, url: &str) -> Named {
+    Named {
+        name: name.to_string(),
+        url: url.to_string(),
+    }
+}
+
 /// An Artist as a leaderboard names it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Named {
@@ -118,7 +145,7 @@ fn board<'a>(
     }
 }
 
-fn named(names: &BTreeMap<String, Named>, slug: &str) -> (String, String) {
+fn name_of(names: &BTreeMap<String, Named>, slug: &str) -> (String, String) {
     names.get(slug).map_or_else(
         || (slug.to_string(), model::artist_url(slug)),
         |n| (n.name.clone(), n.url.clone()),
@@ -142,7 +169,7 @@ fn rows(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<Row> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let (name, url) = named(names, &r.slug);
+            let (name, url) = name_of(names, &r.slug);
             Row {
                 rank: i + 1,
                 slug: r.slug.clone(),
@@ -162,7 +189,8 @@ fn rows(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<Row> {
 }
 
 fn matrix(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<MatrixRow> {
-    let names_of: Vec<(String, String)> = s.ratings.iter().map(|r| named(names, &r.slug)).collect();
+    let names_of: Vec<(String, String)> =
+        s.ratings.iter().map(|r| name_of(names, &r.slug)).collect();
     s.wins
         .iter()
         .enumerate()

@@ -315,7 +315,7 @@ pub fn listing_files(
     for b in &boards {
         let mut ctx = tera::Context::new();
         ctx.insert("board", b);
-        ctx.insert("boards", &board_links(&boards));
+        ctx.insert("boards", &leaderboard::links(&boards));
         always(&b.url.clone(), leaderboard::TEMPLATE, ctx)?;
     }
 
@@ -346,44 +346,14 @@ fn leaderboards(
     versions: &[&str],
     artists: &[ArtistListing],
 ) -> Vec<leaderboard::Board> {
-    if !cx
-        .theme
-        .tera
-        .get_template_names()
-        .any(|n| n == leaderboard::TEMPLATE)
-    {
+    if !leaderboard::in_theme(cx.theme) {
         return Vec::new();
     }
     let names = artists
         .iter()
-        .map(|a| {
-            let named = leaderboard::Named {
-                name: a.name.clone(),
-                url: a.url.clone(),
-            };
-            (a.slug.clone(), named)
-        })
+        .map(|a| (a.slug.clone(), leaderboard::named(&a.name, &a.url)))
         .collect();
     leaderboard::boards(groups, versions, &names)
-}
-
-/// Every leaderboard as a link: (label, url, votes).
-fn board_links(boards: &[leaderboard::Board]) -> Vec<serde_json::Value> {
-    boards
-        .iter()
-        .map(|b| {
-            serde_json::json!({
-                "label": b.version.as_deref().map_or("All prompt versions".to_string(), |v| format!("Prompt {v}")),
-                "url": b.url,
-                "votes": b.votes,
-            })
-        })
-        .collect()
-}
-
-/// A prompt version's leaderboard, for its page (themes without leaderboards ignore it).
-fn leaderboard_link(version: &str) -> String {
-    leaderboard::url(Some(version))
 }
 
 fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
@@ -548,7 +518,7 @@ impl Job<'_> {
                         "text_variants": text_variants,
                         "columns": columns,
                         "rows": rows,
-                        "leaderboard": leaderboard_link(version),
+                        "leaderboard": leaderboard::url(Some(version)),
                     }),
                 );
                 ctx.insert("analysis", analysis);
