@@ -11,10 +11,12 @@ pub mod exports;
 pub mod group;
 pub mod images;
 pub mod incremental;
+pub mod leaderboard;
 pub mod listing;
 pub mod manifest;
 pub mod markdown;
 pub mod model;
+pub mod ratings;
 pub mod summary;
 pub mod theme;
 
