@@ -380,13 +380,33 @@ fn each_originals_choice_publishes_what_it_says() {
         .generate_offline(&["--artists", "offline-minimalist"])
         .remove(0);
     let src = p.path(&format!("runs/{id}/offline-minimalist.png"));
-    let flat = std::fs::read(&src).unwrap();
+    // One flat colour, well compressed: a PNG of a few KB, where its JPEG is larger.
+    let mut flat = Vec::new();
+    let pixels = image::RgbImage::from_pixel(1024, 1024, image::Rgb([40, 90, 160]));
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new_with_quality(
+            &mut flat,
+            image::codecs::png::CompressionType::Best,
+            image::codecs::png::FilterType::Adaptive,
+        ),
+        pixels.as_raw(),
+        1024,
+        1024,
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    std::fs::write(&src, &flat).unwrap();
     let group = |p: &TestProject| p.read(&format!("site/groups/{id}/index.html"));
     let site = |rel: &str| p.path(&format!("site/groups/{id}/{rel}"));
 
-    // web (the default) publishes the smaller of a JPEG and the original: the offline
-    // Brush's flat PNG is smaller than its JPEG, so it is published as it is.
+    // web (the default) publishes the smaller of a JPEG and the original: a flat PNG is
+    // smaller than its JPEG, so it is published as it is.
     build(&p);
+    let media: Vec<String> = std::fs::read_dir(site("media"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(site("media/offline-minimalist.png").is_file(), "{media:?}");
     assert_eq!(
         std::fs::read(site("media/offline-minimalist.png")).unwrap(),
         flat

@@ -606,3 +606,57 @@ pub fn state_dir(cache_dir: &Path, out: &Path) -> PathBuf {
     let id = sha256_hex(abs.to_string_lossy().as_bytes());
     cache_dir.join(format!("site-{}", &id[..16]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// bincode writes no field names, so a `skip_serializing_if` anywhere in what the
+    /// manifest keeps would make it unreadable (every build a full one): each kept type,
+    /// with its optional parts both empty and full, must come back as it went in.
+    #[test]
+    fn what_the_manifest_keeps_round_trips_through_bincode() {
+        let summary = |votes: bool| GroupSummary {
+            id: "g".into(),
+            order: "o".into(),
+            created_at: "c".into(),
+            created_date: "d".into(),
+            prompt_version: "v1".into(),
+            prompt_sha256: "s".into(),
+            brush_name: "b".into(),
+            counts: Default::default(),
+            runs: Vec::new(),
+            numbers: None,
+            votes: if votes {
+                vec![crate::site::ratings::VoteTally {
+                    winner: "a".into(),
+                    losers: vec!["b".into()],
+                    count: 2,
+                }]
+            } else {
+                Vec::new()
+            },
+            digest: "x".into(),
+        };
+        for s in [summary(false), summary(true)] {
+            let bytes = bincode::serialize(&s).unwrap();
+            assert_eq!(bincode::deserialize::<GroupSummary>(&bytes).unwrap(), s);
+        }
+        let entry = GroupEntry {
+            inputs: vec![InputFile {
+                name: "a.png".into(),
+                len: 3,
+                mtime_ns: 4,
+                sha256: "h".into(),
+                image: None,
+            }],
+            next_blind: Some("n".into()),
+            summary: Some(summary(true)),
+            ..GroupEntry::default()
+        };
+        let back: GroupEntry = bincode::deserialize(&bincode::serialize(&entry).unwrap()).unwrap();
+        assert_eq!(back.inputs, entry.inputs);
+        assert_eq!(back.next_blind, entry.next_blind);
+        assert_eq!(back.summary, entry.summary);
+    }
+}

@@ -27,8 +27,10 @@ pub struct GroupSummary {
     pub runs: Vec<RunBrief>,
     /// The difference views' raw numbers, for Artist profiles and prompt matrices.
     pub numbers: Option<GroupNumbers>,
-    /// The group's blind votes as tallies by Artist slug (see `ratings`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The group's blind votes as tallies by Artist slug (see `ratings`). Never skipped
+    /// when empty: the manifest's bincode has no field names, so a skipped field would
+    /// misread every field after it (`manifest`'s tests round-trip a summary).
+    #[serde(default)]
     pub votes: Vec<VoteTally>,
     /// SHA-256 of the group's card: equal digests mean a listing shows it the same.
     pub digest: String,
