@@ -17,6 +17,7 @@ pub mod markdown;
 pub mod model;
 pub mod summary;
 pub mod theme;
+pub mod voice;
 
 use std::path::{Path, PathBuf};
 
