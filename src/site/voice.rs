@@ -171,17 +171,26 @@ pub fn version_voices(state: &Path, manifest: &Manifest) -> BTreeMap<String, Ver
     }
     wanted
         .into_par_iter()
-        .filter_map(|(version, groups)| {
-            let key = version_key(version, &groups);
+        .filter_map(|(version, mut groups)| {
+            // Newest first, as the pages list Artists.
+            groups.sort_by(|a, b| GroupSummary::newest_first(a.1, b.1));
+            let ids: Vec<&str> = groups.iter().map(|(_, s)| s.id.as_str()).collect();
+            let sizes: Vec<usize> = groups.iter().map(|(_, s)| s.runs.len()).collect();
+            let mut chosen = sample_groups(&ids, &sizes, SAMPLE_RUNS);
+            chosen.sort_unstable();
+            let sample: Vec<(&GroupEntry, &GroupSummary)> =
+                chosen.iter().map(|&i| groups[i]).collect();
+            // Keyed on the sample only: a new group that stays out of it costs nothing.
+            let key = version_key(version, &sample);
             let path = cache_path(&dir, version);
             let cached = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Cached>(&b).ok())
                 .filter(|c| c.key == key);
-            let voice = match cached {
+            let mut voice = match cached {
                 Some(c) => c.voice,
                 None => {
-                    let voice = compute(state, version, &groups)?;
+                    let voice = compute(state, version, &sample)?;
                     if let Ok(bytes) = serde_json::to_vec(&Cached {
                         key,
                         voice: voice.clone(),
@@ -191,6 +200,8 @@ pub fn version_voices(state: &Path, manifest: &Manifest) -> BTreeMap<String, Ver
                     voice
                 }
             };
+            voice.groups_total = groups.len();
+            voice.runs_total = sizes.iter().sum();
             Some((version.to_string(), voice))
         })
         .collect()
@@ -237,21 +248,15 @@ pub fn sample_groups(ids: &[&str], runs_per_group: &[usize], cap: usize) -> Vec<
 /// A statement as a unit-length TF-IDF vector over term ids, sorted by id.
 type Sparse = Vec<(u32, f64)>;
 
+/// The voice of the sampled groups (newest first); the totals are the caller's.
 fn compute(
     state: &Path,
     version: &str,
-    groups: &[(&GroupEntry, &GroupSummary)],
+    sample: &[(&GroupEntry, &GroupSummary)],
 ) -> Option<VersionVoice> {
-    // Newest first, as the pages list Artists.
-    let mut groups = groups.to_vec();
-    groups.sort_by(|a, b| GroupSummary::newest_first(a.1, b.1));
-    let ids: Vec<&str> = groups.iter().map(|(_, s)| s.id.as_str()).collect();
-    let sizes: Vec<usize> = groups.iter().map(|(_, s)| s.runs.len()).collect();
-    let mut chosen = sample_groups(&ids, &sizes, SAMPLE_RUNS);
-    chosen.sort_unstable();
-    let features: Vec<GroupFeatures> = chosen
+    let features: Vec<GroupFeatures> = sample
         .iter()
-        .filter_map(|&i| read_features(state, ids[i]))
+        .filter_map(|(_, s)| read_features(state, &s.id))
         .collect();
     if features.len() < 2 {
         return None;
@@ -337,8 +342,8 @@ fn compute(
         .collect();
     Some(VersionVoice {
         version: version.to_string(),
-        groups_total: groups.len(),
-        runs_total: sizes.iter().sum(),
+        groups_total: sample.len(),
+        runs_total: n,
         groups_used: g,
         runs_used: n,
         within,

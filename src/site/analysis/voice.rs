@@ -266,13 +266,13 @@ pub fn reading(name: &str, v: &VoiceNumbers) -> String {
     };
     match verdict(v) {
         Verdict::Distinct => format!(
-            "{name}'s answers are more alike across repeats than its answers and other Artists' are: a distinct voice ({figures})."
+            "{name}'s answers are more alike to each other across repeats than to other Artists' answers: a distinct voice ({figures})."
         ),
         Verdict::Unsteady => format!(
-            "{name}'s answers are less alike across repeats than they are like other Artists': no steady voice ({figures})."
+            "{name}'s answers are less alike to each other across repeats than to other Artists' answers: no steady voice ({figures})."
         ),
         Verdict::Unclear => format!(
-            "{name}'s repeats are not clearly more alike than its answers and other Artists' are; the history cannot tell yet ({figures})."
+            "{name}'s answers are not clearly more alike to each other than to other Artists' answers; the history cannot tell yet ({figures})."
         ),
         Verdict::TooFew => format!(
             "{name} needs runs in at least two groups of this version before its voice can be measured."
@@ -351,7 +351,8 @@ mod tests {
         assert_eq!(verdict(&v[0]), Verdict::Distinct);
         let [lo, hi] = v[0].interval.unwrap();
         assert!(lo > 0.9 && hi <= 1.0);
-        assert!(reading("Ada", &v[0]).starts_with("Ada's answers are more alike across repeats"));
+        assert!(reading("Ada", &v[0])
+            .starts_with("Ada's answers are more alike to each other across repeats"));
         assert!(reading("Ada", &v[0]).contains("12 groups"));
     }
 
