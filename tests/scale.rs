@@ -90,6 +90,11 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     assert_eq!(ids.len(), 3);
     let first = build(&p);
     assert!(first.contains("3 rebuilt"), "{first}");
+    // Each blind page leads to the next older group's; the oldest leads nowhere.
+    let blind = |id: &str| p.read(&format!("site/groups/{id}/blind.html"));
+    let next_blind = |id: &str| format!("href=\"../../groups/{id}/blind.html\">Next group, blind");
+    assert!(blind(&ids[2]).contains(&next_blind(&ids[1])));
+    assert!(!blind(&ids[0]).contains("Next group, blind"));
 
     // Nothing changed: nothing is built or written.
     let again = build(&p);
@@ -114,6 +119,9 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     assert!(p
         .read(&format!("site/groups/{}/index.html", new[0]))
         .contains("offline-minimalist"));
+    // The group after the removed one now leads past it.
+    assert!(blind(&new[0]).contains(&next_blind(&ids[2])));
+    assert!(blind(&ids[2]).contains(&next_blind(&ids[0])));
     assert_equals_clean_build(&p, "after adding, editing and removing groups");
 
     // The same file contents under new mtimes (a git checkout): nothing is rebuilt.
@@ -183,6 +191,23 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
     assert!(p.path("site/artists/offline-minimalist/1.html").is_file());
     assert!(p.path("site/prompts/v2-neutral/1.html").is_file());
 
+    // The newest page filters by prompt version and Artist, with counts, and offers the
+    // other order; the oldest-first pages list the oldest group first.
+    assert!(
+        index.contains(
+            "href=\"prompts/v2-neutral.html\">v2-neutral <span class=\"muted\">(5)</span>"
+        ),
+        "{index}"
+    );
+    assert!(index.contains("href=\"artists/offline-minimalist.html\">Offline Minimalist <span class=\"muted\">(5)</span>"));
+    assert!(index.contains("<a href=\"oldest/1.html\">oldest first</a>"));
+    let first = p.read("site/oldest/1.html");
+    let at = |html: &str, id: &str| html.find(&format!("groups/{id}/index.html"));
+    assert!(at(&first, &ids[0]) < at(&first, &ids[1]) && at(&first, &ids[0]).is_some());
+    assert!(first.contains("href=\"../oldest/2.html\" rel=\"next\">Newer →"));
+    assert!(first.contains("<a href=\"../index.html\">newest first</a>"));
+    assert!(at(&p.read("site/oldest/3.html"), &ids[4]).is_some());
+
     // Every relative link of every page resolves to a file on disk.
     let site = p.path("site");
     let mut checked = 0;
@@ -221,15 +246,19 @@ fn listings_are_paginated_from_the_oldest_with_links_that_work_from_disk() {
     }
     assert!(checked > 100, "only {checked} links");
 
-    // A new group rewrites the newest page only; older pages keep their bytes and mtimes.
-    let before = [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")];
+    // A new group rewrites the newest page only; older pages keep their bytes and mtimes,
+    // in either order.
+    let stable = [
+        "page/1.html",
+        "page/2.html",
+        "oldest/1.html",
+        "oldest/2.html",
+    ];
+    let before = stable.map(|f| mtime(&p, &format!("site/{f}")));
     std::thread::sleep(std::time::Duration::from_millis(20));
     let new = p.generate_offline(&[]);
     build(&p);
-    assert_eq!(
-        before,
-        [mtime(&p, "site/page/1.html"), mtime(&p, "site/page/2.html")]
-    );
+    assert_eq!(before, stable.map(|f| mtime(&p, &format!("site/{f}"))));
     let index = p.read("site/index.html");
     assert!(index.contains(&format!("groups/{}/index.html", new[0])));
     assert!(index.contains(&format!("groups/{}/index.html", ids[4])));

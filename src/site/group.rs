@@ -58,10 +58,12 @@ pub fn read_card(cards_dir: &Path, id: &str) -> Option<GroupCard> {
 
 /// Builds the group in `dir`. `known` is the manifest's entry from the last build: images
 /// whose length and mtime are unchanged are not read again to be identified.
+/// `next_blind` is the id of the next older group, whose blind page this one's links to.
 pub(crate) fn build_group(
     cx: &GroupContext,
     dir: &Path,
     known: Option<&GroupEntry>,
+    next_blind: Option<&str>,
 ) -> Result<GroupBuilt, SiteError> {
     let listing = list_inputs(dir);
     let (loaded, store_problems) = load_group_dir(dir);
@@ -129,6 +131,7 @@ pub(crate) fn build_group(
     let inputs = input_files(dir, &listing, known, &identified);
     let mut entry = GroupEntry {
         inputs,
+        next_blind: next_blind.map(str::to_string),
         cache_keys: prepared.values().flat_map(Prepared::cache_keys).collect(),
         ..GroupEntry::default()
     };
@@ -157,7 +160,8 @@ pub(crate) fn build_group(
     };
 
     let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
-    for (path, bytes) in render_group_pages(cx.theme, cx.site, &view, views.as_ref())? {
+    let pages = render_group_pages(cx.theme, cx.site, &view, views.as_ref(), next_blind)?;
+    for (path, bytes) in pages {
         files.insert(path, OutFile::Bytes(bytes));
     }
     files.insert(
@@ -238,10 +242,7 @@ fn summary(
 ) -> GroupSummary {
     GroupSummary {
         id: view.id.clone(),
-        order: g
-            .group
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        order: crate::store::order_key(&g.group),
         created_at: view.created_at.clone(),
         created_date: view.created_date.clone(),
         prompt_version: view.prompt_version.clone(),
@@ -475,6 +476,7 @@ fn render_group_pages(
     site: &SiteContext,
     g: &GroupView,
     views: Option<&analysis::GroupAnalysis>,
+    next_blind: Option<&str>,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
     let mut pages = Vec::new();
     let mut ctx = tera::Context::new();
@@ -489,6 +491,7 @@ fn render_group_pages(
         let mut ctx = tera::Context::new();
         ctx.insert("group", g);
         ctx.insert("blind_runs", &super::blind::blind_runs(v, g));
+        ctx.insert("next_blind", &next_blind.map(analysis::blind_url));
         pages.push((analysis::blind_url(&g.id), analysis::BLIND_TEMPLATE, ctx));
     }
     // Run pages see the group without its runs (they have prev/next): serialising every

@@ -307,7 +307,10 @@ impl Site {
             return Ok(self.finish(report, clock));
         }
 
-        // Build the changed groups, in parallel, each in its own bounded memory.
+        // Build the changed groups, in parallel, each in its own bounded memory. A blind
+        // page links to the next older group's, so a group whose older neighbour changed
+        // is built again too: first as predicted from the group files, then as the
+        // summaries say (they differ only when a group.json turns out unusable).
         let cards_dir = self.state.join("cards");
         if !self.opts.no_analysis {
             let dir = super::voice::features_dir(&self.state);
@@ -323,36 +326,49 @@ impl Site {
             output: &output,
             cards_dir: cards_dir.clone(),
         };
-        let manifest = &self.manifest;
-        let built: Vec<(String, Result<GroupBuilt, SiteError>)> = todo
-            .par_iter()
-            .map(|(dir, name)| {
-                (
-                    name.clone(),
-                    build_group(&cx, dir, manifest.groups.get(name)),
-                )
-            })
-            .collect();
-        clock.lap("groups");
+        let mut neighbours = predicted_neighbours(&self.manifest, &todo, &gone);
         let mut images = ImageStats::default();
-        for (name, result) in built {
-            let b = result?;
-            report.written += b.written;
-            images.add(b.images);
-            if let Some((sha, text)) = b.prompt_text {
-                self.manifest.prompt_texts.insert(sha, text);
+        for round in 0..2 {
+            let manifest = &self.manifest;
+            let built: Vec<(String, Result<GroupBuilt, SiteError>)> = todo
+                .par_iter()
+                .map(|(dir, name)| {
+                    let next = neighbours.get(name).and_then(Option::as_deref);
+                    let known = manifest.groups.get(name);
+                    (name.clone(), build_group(&cx, dir, known, next))
+                })
+                .collect();
+            for (name, result) in built {
+                let b = result?;
+                report.written += b.written;
+                images.add(b.images);
+                if let Some((sha, text)) = b.prompt_text {
+                    self.manifest.prompt_texts.insert(sha, text);
+                }
+                report.rebuilt += usize::from(round == 0);
+                let old = self.manifest.groups.insert(name, b.entry.clone());
+                if let Some(old) = old {
+                    report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+                }
             }
-            report.rebuilt += 1;
-            let old = self.manifest.groups.insert(name, b.entry.clone());
-            if let Some(old) = old {
-                report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+            if round == 0 {
+                for name in &gone {
+                    if let Some(old) = self.manifest.groups.remove(name) {
+                        report.removed += self.remove_stale(&output, &old, None)?;
+                    }
+                }
             }
+            neighbours = older_neighbours(self.manifest.groups.iter().filter_map(|(name, e)| {
+                let s = e.summary.as_ref()?;
+                Some((s.order.clone(), s.id.clone(), name.clone()))
+            }));
+            todo = neighbours
+                .iter()
+                .filter(|(name, next)| self.manifest.groups[*name].next_blind != **next)
+                .map(|(name, _)| (runs_dir.join(name), name.clone()))
+                .collect();
         }
-        for name in &gone {
-            if let Some(old) = self.manifest.groups.remove(name) {
-                report.removed += self.remove_stale(&output, &old, None)?;
-            }
-        }
+        clock.lap("groups");
         report.images = images;
 
         // The listings and exports, from the summaries.
@@ -527,6 +543,44 @@ impl Site {
             self.manifest.prompt_texts.remove(&k);
         }
     }
+}
+
+/// Each group's next older group's id, keyed by folder name; groups come as
+/// `(order, id, folder name)`.
+fn older_neighbours(
+    groups: impl Iterator<Item = (String, String, String)>,
+) -> BTreeMap<String, Option<String>> {
+    let mut groups: Vec<(String, String, String)> = groups.collect();
+    groups.sort_unstable_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
+    (0..groups.len())
+        .map(|i| (groups[i].2.clone(), groups.get(i + 1).map(|g| g.1.clone())))
+        .collect()
+}
+
+/// The neighbours the groups about to be built will have: the unchanged groups as the
+/// manifest has them, the changed ones as their group.json says.
+fn predicted_neighbours(
+    manifest: &Manifest,
+    todo: &[(PathBuf, String)],
+    gone: &[String],
+) -> BTreeMap<String, Option<String>> {
+    let changed: BTreeSet<&str> = todo
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .chain(gone.iter().map(String::as_str))
+        .collect();
+    let known = manifest.groups.iter().filter_map(|(name, e)| {
+        let s = e.summary.as_ref()?;
+        (!changed.contains(name.as_str())).then(|| (s.order.clone(), s.id.clone(), name.clone()))
+    });
+    let fresh: Vec<(String, String, String)> = todo
+        .par_iter()
+        .filter_map(|(dir, name)| {
+            let (order, id) = crate::store::group_order(dir)?;
+            Some((order, id, name.clone()))
+        })
+        .collect();
+    older_neighbours(known.chain(fresh))
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub struct Pager {
     pub older: Option<String>,
     pub newest: String,
     pub oldest: String,
+    /// The page lists its groups oldest first (the "Oldest first" order of the index).
+    pub ascending: bool,
 }
 
 /// One page of a listing: its path, its items (indices into the oldest-first list) and
@@ -71,6 +73,7 @@ pub fn paginate(
                 older: (k > 1).then(|| path(k - 1)),
                 newest: path(pages),
                 oldest: path(1),
+                ascending: false,
             },
         })
         .collect()
@@ -126,12 +129,22 @@ struct PromptRow<'a> {
     cells: Vec<Option<&'a RunCard>>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct PromptListing {
     version: String,
     url: String,
     groups: usize,
 }
+
+/// The links that narrow the index to one prompt version or one Artist.
+#[derive(Clone, Serialize)]
+struct Filters {
+    prompts: Vec<PromptListing>,
+    artists: Vec<ArtistListing>,
+}
+
+/// The folder of the index's oldest-first pages.
+pub const OLDEST_FIRST: &str = "oldest";
 
 /// Every listing page and export, the changed ones rendered.
 pub fn listing_files(
@@ -148,7 +161,27 @@ pub fn listing_files(
     let oldest_first: Vec<&GroupSummary> = groups.iter().rev().copied().collect();
     let mut jobs: Vec<Job> = Vec::new();
 
-    // The index.
+    // The index, newest first; the newest page also carries the filters, whose counts
+    // change with every group.
+    let artists = artist_order(&groups);
+    let versions = prompt_versions(&groups);
+    let filters = Filters {
+        prompts: versions
+            .iter()
+            .map(|v| PromptListing {
+                version: v.to_string(),
+                url: model::prompt_url(v),
+                groups: groups.iter().filter(|g| g.prompt_version == *v).count(),
+            })
+            .collect(),
+        artists: artists
+            .iter()
+            .map(|a| ArtistListing {
+                totals: Some(totals(&groups, &a.slug)),
+                ..a.clone()
+            })
+            .collect(),
+    };
     for slot in paginate(oldest_first.len(), cx.per_page, "index.html", |k| {
         format!("page/{k}.html")
     }) {
@@ -159,12 +192,31 @@ pub fn listing_files(
             slot,
             items,
             problems: newest.then_some(problems),
+            filters: newest.then(|| filters.clone()),
+            key,
+        });
+    }
+    // The same pages oldest first, under oldest/: the last one changes with a new group.
+    let pages = oldest_first.len().div_ceil(cx.per_page.max(1)).max(1);
+    for mut slot in paginate(
+        oldest_first.len(),
+        cx.per_page,
+        &format!("{OLDEST_FIRST}/{pages}.html"),
+        |k| format!("{OLDEST_FIRST}/{k}.html"),
+    ) {
+        slot.pager.ascending = true;
+        let items: Vec<&GroupSummary> = oldest_first[slot.items.clone()].to_vec();
+        let key = page_key("index-ascending", &slot, &items, "");
+        jobs.push(Job::Index {
+            slot,
+            items,
+            problems: None,
+            filters: None,
             key,
         });
     }
 
     // Each Artist, in the order of the newest group, then those only in older groups.
-    let artists = artist_order(&groups);
     for a in &artists {
         let mine: Vec<&GroupSummary> = oldest_first
             .iter()
@@ -199,13 +251,6 @@ pub fn listing_files(
     }
 
     // Each prompt version, newest first by its newest group.
-    let mut versions: Vec<&str> = Vec::new();
-    for g in &groups {
-        if !versions.contains(&g.prompt_version.as_str()) {
-            versions.push(&g.prompt_version);
-        }
-    }
-    let mut prompt_listings = Vec::new();
     for v in &versions {
         let mine: Vec<&GroupSummary> = oldest_first
             .iter()
@@ -214,11 +259,6 @@ pub fn listing_files(
             .collect();
         let url = model::prompt_url(v);
         let seg = model::path_segment(v);
-        prompt_listings.push(PromptListing {
-            version: v.to_string(),
-            url: url.clone(),
-            groups: mine.len(),
-        });
         for slot in paginate(mine.len(), cx.per_page, &url, |k| {
             format!("prompts/{seg}/{k}.html")
         }) {
@@ -261,30 +301,16 @@ pub fn listing_files(
         .collect::<Result<_, _>>()?;
 
     // The indexes of Artists and prompt versions, the 404 page and the exports.
-    let with_totals: Vec<ArtistListing> = artists
-        .iter()
-        .map(|a| {
-            let mine: Vec<&GroupSummary> = groups
-                .iter()
-                .copied()
-                .filter(|g| g.has_artist(&a.slug))
-                .collect();
-            ArtistListing {
-                totals: Some(totals(&mine, &a.slug)),
-                ..a.clone()
-            }
-        })
-        .collect();
     let mut always = |path: &str, template: &str, ctx: tera::Context| -> Result<(), SiteError> {
         let bytes = render_page(cx.theme, cx.site, path, template, ctx)?;
         files.push(fresh(path, bytes));
         Ok(())
     };
     let mut ctx = tera::Context::new();
-    ctx.insert("artists", &with_totals);
+    ctx.insert("artists", &filters.artists);
     always("artists/index.html", "artists.html", ctx)?;
     let mut ctx = tera::Context::new();
-    ctx.insert("prompts", &prompt_listings);
+    ctx.insert("prompts", &filters.prompts);
     always("prompts/index.html", "prompts.html", ctx)?;
     always("404.html", "404.html", tera::Context::new())?;
 
@@ -337,6 +363,7 @@ enum Job<'a> {
         slot: Slot,
         items: Vec<&'a GroupSummary>,
         problems: Option<&'a [String]>,
+        filters: Option<Filters>,
         key: String,
     },
     Artist {
@@ -384,17 +411,23 @@ impl Job<'_> {
                 bytes: None,
             });
         }
-        // Newest first on the page.
-        let cards: Vec<GroupCard> = items
+        // Newest first on the page, unless the page is of the oldest-first order.
+        let mut cards: Vec<GroupCard> = items
             .iter()
-            .rev()
             .map(|g| card(cx.cards_dir, g))
             .collect::<Result<_, _>>()?;
+        if !slot.pager.ascending {
+            cards.reverse();
+        }
         let mut ctx = tera::Context::new();
         ctx.insert("pager", &slot.pager);
         let template = match &self {
-            Job::Index { problems, .. } => {
+            Job::Index {
+                problems, filters, ..
+            } => {
                 let problems = problems.unwrap_or_default();
+                ctx.insert("filters", filters);
+                ctx.insert("oldest_first_url", &format!("{OLDEST_FIRST}/1.html"));
                 ctx.insert("groups", &cards);
                 ctx.insert("problems", &problems[..problems.len().min(PROBLEMS_SHOWN)]);
                 ctx.insert(
@@ -496,6 +529,17 @@ fn card(cards_dir: &Path, g: &GroupSummary) -> Result<GroupCard, SiteError> {
             g.id
         ))
     })
+}
+
+/// Prompt versions, newest first by their newest group.
+fn prompt_versions<'a>(newest_first: &[&'a GroupSummary]) -> Vec<&'a str> {
+    let mut versions: Vec<&str> = Vec::new();
+    for g in newest_first {
+        if !versions.contains(&g.prompt_version.as_str()) {
+            versions.push(&g.prompt_version);
+        }
+    }
+    versions
 }
 
 /// Artists in the order of the newest group, then those seen only in older groups; each

@@ -54,6 +54,9 @@ pub struct GroupEntry {
     pub problems: Vec<String>,
     /// `None` when the folder holds no readable group.
     pub summary: Option<GroupSummary>,
+    /// The next older group's id when the pages were made: the blind page links there.
+    #[serde(default)]
+    pub next_blind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

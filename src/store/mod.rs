@@ -15,8 +15,8 @@ pub use files::*;
 pub use leftovers::{clean_leftovers, leftovers};
 pub use paid::{read_paid, remove_paid, write_paid, PaidImage, Waiting, PAID_PREFIX};
 pub use read::{
-    group_dirs, load_group_dir, load_runs, newest_first, scan_groups, LoadedGroup, RunsTree,
-    StoreProblem, IMAGE_EXTENSIONS,
+    group_dirs, group_order, load_group_dir, load_runs, newest_first, order_key, scan_groups,
+    LoadedGroup, RunsTree, StoreProblem, IMAGE_EXTENSIONS,
 };
 pub use schema::*;
 

@@ -161,6 +161,20 @@ pub fn load_group_dir(dir: &Path) -> (Option<LoadedGroup>, Vec<StoreProblem>) {
     (group, problems)
 }
 
+/// The group's place in time, `(createdAt, runGroupId)`, from its group.json alone; `None`
+/// when that file cannot be read (loading the group says why).
+pub fn group_order(dir: &Path) -> Option<(String, String)> {
+    let group: GroupRecord = read_record(&dir.join(GROUP_FILE), MAX_GROUP_JSON_BYTES).ok()?;
+    Some((order_key(&group), group.run_group_id.to_string()))
+}
+
+/// Sorts groups as the runs do: by creation time to the nanosecond (then by id).
+pub fn order_key(group: &GroupRecord) -> String {
+    group
+        .created_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())

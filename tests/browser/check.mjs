@@ -256,6 +256,30 @@ await lightboxChecks("compare", pages.compare, 390);
 await lightboxChecks("blind", pages.blind, 1280);
 await lightboxChecks("run", pages.run, 1280);
 
+// Swipe on a touch screen: left shows the next image, right the previous one.
+{
+  const page = await browser.newPage();
+  await page.setViewport({ width: 390, height: 844, hasTouch: true, isMobile: true });
+  await page.goto(pages.compare, { waitUntil: "load" });
+  await page.$eval("a.lightbox-link", (a) => a.click());
+  await sleep(150);
+  const cdp = await page.createCDPSession();
+  const swipe = async (fromX, toX) => {
+    const y = 400;
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x: fromX, y }] });
+    for (let i = 1; i <= 5; i++) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x: fromX + ((toX - fromX) * i) / 5, y }] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await sleep(150);
+    return page.$eval(".lightbox-count", (e) => e.textContent);
+  };
+  const total = await page.$$eval("a.lightbox-link", (as) => as.length);
+  const afterLeft = await swipe(300, 80);
+  const afterRight = await swipe(80, 300);
+  if (afterLeft !== `2 / ${total}` || afterRight !== `1 / ${total}`) fail(`swipe: left showed ${afterLeft}, then right ${afterRight}`);
+  else note(`swipe: left → ${afterLeft}, right → ${afterRight}`);
+  await page.close();
+}
+
 // ---- 4. axe-core ---------------------------------------------------------------------
 console.log("axe-core");
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -323,6 +347,15 @@ console.log("blind");
   if (!leaks) note(`blind: ${attrs.length} attributes and ${urls.length} URLs, none names an Artist`);
   const html = fs.readFileSync(path.join(fx.site, fx.blind), "utf8");
   if (!/Reveal all/.test(html)) fail("blind: no “Reveal all”");
+  // The fixture's blind page is the newest group's: it leads to the next older one's.
+  await page.goto(pages.blind, { waitUntil: "load" });
+  const [nav] = await Promise.all([
+    page.waitForNavigation({ waitUntil: "load" }).catch(() => null),
+    page.evaluate(() => [...document.querySelectorAll("a")].find((a) => /Next group, blind/.test(a.textContent))?.click()),
+  ]);
+  const landed = page.url();
+  if (!nav || !nav.ok() || !/\/blind\.html$/.test(landed) || landed === pages.blind) fail(`blind: “Next group, blind” led to ${landed}`);
+  else note(`blind: “Next group, blind” leads to ${landed.replace(base, "")}`);
   await page.close();
 }
 
