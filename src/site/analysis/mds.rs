@@ -17,14 +17,9 @@ pub fn classical_mds(distances: &[f64], n: usize) -> Vec<[f64; 2]> {
     }
     let b = double_centre(distances, n);
     let (vectors, values) = top_two_eigen(&b, n);
+    let scale = values.map(|v| v.max(0.0).sqrt());
     (0..n)
-        .map(|i| {
-            let mut p = [0.0; 2];
-            for k in 0..2 {
-                p[k] = vectors[k][i] * values[k].max(0.0).sqrt();
-            }
-            p
-        })
+        .map(|i| [vectors[0][i] * scale[0], vectors[1][i] * scale[1]])
         .collect()
 }
 
@@ -82,11 +77,8 @@ fn top_two_eigen(b: &[f64], n: usize) -> ([Vec<f64>; 2], [f64; 2]) {
             break;
         }
     }
-    let mut values = [0.0; 2];
-    for k in 0..2 {
-        let bv = multiply(b, n, &basis[k]);
-        values[k] = bv.iter().zip(&basis[k]).map(|(x, y)| x * y).sum();
-    }
+    let rayleigh = |v: &[f64]| -> f64 { multiply(b, n, v).iter().zip(v).map(|(x, y)| x * y).sum() };
+    let mut values = [rayleigh(&basis[0]), rayleigh(&basis[1])];
     if values[1] > values[0] {
         basis.swap(0, 1);
         values.swap(0, 1);
