@@ -29,7 +29,7 @@ use crate::store::sha256_hex;
 /// memory, and keeps the map readable; the page says when a sample was used.
 pub const SAMPLE_RUNS: usize = 480;
 /// Bumped when features, numbers or the cache's meaning change.
-const FORMAT: &str = "voice-1";
+const FORMAT: &str = "voice-2";
 /// Longest excerpt kept for a map point's description.
 const EXCERPT_CHARS: usize = 100;
 
@@ -336,7 +336,7 @@ fn compute(
             y: p[1],
             artist: at.artist,
             url: r.url.clone(),
-            label: format!("{} · {}", f.date, f.short_id),
+            label: format!("group {} · {}", f.short_id, f.date),
             description: format!("{}, group {} {}: {}", r.name, f.date, f.short_id, r.excerpt),
         })
         .collect();

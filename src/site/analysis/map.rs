@@ -104,7 +104,7 @@ pub struct MapPoint {
     pub artist: usize,
     /// Root-relative URL of the run's page.
     pub url: String,
-    /// The tooltip, e.g. "Ada · 2026-11-30 · 6f1c2a".
+    /// The tooltip after the Artist's name, e.g. "group 6f1c2a3b · 2026-11-30 14:03:47 UTC".
     pub label: String,
     /// Longer text for screen readers (the label and an excerpt).
     pub description: String,
@@ -138,10 +138,22 @@ pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &st
         y1 = y1.max(p.y);
     }
     let r = if points.len() > 150 { 4.5 } else { 6.5 };
-    let span = ((x1 - x0) / (w - 2.0 * (PAD + r))).max((y1 - y0) / (h - 2.0 * (PAD + r)));
+    // The plot sits below the label band.
+    let plot_h = h - BAND;
+    let span = ((x1 - x0) / (w - 2.0 * (PAD + r))).max((y1 - y0) / (plot_h - 2.0 * (PAD + r)));
     let scale = if span > 1e-12 { 1.0 / span } else { 0.0 };
     let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-    let place = |p: &MapPoint| (w / 2.0 + (p.x - cx) * scale, h / 2.0 - (p.y - cy) * scale);
+    let place = |p: &MapPoint| {
+        (
+            w / 2.0 + (p.x - cx) * scale,
+            BAND + plot_h / 2.0 - (p.y - cy) * scale,
+        )
+    };
+    let _ = write!(
+        s,
+        r##"<line class="map-band" x1="1" y1="{BAND}" x2="{x2}" y2="{BAND}" stroke="#8a8a94"/><text class="map-hint" x="10" y="22" font-size="14" fill="currentColor">Hover or tab to a mark: its run is named here.</text>"##,
+        x2 = w - 1.0
+    );
     for p in points {
         let (x, y) = place(p);
         let (colour, sh) = marker(p.artist);
@@ -153,34 +165,28 @@ pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &st
             url = esc(&p.url),
             d = esc(&p.description),
             mark = shape(sh, x, y, r, &format!("mk mk-{colour}"), FALLBACK[colour]),
-            tip = tooltip(&format!("{name} · {}", p.label), x, y, r, w, h),
+            tip = tooltip(&format!("{name} · {}", p.label), w),
         );
     }
     s.push_str("</svg>");
     s
 }
 
-/// A label box beside (x, y), kept inside the drawing; hidden until its link is hovered
-/// or focused (analysis.css).
-fn tooltip(text: &str, x: f64, y: f64, r: f64, w: f64, h: f64) -> String {
-    let text: String = if text.chars().count() > 60 {
-        text.chars().take(59).chain(['…']).collect()
+/// Height of the band along the top of the map where a mark's label appears.
+const BAND: f64 = 34.0;
+
+/// A mark's label, in the band along the top of the map where no mark is drawn (so later
+/// marks never cover it); hidden until its link is hovered or focused (analysis.css).
+fn tooltip(text: &str, w: f64) -> String {
+    let text: String = if text.chars().count() > 76 {
+        text.chars().take(75).chain(['…']).collect()
     } else {
         text.to_string()
     };
-    // About 8 px per character at 14 px: a box that fits the text in system fonts.
-    let bw = 16.0 + 8.0 * text.chars().count() as f64;
-    let bh = 26.0;
-    let bx = if x + r + 6.0 + bw <= w - 2.0 {
-        x + r + 6.0
-    } else {
-        (x - r - 6.0 - bw).max(2.0)
-    };
-    let by = (y - bh / 2.0).clamp(2.0, h - bh - 2.0);
     format!(
-        r##"<g class="tip"><rect x="{bx:.1}" y="{by:.1}" width="{bw:.1}" height="{bh}" rx="3" fill="#1c1c21"/><text x="{tx:.1}" y="{ty:.1}" font-size="14" fill="#ffffff">{t}</text></g>"##,
-        tx = bx + 8.0,
-        ty = by + 18.0,
+        r##"<g class="tip"><rect x="1" y="1" width="{bw}" height="{bh}" fill="#1c1c21"/><text x="10" y="22" font-size="14" fill="#ffffff">{t}</text></g>"##,
+        bw = w - 2.0,
+        bh = BAND - 2.0,
         t = esc(&text)
     )
 }

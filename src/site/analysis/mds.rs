@@ -3,9 +3,10 @@
 //! dense matrix; the style map uses it on a sampled prompt version (a few hundred points).
 
 /// Most iterations of the block power method; it usually settles long before.
-const MAX_ITERATIONS: usize = 500;
-/// The subspace has settled when no coordinate of the basis moves by more than this.
-const TOLERANCE: f64 = 1e-10;
+const MAX_ITERATIONS: usize = 300;
+/// The subspace has settled when no coordinate of the basis moves by more than this: far
+/// below a pixel on the map (coordinates of unit vectors over hundreds of points).
+const TOLERANCE: f64 = 1e-7;
 
 /// Two coordinates per point from the `n × n` symmetric `distances` (row-major). Points
 /// are centred on the origin; each axis is scaled by the square root of its eigenvalue, so
