@@ -120,6 +120,29 @@ them; the live-reload script is added only to what the server sends.",
     /// Validate chorus.toml and every file under runs/; report every problem
     #[command(after_help = EXIT_CODES)]
     Check,
+    /// Blind votes: import the votes a blind page downloaded into runs/
+    #[command(subcommand)]
+    Votes(VotesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VotesCommand {
+    /// Add the votes of a downloaded votes file to runs/<group-id>/votes/
+    #[command(
+        long_about = "Add the votes of a file downloaded from a blind page (\"Download your votes\") \
+to the history: each group's new votes become one file under runs/<group-id>/votes/, which the \
+next `chorus build` turns into the leaderboards.\n\n\
+The whole file is checked first: its format and version, every vote's fields, that its group \
+exists and that its images are that group's, and that no id is used twice. If anything is \
+wrong, every problem is listed (file, vote number and id, field) and nothing is written (exit \
+code 1). Votes already imported are skipped, so importing the same file twice changes nothing. \
+The format is described in docs/votes.md.",
+        after_help = EXIT_CODES
+    )]
+    Import {
+        /// The votes file (JSON, as a blind page downloads it)
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +318,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Status { all } => status(&cli.root, all),
         Command::Check => check(&cli.root),
+        Command::Votes(VotesCommand::Import { file }) => votes_import(&cli.root, &file),
     }
 }
 
@@ -733,8 +757,22 @@ fn check(root: &Path) -> Result<u8> {
         Err(ps) => ps.iter().map(ToString::to_string).collect(),
     };
     // Only the counts are kept, so a long history is checked in little memory.
-    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| Some(g.runs.len()));
+    // Votes are checked against their group's images, as the build counts them.
+    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| {
+        Some((g.runs.len(), store::votes::check_group_votes(&g)))
+    });
     problems.extend(store_problems.iter().map(ToString::to_string));
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    for (_, vote_problems) in &runs {
+        problems.extend(vote_problems.iter().map(|p| {
+            store::votes::VoteProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        }));
+    }
+    let runs: Vec<usize> = runs.iter().map(|(n, _)| *n).collect();
     for p in &problems {
         eprintln!("{p}");
     }
@@ -746,5 +784,59 @@ fn check(root: &Path) -> Result<u8> {
     } else {
         eprintln!("{} problem(s) found.", problems.len());
         Ok(exit::PROBLEMS)
+    }
+}
+
+fn votes_import(root: &Path, file: &Path) -> Result<u8> {
+    let project = load_project(root)?;
+    match store::votes::import(&project.runs_dir(), file) {
+        Ok(groups) => {
+            let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+            let (mut added, mut known) = (0, 0);
+            for g in &groups {
+                added += g.added;
+                known += g.known;
+                match &g.written {
+                    Some(path) => eprintln!(
+                        "group {}: {} new vote(s){} -> {}",
+                        g.group_id,
+                        g.added,
+                        if g.known > 0 {
+                            format!(", {} already imported", g.known)
+                        } else {
+                            String::new()
+                        },
+                        rel(path)
+                    ),
+                    None => eprintln!(
+                        "group {}: nothing new ({} vote(s) already imported)",
+                        g.group_id, g.known
+                    ),
+                }
+            }
+            if added == 0 {
+                eprintln!(
+                    "Nothing to import: all {known} vote(s) of {} were imported before.",
+                    file.display()
+                );
+            } else {
+                eprintln!(
+                    "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.",
+                    groups.iter().filter(|g| g.added > 0).count()
+                );
+            }
+            Ok(exit::OK)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!(
+                "{} problem(s) in {}; nothing was imported. Fix the file (or re-download it from the blind page) and import it again.",
+                problems.len(),
+                file.display()
+            );
+            Ok(exit::ERROR)
+        }
     }
 }

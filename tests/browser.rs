@@ -262,6 +262,13 @@ fn the_site_works_in_a_real_browser() {
         "artist": format!("artists/{}.html", ARTISTS[0].0),
         "prompt": "prompts/v3-dawn.html",
         "blind": format!("groups/{newest}/blind.html"),
+        "prompt_leaderboard": "leaderboards/v3-dawn.html",
+        "newest": newest,
+        // The newest group's images (one run failed): a vote is best of this many.
+        "ballot": ARTISTS.len() - 1,
+        "chorus": env!("CARGO_BIN_EXE_chorus"),
+        "root": p.root(),
+        "downloads": p.path("downloads"),
         "chromium": chromium,
         "shots": shots,
         "slugs": slugs,

@@ -1,6 +1,7 @@
 //! The blind page's view of a group: the columns in a shuffled order under neutral labels
 //! ("Artist C"), images under content-derived names. No URL, file name, alt text or
-//! attribute of the page names an Artist; the names appear only as revealed text.
+//! attribute of the page names an Artist; the names appear only as revealed text. Votes
+//! name runs by their vote token, a hash that needs the source image's digest to undo.
 
 use serde::Serialize;
 
@@ -24,6 +25,8 @@ pub struct BlindRun<'a> {
     pub brush_name: &'a str,
     /// 1-based column of the named view (`index.html#col-N`).
     pub column: usize,
+    /// The run's opaque name in votes ([`crate::store::votes::vote_token`]).
+    pub token: Option<String>,
 }
 
 /// The group's columns in blind order.
@@ -55,6 +58,9 @@ pub fn blind_runs<'a>(analysis: &'a GroupAnalysis, group: &'a GroupView) -> Vec<
                 artist_name: &run.artist_name,
                 brush_name: &run.brush_name,
                 column: i + 1,
+                token: run.image.as_ref().map(|img| {
+                    crate::store::votes::vote_token(&group.id, &run.artist_slug, &img.sha256)
+                }),
             };
             (c.blind_order, blind)
         })

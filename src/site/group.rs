@@ -13,10 +13,11 @@ use super::analysis::{self, Entry, SignatureCache};
 use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
 use super::manifest::{list_inputs, GroupEntry, InputFile};
 use super::model::{self, GroupView, ImageView, ThumbView};
+use super::ratings::{merge_tallies, VoteTally};
 use super::summary::{GroupCard, GroupSummary, RunBrief};
 use super::{exports, render_page, theme::Theme, voice, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
-use crate::store::{load_group_dir, sha256_hex, LoadedGroup, RunRecord, StoreProblem};
+use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord, StoreProblem};
 
 /// One image prepared: the result, variants made, and whether the source was read.
 type Prepare = Result<(Prepared, usize, bool), String>;
@@ -177,12 +178,16 @@ pub(crate) fn build_group(
         entry.outputs.insert(rel.clone(), len);
     }
 
+    let votes = group_votes(&g, &prepared, &rel, &mut problems);
     let card = GroupCard::of(&view);
     let card_json = serde_json::to_vec(&card).unwrap_or_default();
     let card_path = card_path(&cx.cards_dir, &id);
     write_rebuildable_io(&card_path, &card_json)?;
     entry.problems = problems;
-    entry.summary = Some(summary(&g, &view, numbers, sha256_hex(&card_json)));
+    entry.summary = Some(GroupSummary {
+        votes,
+        ..summary(&g, &view, numbers, sha256_hex(&card_json))
+    });
     Ok(GroupBuilt {
         entry,
         images: stats,
@@ -263,8 +268,45 @@ fn summary(
             })
             .collect(),
         numbers,
+        votes: Vec::new(),
         digest,
     }
+}
+
+/// The group's votes under `votes/`, tallied by Artist; votes that cannot count become
+/// problems. Images are known by the hashes `prepare` already took.
+fn group_votes(
+    g: &LoadedGroup,
+    prepared: &BTreeMap<String, Prepared>,
+    rel: &dyn Fn(&Path) -> PathBuf,
+    problems: &mut Vec<String>,
+) -> Vec<VoteTally> {
+    if votes::votes_files(&g.dir).is_empty() {
+        return Vec::new();
+    }
+    let id = g.group.run_group_id.to_string();
+    let images = g.runs.iter().filter_map(|run| {
+        let p = prepared.get(model::safe_image_file(run)?)?;
+        Some((run.artist_slug.as_str(), p.source.sha256.as_str()))
+    });
+    let tokens = votes::GroupTokens::new(&id, images);
+    let (counted, vote_problems) = votes::group_votes(&g.dir, g.group.run_group_id, &tokens);
+    problems.extend(vote_problems.into_iter().map(|p| {
+        votes::VoteProblem {
+            file: rel(&p.file),
+            ..p
+        }
+        .to_string()
+    }));
+    let tallies: Vec<VoteTally> = counted
+        .into_iter()
+        .map(|c| VoteTally {
+            winner: c.winner,
+            losers: c.losers,
+            count: 1,
+        })
+        .collect();
+    merge_tallies(&tallies)
 }
 
 /// How a run's image appears on the pages, by `[site] originals`: the full image (the
@@ -490,7 +532,11 @@ fn render_group_pages(
     if let Some(v) = views.filter(|_| has_blind) {
         let mut ctx = tera::Context::new();
         ctx.insert("group", g);
-        ctx.insert("blind_runs", &super::blind::blind_runs(v, g));
+        let runs = super::blind::blind_runs(v, g);
+        // Best of N: a vote needs at least two images to choose between.
+        let ballot = runs.iter().filter(|b| b.token.is_some()).count();
+        ctx.insert("ballot", &ballot);
+        ctx.insert("blind_runs", &runs);
         ctx.insert("next_blind", &next_blind.map(analysis::blind_url));
         pages.push((analysis::blind_url(&g.id), analysis::BLIND_TEMPLATE, ctx));
     }

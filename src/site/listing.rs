@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::analysis::{self, GroupNumbers, RunStats};
 use super::group::read_card;
+use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
 use super::summary::{GroupCard, GroupSummary, RunCard};
@@ -109,6 +110,9 @@ struct ArtistListing {
     url: String,
     /// Only on the newest page and the Artists index, where it changes with every group.
     totals: Option<ArtistTotals>,
+    /// Its row of the overall leaderboard, on its newest page, when it has votes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<leaderboard::Row>,
 }
 
 #[derive(Serialize)]
@@ -216,6 +220,7 @@ pub fn listing_files(
         });
     }
 
+    let boards = leaderboards(cx, &groups, &versions, &artists);
     // Each Artist, in the order of the newest group, then those only in older groups.
     for a in &artists {
         let mine: Vec<&GroupSummary> = oldest_first
@@ -234,6 +239,10 @@ pub fn listing_files(
             let (listing, profile, voice) = if newest {
                 let mut full = a.clone();
                 full.totals = Some(totals(&mine, &a.slug));
+                full.rating = boards
+                    .first()
+                    .and_then(|b| b.rows.iter().find(|r| r.slug == a.slug))
+                    .cloned();
                 let profile = profile_of(&mine, &a.slug).map(Box::new);
                 (full, profile, voice::artist_view(&a.slug, &voices))
             } else {
@@ -313,6 +322,12 @@ pub fn listing_files(
     ctx.insert("prompts", &filters.prompts);
     always("prompts/index.html", "prompts.html", ctx)?;
     always("404.html", "404.html", tera::Context::new())?;
+    for b in &boards {
+        let mut ctx = tera::Context::new();
+        ctx.insert("board", b);
+        ctx.insert("boards", &leaderboard::links(&boards));
+        always(&b.url.clone(), leaderboard::TEMPLATE, ctx)?;
+    }
 
     files.push(fresh("runs.json", exports::runs_index(&groups)));
     files.push(fresh(
@@ -332,6 +347,23 @@ pub fn listing_files(
         files.push(fresh(&path, bytes));
     }
     Ok(files)
+}
+
+/// The leaderboards, when the theme has a template for them.
+fn leaderboards(
+    cx: &ListingContext,
+    groups: &[&GroupSummary],
+    versions: &[&str],
+    artists: &[ArtistListing],
+) -> Vec<leaderboard::Board> {
+    if !leaderboard::in_theme(cx.theme) {
+        return Vec::new();
+    }
+    let names = artists
+        .iter()
+        .map(|a| (a.slug.clone(), leaderboard::named(&a.name, &a.url)))
+        .collect();
+    leaderboard::boards(groups, versions, &names)
 }
 
 fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
@@ -503,6 +535,7 @@ impl Job<'_> {
                         "text_variants": text_variants,
                         "columns": columns,
                         "rows": rows,
+                        "leaderboard": leaderboard::url(Some(version)),
                     }),
                 );
                 ctx.insert("analysis", analysis);
@@ -557,6 +590,7 @@ fn artist_order(newest_first: &[&GroupSummary]) -> Vec<ArtistListing> {
                     provider: r.provider.clone(),
                     url: model::artist_url(&r.slug),
                     totals: None,
+                    rating: None,
                 });
             }
         }

@@ -95,8 +95,32 @@ pub fn list_inputs(dir: &Path) -> Listing {
             Some((name, len, mtime))
         })
         .collect();
+    // A group's votes are inputs of the group: a new votes file rebuilds it.
+    files.extend(votes_inputs(dir));
     files.sort();
     files
+}
+
+/// `votes/<name>.json` of a group folder, by metadata; a linked `votes` folder is skipped
+/// (`store` never reads through it).
+fn votes_inputs(dir: &Path) -> Listing {
+    let votes = dir.join(crate::store::votes::VOTES_DIR);
+    if !std::fs::symlink_metadata(&votes).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    crate::store::votes::votes_files(dir)
+        .into_iter()
+        .filter(|p| crate::store::is_regular_file(p))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let (len, mtime) = stat(&p)?;
+            Some((
+                format!("{}/{name}", crate::store::votes::VOTES_DIR),
+                len,
+                mtime,
+            ))
+        })
+        .collect()
 }
 
 impl GroupEntry {

@@ -111,7 +111,7 @@ pub fn extension(url: &str) -> &str {
 /// name gives the Artist away. `width` names a resized variant (always JPEG); `None` the
 /// full image with `ext`.
 pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
-    let token = &sha256_hex(format!("blind/{group_id}/{sha256}").as_bytes())[..20];
+    let token = crate::store::votes::blind_token(group_id, sha256);
     match width {
         Some(w) => format!("groups/{group_id}/media/@{token}-{w}.jpg"),
         None => format!("groups/{group_id}/media/@{token}.{ext}"),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::analysis::GroupNumbers;
 use super::model::{Counts, GroupView, ImageView};
+use super::ratings::VoteTally;
 
 /// The part of a built group every listing and export needs, for all groups at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct GroupSummary {
     pub runs: Vec<RunBrief>,
     /// The difference views' raw numbers, for Artist profiles and prompt matrices.
     pub numbers: Option<GroupNumbers>,
+    /// The group's blind votes as tallies by Artist slug (see `ratings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<VoteTally>,
     /// SHA-256 of the group's card: equal digests mean a listing shows it the same.
     pub digest: String,
 }

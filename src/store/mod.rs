@@ -8,6 +8,7 @@ mod leftovers;
 mod paid;
 mod read;
 mod schema;
+pub mod votes;
 
 use std::path::{Path, PathBuf};
 

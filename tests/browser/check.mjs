@@ -58,6 +58,8 @@ const pages = {
   artist: base + fx.artist,
   prompt: base + fx.prompt,
   blind: base + fx.blind,
+  leaderboard: base + "leaderboards/index.html",
+  prompt_leaderboard: base + fx.prompt_leaderboard,
   notfound: base + "groups/no-such-group/deeper/page.html",
 };
 
@@ -101,6 +103,95 @@ async function shot(page, name) {
   await page.screenshot({ path: file, fullPage: false });
 }
 
+// ---- 0. a blind vote, downloaded, imported and on the leaderboard ----------------------
+// In a context of its own, so the other checks see the blind page before any vote.
+console.log("votes");
+{
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`script error: ${e.message}`));
+  fs.mkdirSync(fx.downloads, { recursive: true });
+  const cdp = await browser.target().createCDPSession();
+  await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: fx.downloads, browserContextId: context.id });
+  await page.goto(pages.blind, { waitUntil: "load" });
+  const before = await page.evaluate(() => ({
+    buttons: [...document.querySelectorAll("button.vote-button")].filter((b) => !b.hidden && !b.disabled).length,
+    revealed: [...document.querySelectorAll("details.reveal")].filter((d) => d.open).length,
+    download: !document.getElementById("vote-download").hidden,
+  }));
+  if (before.buttons !== fx.ballot) fail(`votes: ${before.buttons} enabled vote buttons, expected ${fx.ballot}`);
+  if (before.revealed) fail(`votes: ${before.revealed} names revealed before any vote`);
+  if (before.download) fail("votes: a download link before any vote");
+  await page.type("#vote-voter", "browser-check");
+  await page.$eval("#vote-voter", (i) => i.dispatchEvent(new Event("change")));
+  const buttons = await page.$$("button.vote-button");
+  await buttons[1].click();
+  const after = await page.evaluate(() => {
+    const b = document.querySelector(".column.voted");
+    return {
+      token: b?.querySelector("button.vote-button")?.getAttribute("data-token"),
+      name: b?.querySelector("details.reveal p")?.textContent.split(" → ")[0].trim(),
+      revealed: [...document.querySelectorAll("details.reveal")].every((d) => d.open),
+      disabled: [...document.querySelectorAll("button.vote-button")].every((x) => x.disabled),
+      status: document.getElementById("vote-status").textContent,
+      href: document.getElementById("vote-download").getAttribute("href"),
+    };
+  });
+  if (!after.token) fail("votes: no column marked as voted after the click");
+  if (!after.revealed) fail("votes: the names were not revealed after voting");
+  if (!after.disabled) fail("votes: the buttons still take a second vote on the same group");
+  if (!/You picked Artist [A-Z]/.test(after.status)) fail(`votes: status says ${after.status}`);
+  if (!after.href?.startsWith("blob:")) fail(`votes: the download link is ${after.href}, not a Blob`);
+  await shot(page, "blind-voted-1280");
+  await page.click("#vote-download");
+  let file = null;
+  for (let i = 0; i < 100 && !file; i++) {
+    await sleep(100);
+    file = fs.readdirSync(fx.downloads).find((f) => f.endsWith(".json"));
+  }
+  if (!file) {
+    fail("votes: clicking “Download” saved no file");
+  } else {
+    const saved = path.join(fx.downloads, file);
+    const data = JSON.parse(fs.readFileSync(saved, "utf8"));
+    const v = data.votes?.[0];
+    if (data.format !== "chorus-votes" || data.version !== 1 || data.votes.length !== 1) fail(`votes: downloaded ${JSON.stringify(data).slice(0, 200)}`);
+    else if (v.groupId !== fx.newest || v.winner !== after.token || v.losers.length !== fx.ballot - 1 || v.voter !== "browser-check") fail(`votes: the vote is ${JSON.stringify(v)}`);
+    else note(`votes: downloaded ${file}: one vote, ${after.token} best of ${fx.ballot}, voter "${v.voter}"`);
+    for (const needle of [...fx.slugs, ...fx.names]) if (fs.readFileSync(saved, "utf8").toLowerCase().includes(needle.toLowerCase())) fail(`votes: the votes file names an Artist (${needle})`);
+    const run = (args) => new Promise((resolve) => execFile(fx.chorus, ["--root", fx.root, ...args], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stderr })));
+    const imported = await run(["votes", "import", saved]);
+    if (imported.code !== 0) fail(`votes: chorus votes import exited ${imported.code}: ${imported.stderr}`);
+    const again = await run(["votes", "import", saved]);
+    if (again.code !== 0 || !/Nothing to import/.test(again.stderr)) fail(`votes: a second import was not a no-op: ${again.stderr}`);
+    const built = await run(["build"]);
+    if (built.code !== 0) fail(`votes: chorus build exited ${built.code}: ${built.stderr}`);
+    await page.goto(pages.leaderboard, { waitUntil: "load" });
+    const board = await page.evaluate(() => ({
+      lede: document.querySelector(".lede")?.textContent || "",
+      first: document.querySelector(".leaderboard tbody tr th")?.textContent || "",
+    }));
+    if (!/From 1 blind vote on 1 group/.test(board.lede)) fail(`votes: the leaderboard says ${board.lede}`);
+    else if (board.first !== after.name) fail(`votes: the leaderboard leads with ${board.first}, not the picked ${after.name}`);
+    else note(`votes: imported and built; the leaderboard leads with ${board.first}, the Artist picked`);
+    await shot(page, "leaderboard-voted-1280");
+  }
+  // The vote is still there after a reload; the page passes axe in that state too.
+  await page.setBypassCSP(true);
+  await page.goto(pages.blind, { waitUntil: "load" });
+  const kept = await page.evaluate(() => !!document.querySelector(".column.voted"));
+  if (!kept) fail("votes: the vote was not kept in the browser across a reload");
+  await page.evaluate(fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8"));
+  const axe = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] }))
+    .violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`));
+  for (const v of axe) fail(`axe blind after voting: ${v}`);
+  for (const p of problems) fail(`votes: ${p}`);
+  await context.close();
+}
+
 // ---- 1. console errors and failed requests -------------------------------------------
 console.log("console errors and failed requests");
 for (const [name, url] of Object.entries(pages)) {
@@ -119,7 +210,7 @@ for (const [name, url] of Object.entries(pages)) {
 // ---- 2. layout ---------------------------------------------------------------------
 console.log("layout");
 const WIDTHS = [360, 390, 768, 1024, 1280, 1920];
-for (const name of ["compare", "blind", "index", "run", "failed_run", "artist", "prompt", "notfound"]) {
+for (const name of ["compare", "blind", "index", "run", "failed_run", "artist", "prompt", "leaderboard", "notfound"]) {
   const page = await newPage();
   for (const width of WIDTHS) {
     await page.setViewport({ width, height: 900 });
@@ -184,7 +275,7 @@ async function lightboxChecks(name, url, width) {
       const a = document.activeElement;
       if (!a || a === document.body) return null;
       const col = a.closest(".column");
-      return { image: a.matches("a.lightbox-link") ? a.getAttribute("data-key") : null, col: col ? col.id : null, inStatement: !!a.closest(".statement, .reveal, details"), footer: !!a.closest("footer") };
+      return { image: a.matches("a.lightbox-link") ? a.getAttribute("data-key") : null, col: col ? col.id : null, inStatement: !!a.closest(".statement, .reveal, details, .vote"), footer: !!a.closest("footer") };
     });
     if (!info) continue;
     if (info.image) reached.add(info.image);

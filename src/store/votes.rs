@@ -1,0 +1,593 @@
+//! Blind votes in the history: the versioned votes file a blind page downloads
+//! (docs/votes.md), its validation against the groups under `runs/`, and `chorus votes
+//! import`, which adds the new votes of each group as one file under
+//! `runs/<group-id>/votes/`. Votes files are untrusted like everything under `runs/`:
+//! capped, parsed strictly, and they never choose a path (only a validated group id does).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::files::{read_capped, MAX_IMAGE_BYTES};
+use super::{load_group_dir, sha256_hex, to_json, LoadedGroup};
+use crate::fsutil::{write_atomic, TEMP_PREFIX};
+
+/// The `format` every votes file carries.
+pub const VOTES_FORMAT: &str = "chorus-votes";
+/// The version this chorus writes and the only one it reads.
+pub const VOTES_VERSION: u32 = 1;
+/// Where a group keeps its votes.
+pub const VOTES_DIR: &str = "votes";
+/// The most a votes file may hold (a vote is about 300 bytes).
+pub const MAX_VOTES_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// The longest voter label.
+pub const MAX_VOTER_CHARS: usize = 64;
+
+/// A votes file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VotesFile {
+    pub format: String,
+    pub version: u32,
+    pub votes: Vec<Vote>,
+}
+
+/// One vote: on the blind page of `group_id`, the viewer picked the image `winner` as the
+/// best of those shown (`winner` and `losers`). Images are named by their blind token
+/// ([`vote_token`]), never by the Artist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vote {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub winner: String,
+    pub losers: Vec<String>,
+    /// RFC 3339, as the browser's clock said.
+    pub voted_at: String,
+    /// What the viewer chose to be called; "anonymous" unless they said otherwise.
+    pub voter: String,
+}
+
+/// A vote with its images resolved to Artists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedVote {
+    pub winner: String,
+    pub losers: Vec<String>,
+}
+
+/// What a problem with votes is about: a file, and in it a vote (1-based, with its id).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}: {reason}", file.display(), vote.as_ref().map(|(n, id)| format!(": vote {n}{}", id.map(|i| format!(" (id {i})")).unwrap_or_default())).unwrap_or_default())]
+pub struct VoteProblem {
+    pub file: PathBuf,
+    pub vote: Option<(usize, Option<Uuid>)>,
+    pub reason: String,
+}
+
+/// The opaque name of an image on its group's blind page (its copies' file names): a hash
+/// of the group and the image's content, so it says nothing of the Artist.
+pub fn blind_token(group_id: &str, image_sha256: &str) -> String {
+    sha256_hex(format!("blind/{group_id}/{image_sha256}").as_bytes())[..20].to_string()
+}
+
+/// The opaque name of one run's image in votes: a hash of the group, the run's Artist and
+/// its image's content. Unlike [`blind_token`] it tells apart two Artists whose images are
+/// identical, and it changes when the run is painted again (the vote was about the old
+/// image). It cannot be worked back to the Artist without the source image's hash, which
+/// the blind page never shows.
+pub fn vote_token(group_id: &str, artist_slug: &str, image_sha256: &str) -> String {
+    sha256_hex(format!("vote/{group_id}/{artist_slug}/{image_sha256}").as_bytes())[..20].to_string()
+}
+
+/// A group's vote tokens: token → Artist slug.
+#[derive(Debug, Clone, Default)]
+pub struct GroupTokens {
+    pub slugs: BTreeMap<String, String>,
+}
+
+impl GroupTokens {
+    /// From (slug, image SHA-256) pairs.
+    pub fn new<'a>(group_id: &str, images: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let slugs = images
+            .into_iter()
+            .map(|(slug, sha)| (vote_token(group_id, slug, sha), slug.to_string()))
+            .collect();
+        GroupTokens { slugs }
+    }
+
+    /// The tokens of a group as read from disk: each run's image hashed.
+    pub fn read(g: &LoadedGroup) -> Self {
+        let hashed: Vec<(String, String)> = g
+            .runs
+            .iter()
+            .filter_map(|run| {
+                let file = run.image_file.as_deref()?;
+                let ext = file.strip_prefix(&format!("{}.", run.artist_slug))?;
+                if ext.is_empty() || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return None;
+                }
+                let bytes = read_capped(&g.dir.join(file), MAX_IMAGE_BYTES).ok()?;
+                Some((run.artist_slug.clone(), sha256_hex(&bytes)))
+            })
+            .collect();
+        GroupTokens::new(
+            &g.group.run_group_id.to_string(),
+            hashed.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+        )
+    }
+
+    /// The vote with its tokens resolved, or why it cannot count.
+    pub fn resolve(&self, vote: &Vote) -> Result<CountedVote, String> {
+        let name = |token: &str, field: &str| -> Result<String, String> {
+            self.slugs.get(token).cloned().ok_or_else(|| {
+                format!(
+                    "field \"{field}\": {token:?} is not an image of group {} (was the run painted again since the vote?)",
+                    vote.group_id
+                )
+            })
+        };
+        let winner = name(&vote.winner, "winner")?;
+        let mut losers = Vec::with_capacity(vote.losers.len());
+        for (i, l) in vote.losers.iter().enumerate() {
+            let slug = name(l, &format!("losers[{i}]"))?;
+            if slug == winner || losers.contains(&slug) {
+                return Err(format!(
+                    "field \"losers[{i}]\": {l:?} appears twice in the vote"
+                ));
+            }
+            losers.push(slug);
+        }
+        losers.sort();
+        Ok(CountedVote { winner, losers })
+    }
+}
+
+/// Parses and checks a votes file on its own (format, version, fields, unique ids).
+pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProblem>> {
+    let whole = |reason: String| {
+        vec![VoteProblem {
+            file: file.to_path_buf(),
+            vote: None,
+            reason,
+        }]
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| whole(format!("not valid JSON ({e}); is it a chorus votes file?")))?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(VOTES_FORMAT) {
+        return Err(whole(format!(
+            "field \"format\": expected \"{VOTES_FORMAT}\"; this is not a chorus votes file"
+        )));
+    }
+    match value.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(VOTES_VERSION) => {}
+        Some(v) if v > u64::from(VOTES_VERSION) => {
+            return Err(whole(format!(
+                "field \"version\": version {v} is newer than this chorus reads ({VOTES_VERSION}); upgrade chorus"
+            )))
+        }
+        other => {
+            return Err(whole(format!(
+                "field \"version\": expected {VOTES_VERSION}, found {}",
+                other.map_or_else(
+                    || value.get("version").map_or("nothing".into(), |v| v.to_string()),
+                    |v| v.to_string()
+                )
+            )))
+        }
+    }
+    let Some(votes) = value.get("votes").and_then(|v| v.as_array()) else {
+        return Err(whole("field \"votes\": expected a list of votes".into()));
+    };
+    let mut problems = Vec::new();
+    let mut parsed = Vec::new();
+    let mut seen: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for (i, v) in votes.iter().enumerate() {
+        let id = v
+            .get("id")
+            .and_then(|s| s.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let mut problem = |reason: String| {
+            problems.push(VoteProblem {
+                file: file.to_path_buf(),
+                vote: Some((i + 1, id)),
+                reason,
+            })
+        };
+        let vote: Vote = match serde_path_to_error::deserialize(v) {
+            Ok(vote) => vote,
+            Err(e) => {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                problem(if field == "." {
+                    inner.to_string()
+                } else {
+                    format!("field \"{field}\": {inner}")
+                });
+                continue;
+            }
+        };
+        if let Err(reason) = check_fields(&vote) {
+            problem(reason);
+            continue;
+        }
+        if let Some(first) = seen.insert(vote.id, i + 1) {
+            problem(format!(
+                "duplicate id: vote {first} has the same id; every vote needs its own"
+            ));
+            continue;
+        }
+        parsed.push(vote);
+    }
+    if problems.is_empty() {
+        Ok(VotesFile {
+            format: VOTES_FORMAT.into(),
+            version: VOTES_VERSION,
+            votes: parsed,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn check_fields(vote: &Vote) -> Result<(), String> {
+    let token_ok = |t: &str| t.len() == 20 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    if !token_ok(&vote.winner) {
+        return Err(format!(
+            "field \"winner\": {:?} is not an image token (20 hex digits)",
+            vote.winner
+        ));
+    }
+    if vote.losers.is_empty() {
+        return Err("field \"losers\": a vote needs at least one other image".into());
+    }
+    if vote.losers.len() >= super::MAX_ARTISTS_PER_GROUP {
+        return Err(format!(
+            "field \"losers\": {} images, more than a group can show",
+            vote.losers.len()
+        ));
+    }
+    if let Some(bad) = vote.losers.iter().find(|t| !token_ok(t)) {
+        return Err(format!(
+            "field \"losers\": {bad:?} is not an image token (20 hex digits)"
+        ));
+    }
+    if chrono::DateTime::parse_from_rfc3339(&vote.voted_at).is_err() {
+        return Err(format!(
+            "field \"votedAt\": {:?} is not an RFC 3339 time",
+            vote.voted_at
+        ));
+    }
+    if vote.voter.chars().count() > MAX_VOTER_CHARS || vote.voter.chars().any(char::is_control) {
+        return Err(format!(
+            "field \"voter\": at most {MAX_VOTER_CHARS} characters, no control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// The votes files of a group folder, sorted by name: `votes/*.json`, regular files only.
+pub fn votes_files(group_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(group_dir.join(VOTES_DIR)) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".json") && !name.starts_with('.') && !name.starts_with(TEMP_PREFIX)
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The votes a group's folder holds, each counted once, with what could not be counted.
+/// Votes for another group, unknown images and ids used twice with different content are
+/// problems; the rest count.
+pub fn group_votes(
+    group_dir: &Path,
+    group_id: Uuid,
+    tokens: &GroupTokens,
+) -> (Vec<CountedVote>, Vec<VoteProblem>) {
+    let mut counted = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
+    for file in votes_files(group_dir) {
+        let parsed = read_capped(&file, MAX_VOTES_FILE_BYTES)
+            .map_err(|reason| {
+                vec![VoteProblem {
+                    file: file.clone(),
+                    vote: None,
+                    reason,
+                }]
+            })
+            .and_then(|bytes| parse_votes(&file, &bytes));
+        let votes = match parsed {
+            Ok(v) => v.votes,
+            Err(p) => {
+                problems.extend(p);
+                continue;
+            }
+        };
+        let mut elsewhere = 0;
+        for (i, vote) in votes.into_iter().enumerate() {
+            let mut problem = |reason: String| {
+                problems.push(VoteProblem {
+                    file: file.clone(),
+                    vote: Some((i + 1, Some(vote.id))),
+                    reason,
+                })
+            };
+            if vote.group_id != group_id {
+                elsewhere += 1;
+                continue;
+            }
+            if let Some((known, at)) = seen.get(&vote.id) {
+                if *known != vote {
+                    problem(format!(
+                        "duplicate id: {} holds a different vote with this id; this one is not counted",
+                        at.display()
+                    ));
+                }
+                continue;
+            }
+            match tokens.resolve(&vote) {
+                Ok(c) => counted.push(c),
+                Err(reason) => problem(reason),
+            }
+            seen.insert(vote.id, (vote, file.clone()));
+        }
+        if elsewhere > 0 {
+            problems.push(VoteProblem {
+                file: file.clone(),
+                vote: None,
+                reason: format!(
+                    "{elsewhere} vote(s) belong to other groups and are not counted here; import the downloaded file with `chorus votes import FILE`, which files each vote under its group"
+                ),
+            });
+        }
+    }
+    (counted, problems)
+}
+
+/// The problems of a loaded group's votes files, as `chorus check` reports them.
+pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
+    if votes_files(&g.dir).is_empty() {
+        return Vec::new();
+    }
+    group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1
+}
+
+/// What an import did for one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupImport {
+    pub group_id: Uuid,
+    pub added: usize,
+    pub known: usize,
+    /// The file written, when any vote was new.
+    pub written: Option<PathBuf>,
+}
+
+/// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
+/// file, every vote against its group's images, ids against the votes already there) and
+/// nothing is written unless all of it is sound. Votes already imported are skipped, so
+/// importing a file twice changes nothing. Each group's new votes go to one new file,
+/// `runs/<group-id>/votes/<hash of its content>.json`, written atomically.
+pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<VoteProblem>> {
+    let whole = |reason: String| {
+        vec![VoteProblem {
+            file: file.to_path_buf(),
+            vote: None,
+            reason,
+        }]
+    };
+    let bytes = read_capped(file, MAX_VOTES_FILE_BYTES).map_err(whole)?;
+    let parsed = parse_votes(file, &bytes)?;
+    if parsed.votes.is_empty() {
+        return Err(whole(
+            "holds no votes; vote on a group's blind page first, then download".into(),
+        ));
+    }
+
+    let mut by_group: BTreeMap<Uuid, Vec<(usize, &Vote)>> = BTreeMap::new();
+    for (i, v) in parsed.votes.iter().enumerate() {
+        by_group.entry(v.group_id).or_default().push((i + 1, v));
+    }
+    let mut problems = Vec::new();
+    let mut plans: Vec<(GroupImport, PathBuf, Vec<Vote>)> = Vec::new();
+    for (gid, votes) in &by_group {
+        let problem = |n: usize, v: &Vote, reason: String| VoteProblem {
+            file: file.to_path_buf(),
+            vote: Some((n, Some(v.id))),
+            reason,
+        };
+        // The id is a parsed UUID, so this path stays inside runs/.
+        let dir = runs_dir.join(gid.to_string());
+        let loaded = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir())
+            .then(|| load_group_dir(&dir).0)
+            .flatten();
+        let Some(g) = loaded else {
+            for (n, v) in votes {
+                problems.push(problem(*n, v, format!(
+                    "field \"groupId\": unknown group {gid}: there is no readable {} (was the vote cast on another project's site?)",
+                    dir.join(super::GROUP_FILE).display()
+                )));
+            }
+            continue;
+        };
+        let tokens = GroupTokens::read(&g);
+        let mut existing: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
+        for f in votes_files(&dir) {
+            match read_capped(&f, MAX_VOTES_FILE_BYTES)
+                .map_err(|reason| {
+                    vec![VoteProblem {
+                        file: f.clone(),
+                        vote: None,
+                        reason,
+                    }]
+                })
+                .and_then(|b| parse_votes(&f, &b))
+            {
+                Ok(v) => {
+                    for vote in v.votes {
+                        existing.entry(vote.id).or_insert((vote, f.clone()));
+                    }
+                }
+                Err(p) => problems.extend(p.into_iter().map(|mut p| {
+                    p.reason += " (fix or remove this file before importing more votes)";
+                    p
+                })),
+            }
+        }
+        let mut new = Vec::new();
+        let mut known = 0;
+        for (n, v) in votes {
+            if let Some((old, at)) = existing.get(&v.id) {
+                if old == *v {
+                    known += 1;
+                } else {
+                    problems.push(problem(
+                        *n,
+                        v,
+                        format!(
+                            "duplicate id: {} already holds a different vote with this id",
+                            at.display()
+                        ),
+                    ));
+                }
+                continue;
+            }
+            match tokens.resolve(v) {
+                Ok(_) => new.push((*v).clone()),
+                Err(reason) => problems.push(problem(*n, v, reason)),
+            }
+        }
+        plans.push((
+            GroupImport {
+                group_id: *gid,
+                added: new.len(),
+                known,
+                written: None,
+            },
+            dir,
+            new,
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let mut done = Vec::new();
+    for (mut report, dir, mut new) in plans {
+        if !new.is_empty() {
+            new.sort_by(|a, b| (&a.voted_at, a.id).cmp(&(&b.voted_at, b.id)));
+            let bytes = to_json(&VotesFile {
+                format: VOTES_FORMAT.into(),
+                version: VOTES_VERSION,
+                votes: new,
+            });
+            let path = dir
+                .join(VOTES_DIR)
+                .join(format!("{}.json", &sha256_hex(&bytes)[..16]));
+            write_atomic(&path, &bytes)
+                .map_err(|e| whole(format!("cannot write {}: {e}", path.display())))?;
+            report.written = Some(path);
+        }
+        done.push(report);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vote_json(id: &str, winner: &str, losers: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "groupId": "5bde0f55-34a5-4094-98b6-57738293c652",
+            "winner": winner, "losers": losers,
+            "votedAt": "2026-11-30T12:00:00.000Z", "voter": "anonymous"
+        })
+    }
+
+    fn file(votes: Vec<serde_json::Value>, version: u32) -> Vec<u8> {
+        serde_json::to_vec(
+            &serde_json::json!({"format": "chorus-votes", "version": version, "votes": votes}),
+        )
+        .unwrap()
+    }
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbb";
+    const ID: &str = "0b6f1f1e-8a4c-4c1e-9f3e-2f5d8c7b6a51";
+
+    #[test]
+    fn a_sound_file_parses_and_bad_ones_name_the_vote() {
+        let p = Path::new("v.json");
+        assert_eq!(
+            parse_votes(p, &file(vec![vote_json(ID, A, &[B])], 1))
+                .unwrap()
+                .votes
+                .len(),
+            1
+        );
+        let newer = parse_votes(p, &file(vec![], 2)).unwrap_err();
+        assert!(newer[0].to_string().contains("newer than this chorus"));
+        let dup = parse_votes(
+            p,
+            &file(vec![vote_json(ID, A, &[B]), vote_json(ID, B, &[A])], 1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            dup[0].to_string(),
+            format!("v.json: vote 2 (id {ID}): duplicate id: vote 1 has the same id; every vote needs its own")
+        );
+        let bad = parse_votes(p, &file(vec![vote_json(ID, "alice", &[B])], 1)).unwrap_err();
+        assert!(
+            bad[0].to_string().contains("field \"winner\""),
+            "{}",
+            bad[0]
+        );
+        let mut extra = vote_json(ID, A, &[B]);
+        extra["artistSlug"] = "x".into();
+        assert!(parse_votes(p, &file(vec![extra], 1)).is_err());
+    }
+
+    #[test]
+    fn tokens_resolve_to_artists_even_when_their_images_are_identical() {
+        let g = "5bde0f55-34a5-4094-98b6-57738293c652";
+        let t = GroupTokens::new(g, [("a", "1"), ("b", "2"), ("c", "3"), ("d", "3")]);
+        let vote = |w: &str, l: &[&str]| Vote {
+            id: Uuid::nil(),
+            group_id: Uuid::parse_str(g).unwrap(),
+            winner: w.into(),
+            losers: l.iter().map(|s| s.to_string()).collect(),
+            voted_at: String::new(),
+            voter: String::new(),
+        };
+        let tok = |slug: &str, sha: &str| vote_token(g, slug, sha);
+        assert_eq!(
+            t.resolve(&vote(&tok("b", "2"), &[&tok("a", "1")])).unwrap(),
+            CountedVote {
+                winner: "b".into(),
+                losers: vec!["a".into()]
+            }
+        );
+        assert_eq!(
+            t.resolve(&vote(&tok("d", "3"), &[&tok("c", "3")])).unwrap(),
+            CountedVote {
+                winner: "d".into(),
+                losers: vec!["c".into()]
+            }
+        );
+        let unknown = t.resolve(&vote(&tok("a", "9"), &[&tok("b", "2")]));
+        assert!(unknown.unwrap_err().contains("not an image"));
+        let twice = t.resolve(&vote(&tok("a", "1"), &[&tok("a", "1")]));
+        assert!(twice.unwrap_err().contains("twice"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Blind votes through the real binary (issue 15): `chorus votes import` refuses bad files
+//! and writes nothing, imports idempotently, and the build turns votes (imported or
+//! dropped under runs/<group>/votes/) into leaderboards, incrementally and reproducibly.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chorus::store::{sha256_hex, votes::vote_token};
+use common::TestProject;
+
+const ARTISTS: [&str; 4] = [
+    "offline-maximalist",
+    "offline-minimalist",
+    "offline-naturalist",
+    "offline-surrealist",
+];
+
+/// A project with two built groups of the offline Artists.
+fn project() -> (TestProject, Vec<String>) {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&["--repeat", "2", "--seed", "3"]);
+    p.chorus(&["build"]).assert().success();
+    (p, ids)
+}
+
+/// Each Artist's blind token in a group, checked against the blind page.
+fn tokens(p: &TestProject, group: &str) -> BTreeMap<&'static str, String> {
+    let page = p.read(&format!("site/groups/{group}/blind.html"));
+    ARTISTS
+        .iter()
+        .map(|slug| {
+            let bytes = std::fs::read(p.path(&format!("runs/{group}/{slug}.png"))).unwrap();
+            let token = vote_token(group, slug, &sha256_hex(&bytes));
+            assert!(
+                page.contains(&format!("data-token=\"{token}\"")),
+                "the blind page offers {slug}'s image as {token}"
+            );
+            (*slug, token)
+        })
+        .collect()
+}
+
+/// A vote as a blind page writes it: `winner` best of the group's four images.
+fn vote(id: &str, group: &str, t: &BTreeMap<&str, String>, winner: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "groupId": group,
+        "winner": t[winner],
+        "losers": ARTISTS.iter().filter(|a| **a != winner).map(|a| t[a].clone()).collect::<Vec<_>>(),
+        "votedAt": "2026-11-30T12:00:00.000Z",
+        "voter": "anonymous",
+    })
+}
+
+fn votes_file(votes: Vec<serde_json::Value>) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format": "chorus-votes", "version": 1, "votes": votes
+    }))
+    .unwrap()
+}
+
+/// Every file under runs/ with its content: "nothing written" means this is unchanged.
+fn runs_snapshot(p: &TestProject) -> Vec<(String, Vec<u8>)> {
+    p.files_under("runs")
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(p.path(&format!("runs/{f}"))).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+fn uuid(n: u8) -> String {
+    format!("00000000-0000-4000-8000-0000000000{n:02}")
+}
+
+fn import(p: &TestProject, file: &str) -> (i32, String) {
+    // A relative FILE is read from the current folder, as any command-line tool does.
+    let out = p
+        .chorus(&["votes", "import", file])
+        .current_dir(p.root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_vote_files_are_refused_with_the_vote_named_and_nothing_is_written() {
+    let (p, ids) = project();
+    let g = &ids[0];
+    let t = tokens(&p, g);
+    let good = vote(&uuid(1), g, &t, "offline-naturalist");
+
+    // One vote already imported, so that reusing its id for another vote is a conflict.
+    p.write("first.json", &votes_file(vec![good.clone()]));
+    assert_eq!(import(&p, "first.json").0, 0);
+    let before = runs_snapshot(&p);
+
+    let mut unknown_token = vote(&uuid(3), g, &t, "offline-minimalist");
+    unknown_token["winner"] = "0123456789abcdef0123".into();
+    let mut conflicting = vote(&uuid(1), g, &t, "offline-minimalist");
+    conflicting["voter"] = "someone else".into();
+    let unknown_group = "7d1c1b9e-0000-4000-8000-000000000000";
+    let no_group = format!("field \"groupId\": unknown group {unknown_group}");
+    let no_image =
+        format!("field \"winner\": \"0123456789abcdef0123\" is not an image of group {g}");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "unknown-group.json",
+            votes_file(vec![
+                vote(&uuid(2), g, &t, "offline-surrealist"),
+                vote(&uuid(4), unknown_group, &t, "offline-surrealist"),
+            ]),
+            vec![
+                "unknown-group.json: vote 2 (id 00000000-0000-4000-8000-000000000004)",
+                &no_group,
+            ],
+        ),
+        (
+            "unknown-run.json",
+            votes_file(vec![
+                vote(&uuid(2), g, &t, "offline-surrealist"),
+                unknown_token,
+            ]),
+            vec![
+                "unknown-run.json: vote 2 (id 00000000-0000-4000-8000-000000000003)",
+                &no_image,
+            ],
+        ),
+        (
+            "version.json",
+            votes_file(vec![vote(&uuid(2), g, &t, "offline-surrealist")])
+                .replace("\"version\": 1", "\"version\": 2"),
+            vec!["version.json: field \"version\": version 2 is newer than this chorus reads (1); upgrade chorus"],
+        ),
+        (
+            "version-zero.json",
+            votes_file(vec![vote(&uuid(2), g, &t, "offline-surrealist")])
+                .replace("\"version\": 1", "\"version\": 0"),
+            vec!["version-zero.json: field \"version\": expected 1, found 0"],
+        ),
+        (
+            "duplicate.json",
+            votes_file(vec![
+                vote(&uuid(2), g, &t, "offline-surrealist"),
+                vote(&uuid(2), g, &t, "offline-maximalist"),
+            ]),
+            vec!["duplicate.json: vote 2 (id 00000000-0000-4000-8000-000000000002): duplicate id: vote 1 has the same id"],
+        ),
+        (
+            "conflict.json",
+            votes_file(vec![vote(&uuid(2), g, &t, "offline-surrealist"), conflicting]),
+            vec![
+                "conflict.json: vote 2 (id 00000000-0000-4000-8000-000000000001): duplicate id:",
+                "already holds a different vote with this id",
+            ],
+        ),
+        (
+            "not-votes.json",
+            "{\"schemaVersion\": 1}".to_string(),
+            vec!["not-votes.json: field \"format\": expected \"chorus-votes\""],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        p.write(name, &text);
+        let (code, stderr) = import(&p, name);
+        assert_eq!(code, 1, "{name} is refused with exit code 1:\n{stderr}");
+        for e in expected {
+            assert!(stderr.contains(e), "{name}: expected {e:?} in:\n{stderr}");
+        }
+        assert!(stderr.contains("nothing was imported"), "{stderr}");
+        assert!(
+            runs_snapshot(&p) == before,
+            "{name}: runs/ changed although the import was refused"
+        );
+    }
+}
+
+#[test]
+fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
+    let (p, ids) = project();
+    let (g0, g1) = (&ids[0], &ids[1]);
+    let (t0, t1) = (tokens(&p, g0), tokens(&p, g1));
+    // The naturalist wins every vote but one; votes span both groups, as a browser's do.
+    let file = votes_file(vec![
+        vote(&uuid(1), g0, &t0, "offline-naturalist"),
+        vote(&uuid(2), g1, &t1, "offline-naturalist"),
+        vote(&uuid(3), g1, &t1, "offline-naturalist"),
+        vote(&uuid(4), g0, &t0, "offline-surrealist"),
+    ]);
+    p.write("chorus-votes.json", &file);
+    let (code, stderr) = import(&p, "chorus-votes.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("Imported 4 vote(s) into 2 group(s)"),
+        "{stderr}"
+    );
+    let once = runs_snapshot(&p);
+    assert_eq!(p.files_under(&format!("runs/{g0}/votes")).len(), 1);
+
+    let (code, stderr) = import(&p, "chorus-votes.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Nothing to import"), "{stderr}");
+    assert!(runs_snapshot(&p) == once, "a second import changed runs/");
+
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 rebuilt"),
+        "the votes rebuilt their groups: {stderr}"
+    );
+    let board = p.read("site/leaderboards/index.html");
+    assert!(board.contains("From 4 blind votes on 2 groups"), "{board}");
+    let first = board.find("<td>1</td>").expect("a first row");
+    assert!(
+        board[first..].find("Offline Naturalist") < board[first..].find("Offline Surrealist"),
+        "the naturalist leads"
+    );
+    assert!(board.contains("<td class=\"heat-5\" title=\"Offline Naturalist was picked over Offline Minimalist 3 times, Offline Minimalist over Offline Naturalist 0 times\">3–0</td>"));
+    assert!(p
+        .read("site/leaderboards/v2-neutral.html")
+        .contains("From 4 blind votes"));
+    assert!(p
+        .read("site/artists/offline-naturalist.html")
+        .contains("picked in 3 of 4 votes"));
+    assert!(p
+        .read("site/prompts/v2-neutral.html")
+        .contains("leaderboards/v2-neutral.html"));
+    assert!(p
+        .read("site/index.html")
+        .contains("leaderboards/index.html"));
+
+    // Reproducible: a clean build writes the same leaderboard, byte for byte.
+    std::fs::remove_dir_all(p.path("site")).unwrap();
+    std::fs::remove_dir_all(p.path(".chorus-cache")).unwrap();
+    p.chorus(&["build"]).assert().success();
+    assert_eq!(p.read("site/leaderboards/index.html"), board);
+}
+
+#[test]
+fn a_votes_file_dropped_under_runs_counts_and_a_broken_one_is_a_problem() {
+    let (p, ids) = project();
+    let g = &ids[1];
+    let t = tokens(&p, g);
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains("No blind votes yet"));
+
+    // Dropped in by hand (say, in a pull request): the next build sees it.
+    p.write(
+        &format!("runs/{g}/votes/from-alice.json"),
+        &votes_file(vec![vote(&uuid(7), g, &t, "offline-minimalist")]),
+    );
+    let out = p.chorus(&["build", "--strict"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("1 rebuilt"), "only its group: {stderr}");
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains("From 1 blind vote on 1 group"));
+
+    // A vote for an image the group does not have is named and not counted.
+    let mut bad = vote(&uuid(8), g, &t, "offline-maximalist");
+    bad["losers"][0] = "ffffffffffffffffffff".into();
+    p.write(
+        &format!("runs/{g}/votes/broken.json"),
+        &votes_file(vec![bad]),
+    );
+    let out = p.chorus(&["build", "--strict"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "runs/{g}/votes/broken.json: vote 1 (id 00000000-0000-4000-8000-000000000008): field \"losers[0]\""
+        )),
+        "{stderr}"
+    );
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains("From 1 blind vote on 1 group"));
+    let out = p.chorus(&["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("votes/broken.json: vote 1"));
+}
