@@ -1,10 +1,15 @@
 //! Benchmark for the difference views (issue 6): build time of a site of 1,000 offline runs
 //! with and without the analysis, cold (no output, no cache) and warm (cache present).
 //!
-//!   cargo run --release --example bench_analysis [-- DIR [RUNS]]
+//!   cargo run --release --example bench_analysis [-- DIR [RUNS [voice]]]
 //!
 //! DIR (default: a temp folder) keeps the generated project between invocations, so the
 //! runs are painted only once; RUNS defaults to 1000 (groups of four offline Artists).
+//! The last rows measure the voice views and style map (issue 15) alone: computing every
+//! prompt version's voice from the group features with no voice cache (cold), and reading
+//! it back when the versions' groups are unchanged (warm), each against the build it sits
+//! in. With `voice` as third argument only those rows are measured (one build with the
+//! views first, to leave the features), which keeps a 10,000-run run short.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok(took)
     };
+    let voice_only = args.next().is_some_and(|a| a == "voice");
     let remove = |p: &Path| {
         let _ = std::fs::remove_dir_all(p);
     };
@@ -57,6 +63,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v.sort();
         v[v.len() / 2]
     };
+
+    if voice_only {
+        build(false)?;
+        let fresh = median(
+            (0..3)
+                .map(|_| {
+                    remove(&site_dir);
+                    build(false)
+                })
+                .collect::<Result<_, _>>()?,
+        );
+        return voice_rows(&cache_dir, &site_dir, None, fresh);
+    }
 
     // Without the views: nothing cached, then rebuilds, then fresh output over a warm cache.
     remove(&site_dir);
@@ -113,6 +132,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     row("warm rebuild (output + cache present)", base_warm, an_warm);
     row("warm cache, fresh output", base_fresh, an_fresh);
     println!("(warm rows: median of {WARM_REPEATS}; target: warm adds at most 10%)");
+    voice_rows(&cache_dir, &site_dir, Some(an_cold), an_fresh)
+}
+
+/// The voice views alone: every version's voice with no voice cache, then from the cache,
+/// each as a share of the build it belongs to (`cold` and `fresh`: a warm cache, fresh output).
+fn voice_rows(
+    cache_dir: &Path,
+    site_dir: &Path,
+    cold: Option<Duration>,
+    fresh: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use chorus::site::manifest::{state_dir, Manifest};
+    let state = state_dir(cache_dir, site_dir);
+    let manifest = Manifest::load(&state);
+    let voice_dir = state.join("voice");
+    let time = |clear: bool| {
+        if clear {
+            let _ = std::fs::remove_dir_all(&voice_dir);
+        }
+        let started = Instant::now();
+        let voices = chorus::site::voice::version_voices(&state, &manifest);
+        (started.elapsed(), voices)
+    };
+    let mut colds = Vec::new();
+    let mut warms = Vec::new();
+    let mut shown = None;
+    for _ in 0..3 {
+        let (d, v) = time(true);
+        colds.push(d);
+        shown = Some(v);
+    }
+    for _ in 0..WARM_REPEATS {
+        warms.push(time(false).0);
+    }
+    colds.sort();
+    warms.sort();
+    let (vc, vw) = (colds[colds.len() / 2], warms[warms.len() / 2]);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for v in shown.unwrap_or_default().values() {
+        println!(
+            "voice of {}: {} runs in {} groups used of {} in {}{}",
+            v.version,
+            v.runs_used,
+            v.groups_used,
+            v.runs_total,
+            v.groups_total,
+            if v.sampled() { " (sampled)" } else { "" }
+        );
+    }
+    let share = |part: Duration, of: Duration| ms(part) / ms(of) * 100.0;
+    match cold {
+        Some(c) => println!(
+            "voice + style map, cold (no voice cache) {:>9.1} ms = {:>5.1}% of the cold build ({:.0} ms)",
+            ms(vc),
+            share(vc, c),
+            ms(c)
+        ),
+        None => println!(
+            "voice + style map, cold (no voice cache) {:>9.1} ms = {:>5.1}% of a warm-cache fresh-output build",
+            ms(vc),
+            share(vc, fresh)
+        ),
+    }
+    println!(
+        "voice + style map, warm (cached)         {:>9.1} ms = {:>5.1}% of a warm-cache fresh-output build ({:.0} ms)",
+        ms(vw),
+        share(vw, fresh),
+        ms(fresh)
+    );
+    println!("(voice rows: median of 3 cold and {WARM_REPEATS} warm; a rebuild with nothing changed skips the listings, so adds 0)");
     Ok(())
 }
 

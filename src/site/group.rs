@@ -15,7 +15,7 @@ use super::manifest::{list_inputs, GroupEntry, InputFile};
 use super::model::{self, GroupView, ImageView, ThumbView};
 use super::ratings::{merge_tallies, VoteTally};
 use super::summary::{GroupCard, GroupSummary, RunBrief};
-use super::{exports, render_page, theme::Theme, OutFile, Output, SiteContext, SiteError};
+use super::{exports, render_page, theme::Theme, voice, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
 use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord, StoreProblem};
 
@@ -150,8 +150,11 @@ pub(crate) fn build_group(
     let view = model::group_view(&g, |run| image_view(cx.originals, &id, run, &prepared));
     let (numbers, views) = match &cx.signatures {
         Some(sigs) => {
-            let (n, v, decode_problems) = analyse(&g, sigs, &prepared, dir, &rel)?;
+            let (n, v, decode_problems, signatures) = analyse(&g, sigs, &prepared, dir, &rel)?;
             problems.extend(decode_problems);
+            if let Some(state) = cx.cards_dir.parent() {
+                voice::write_features(state, &features(&g, &view, &signatures));
+            }
             (Some(n), Some(v))
         }
         None => (None, None),
@@ -410,7 +413,7 @@ fn analyse(
     prepared: &BTreeMap<String, Prepared>,
     dir: &Path,
     rel: &dyn Fn(&Path) -> PathBuf,
-) -> Result<(analysis::GroupNumbers, analysis::GroupAnalysis, Vec<String>), SiteError> {
+) -> Result<Analysed, SiteError> {
     let mut problems = Vec::new();
     let mut signatures = BTreeMap::new();
     for run in &g.runs {
@@ -466,7 +469,47 @@ fn analyse(
         .collect();
     let numbers = analysis::group_numbers(&entries);
     let views = analysis::group_analysis(&entries, &numbers, &g.group.run_group_id.to_string());
-    Ok((numbers, views, problems))
+    Ok((numbers, views, problems, signatures))
+}
+
+/// The group's numbers and views, the problems met, and each Artist's image signature.
+type Analysed = (
+    analysis::GroupNumbers,
+    analysis::GroupAnalysis,
+    Vec<String>,
+    BTreeMap<String, analysis::ImageSignature>,
+);
+
+/// What the prompt version's voice and style map need of this group's runs.
+fn features(
+    g: &LoadedGroup,
+    view: &GroupView,
+    signatures: &BTreeMap<String, analysis::ImageSignature>,
+) -> voice::GroupFeatures {
+    voice::GroupFeatures {
+        id: view.id.clone(),
+        date: view.created_date.clone(),
+        short_id: view.short_id.clone(),
+        runs: view
+            .runs
+            .iter()
+            .filter(|r| r.status == "done")
+            .map(|r| {
+                let statement = g
+                    .run(&r.artist_slug)
+                    .map(|run| run.artist_stmt.as_str())
+                    .filter(|t| !t.trim().is_empty());
+                voice::RunFeatures::new(
+                    &view.id,
+                    &r.artist_slug,
+                    &r.artist_name,
+                    statement,
+                    &r.excerpt,
+                    signatures.get(&r.artist_slug),
+                )
+            })
+            .collect(),
+    }
 }
 
 /// The group page, its blind page and one page per run.

@@ -286,7 +286,9 @@ impl Site {
         let full = tampered
             || settings != self.manifest.settings
             || !self.out.join(OUTPUT_MARKER).is_file()
-            || !self.state.join("cards").is_dir();
+            || !self.state.join("cards").is_dir()
+            // The voice views need every group's features (a cache from before them).
+            || (!self.opts.no_analysis && !super::voice::features_dir(&self.state).is_dir());
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
@@ -422,6 +424,10 @@ impl Site {
         // is built again too: first as predicted from the group files, then as the
         // summaries say (they differ only when a group.json turns out unusable).
         let cards_dir = self.state.join("cards");
+        if !self.opts.no_analysis {
+            let dir = super::voice::features_dir(&self.state);
+            std::fs::create_dir_all(&dir).map_err(|source| SiteError::Io { path: dir, source })?;
+        }
         let cx = GroupContext {
             root: &self.project.root,
             theme: &self.theme,
@@ -487,6 +493,7 @@ impl Site {
             site: &self.site,
             per_page: self.project.config.site.per_page,
             cards_dir: &cards_dir,
+            voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
         };
         let mut files = listing_files(&lcx, &self.manifest, &problems)?;
@@ -565,6 +572,7 @@ impl Site {
         if new.and_then(|n| n.summary.as_ref()).is_none() {
             if let Some(s) = &old.summary {
                 let _ = std::fs::remove_file(card_path(&self.state.join("cards"), &s.id));
+                let _ = std::fs::remove_file(super::voice::features_path(&self.state, &s.id));
             }
         }
         Ok(removed)
@@ -598,18 +606,29 @@ impl Site {
         files
     }
 
-    /// Cards of groups no longer in the manifest.
+    /// Cards and voice features of groups no longer in the manifest.
     fn prune_cards(&self) {
         let dir = self.state.join("cards");
-        let keep: BTreeSet<PathBuf> = self
+        let ids: Vec<&str> = self
             .manifest
             .summaries()
             .into_iter()
-            .map(|s| card_path(&dir, &s.id))
+            .map(|s| s.id.as_str())
             .collect();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if !keep.contains(&entry.path()) {
-                let _ = std::fs::remove_file(entry.path());
+        let keep: BTreeSet<PathBuf> = ids
+            .iter()
+            .flat_map(|id| {
+                [
+                    card_path(&dir, id),
+                    super::voice::features_path(&self.state, id),
+                ]
+            })
+            .collect();
+        for dir in [dir.clone(), super::voice::features_dir(&self.state)] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if !keep.contains(&entry.path()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
             }
         }
     }

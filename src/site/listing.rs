@@ -17,7 +17,7 @@ use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
 use super::summary::{GroupCard, GroupSummary, RunCard};
-use super::{exports, render_page, theme::Theme, SiteContext, SiteError};
+use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
 use crate::store::sha256_hex;
 
 /// At most this many problems are listed on the index; `chorus check` lists them all.
@@ -93,6 +93,9 @@ pub struct ListingContext<'a> {
     pub site: &'a SiteContext,
     pub per_page: usize,
     pub cards_dir: &'a Path,
+    /// The build state folder, for the voice views' features and cache; `None` without
+    /// the analysis.
+    pub voice_state: Option<&'a Path>,
     /// Render every page, whatever the manifest says (a full build).
     pub full: bool,
 }
@@ -154,6 +157,11 @@ pub fn listing_files(
     problems: &[String],
 ) -> Result<Vec<ListingFile>, SiteError> {
     let groups = manifest.summaries();
+    // Every version's voice first: Artist pages show theirs across versions.
+    let voices = cx
+        .voice_state
+        .map(|state| voice::version_voices(state, manifest))
+        .unwrap_or_default();
     let oldest_first: Vec<&GroupSummary> = groups.iter().rev().copied().collect();
     let mut jobs: Vec<Job> = Vec::new();
 
@@ -239,22 +247,23 @@ pub fn listing_files(
             let newest = slot.pager.newer.is_none();
             let extra = format!("{}|{}|{}", a.name, a.model, a.provider);
             let key = page_key("artist", &slot, &items, &extra);
-            let (listing, profile) = if newest {
+            let (listing, profile, voice) = if newest {
                 let mut full = a.clone();
                 full.totals = Some(totals(&mine, &a.slug));
                 full.rating = boards
                     .first()
                     .and_then(|b| b.rows.iter().find(|r| r.slug == a.slug))
                     .cloned();
-                (full, profile.take())
+                (full, profile.take(), voice::artist_view(&a.slug, &voices))
             } else {
-                (a.clone(), None)
+                (a.clone(), None, None)
             };
             jobs.push(Job::Artist {
                 slot,
                 items,
                 artist: listing,
                 profile,
+                voice,
                 key,
             });
         }
@@ -299,6 +308,7 @@ pub fn listing_files(
                 sha256: sha,
                 text_variants: hashes.len(),
                 analysis,
+                voice: if newest { voices.get(*v) } else { None },
                 key,
             });
         }
@@ -403,6 +413,7 @@ enum Job<'a> {
         items: Vec<&'a GroupSummary>,
         artist: ArtistListing,
         profile: Option<Box<analysis::ArtistAnalysis>>,
+        voice: Option<voice::ArtistVoiceView>,
         key: String,
     },
     Prompt {
@@ -413,6 +424,7 @@ enum Job<'a> {
         sha256: String,
         text_variants: usize,
         analysis: Option<analysis::VersionAnalysis>,
+        voice: Option<&'a voice::VersionVoice>,
         key: String,
     },
 }
@@ -467,7 +479,10 @@ impl Job<'_> {
                 "index.html"
             }
             Job::Artist {
-                artist, profile, ..
+                artist,
+                profile,
+                voice,
+                ..
             } => {
                 let entries: Vec<ArtistEntry> = cards
                     .iter()
@@ -486,6 +501,7 @@ impl Job<'_> {
                 value["entries"] = serde_json::to_value(&entries).unwrap_or_default();
                 ctx.insert("artist", &value);
                 ctx.insert("analysis", profile);
+                ctx.insert("voice", voice);
                 "artist.html"
             }
             Job::Prompt {
@@ -494,6 +510,7 @@ impl Job<'_> {
                 sha256,
                 text_variants,
                 analysis,
+                voice,
                 ..
             } => {
                 let mut columns: Vec<ColumnHead> = Vec::new();
@@ -532,6 +549,8 @@ impl Job<'_> {
                     }),
                 );
                 ctx.insert("analysis", analysis);
+                let root = "../".repeat(slot.path.matches('/').count());
+                ctx.insert("voice", &voice.map(|v| voice::version_view(v, &root)));
                 "prompt.html"
             }
         };

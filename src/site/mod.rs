@@ -19,6 +19,7 @@ pub mod model;
 pub mod ratings;
 pub mod summary;
 pub mod theme;
+pub mod voice;
 
 use std::path::{Path, PathBuf};
 

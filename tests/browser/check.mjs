@@ -450,6 +450,40 @@ console.log("blind");
   await page.close();
 }
 
+// ---- 5b. the style map: keyboard reaches every mark, focus shows its label ---------------
+console.log("style map");
+{
+  const page = await newPage(1280, 900);
+  await page.goto(pages.prompt, { waitUntil: "load" });
+  const marks = await page.$$eval(".style-map a.pt", (as) => as.length);
+  if (!marks) fail("style map: the prompt page has no map marks");
+  // From the voice table (the last stop before the map), Tab until a mark has focus.
+  await page.focus(".voice .table-scroll");
+  let state = null;
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press("Tab");
+    state = await page.evaluate(() => {
+      const a = document.activeElement;
+      if (!a || !a.closest(".style-map")) return null;
+      const tips = [...document.querySelectorAll(".style-map .tip")];
+      const shown = tips.filter((t) => getComputedStyle(t).visibility === "visible");
+      const mine = a.querySelector(".tip");
+      return { href: a.getAttribute("href"), shown: shown.length, mineShown: !!mine && getComputedStyle(mine).visibility === "visible", text: mine?.textContent || "" };
+    });
+    if (state) break;
+  }
+  if (!state) fail("style map: Tab never reached a mark");
+  else if (!state.mineShown || state.shown !== 1) fail(`style map: focus showed ${state.shown} label(s), its own: ${state.mineShown}`);
+  else {
+    note(`style map: ${marks} marks; Tab reaches them and focus shows one label ("${state.text}")`);
+    await page.evaluate(() => document.activeElement.scrollIntoView({ block: "center" }));
+    await shot(page, "prompt-style-map-focus");
+    const res = await page.goto(new URL(state.href, pages.prompt).href);
+    if (!res || res.status() !== 200) fail(`style map: mark link ${state.href} does not load`);
+  }
+  await page.close();
+}
+
 // ---- 6. the Nu HTML checker -------------------------------------------------------------
 console.log("Nu HTML checker");
 {

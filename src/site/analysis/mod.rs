@@ -6,10 +6,13 @@
 pub mod cache;
 pub mod group;
 pub mod image;
+pub mod map;
+pub mod mds;
 pub mod palette;
 pub mod profile;
 pub mod svg;
 pub mod text;
+pub mod voice;
 
 pub use cache::{AnalysisError, SignatureCache};
 pub use group::{group_analysis, group_numbers, Entry, GroupAnalysis, GroupNumbers};
