@@ -133,12 +133,15 @@ pub fn artist_analysis(slug: &str, groups: &[&GroupNumbers], runs: &[RunStats]) 
         },
         cost: Figure {
             title: "Cost per run".into(),
-            measures: "Each dot is one run's total cost; the red line is the median.".into(),
+            measures: "Each dot is a run's total cost (runs a pixel apart share a darker dot); the red line is the median."
+                .into(),
             svg: svg::distribution("Cost per run", &costs, format_usd),
         },
         latency: Figure {
             title: "Latency per run".into(),
-            measures: "Each dot is one run's total time over all stages; the red line is the median.".into(),
+            measures: "Each dot is a run's total time over all stages (runs a pixel apart share a darker dot); the red \
+                       line is the median."
+                .into(),
             svg: svg::distribution("Latency per run", &latencies, |v| format_ms(v.round() as u64)),
         },
         failure_line: "Failed runs as a share of the runs that finished (done or failed).".into(),
