@@ -1,0 +1,191 @@
+//! Commands that read `runs/` and report or add to it without generating: `status`,
+//! `check` and `votes import`.
+
+use super::*;
+
+/// Groups `status` lists unless `--all`: a long history would otherwise scroll away.
+const STATUS_GROUPS: usize = 30;
+
+pub(super) fn status(root: &Path, all: bool) -> Result<u8> {
+    // One line per group, read in parallel without holding the runs.
+    let (mut rows, problems) = store::scan_groups(&root.join("runs"), |g| {
+        let counts = [
+            Status::Queued,
+            Status::Generating,
+            Status::Done,
+            Status::Failed,
+        ]
+        .map(|s| g.count(s));
+        Some((
+            g.group.created_at,
+            g.group.run_group_id,
+            g.group.prompt_version,
+            counts,
+        ))
+    });
+    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    if rows.is_empty() {
+        println!("No run groups in {}.", root.join("runs").display());
+    } else {
+        println!(
+            "{:<36}  {:<14}  {:<20}  queued generating done failed",
+            "group", "prompt", "created"
+        );
+        let shown = if all { rows.len() } else { STATUS_GROUPS };
+        for (created, id, version, [q, g, d, f]) in rows.iter().take(shown) {
+            println!(
+                "{:<36}  {:<14}  {:<20}  {:>6} {:>10} {:>4} {:>6}",
+                id,
+                version,
+                created.format("%Y-%m-%d %H:%M:%S"),
+                q,
+                g,
+                d,
+                f,
+            );
+        }
+        let mut total = [0usize; 4];
+        for (_, _, _, c) in &rows {
+            for (t, n) in total.iter_mut().zip(c) {
+                *t += n;
+            }
+        }
+        if rows.len() > shown {
+            println!(
+                "… and {} older group(s); `chorus status --all` lists every one.",
+                rows.len() - shown
+            );
+        }
+        println!(
+            "{} group(s), {} run(s): {} queued, {} generating, {} done, {} failed.",
+            rows.len(),
+            total.iter().sum::<usize>(),
+            total[0],
+            total[1],
+            total[2],
+            total[3]
+        );
+    }
+    print_batches(root);
+    if !problems.is_empty() {
+        eprintln!(
+            "{} problem(s) in runs/; run `chorus check` for details.",
+            problems.len()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// The submitted batches, with the provider's own progress when chorus.toml and the keys
+/// allow a poll.
+fn print_batches(root: &Path) {
+    // Only the runs waiting in a batch are kept while the groups are read.
+    let (waiting, _) = store::scan_groups(&root.join("runs"), |g| {
+        let runs: Vec<store::RunRecord> = g
+            .runs
+            .into_iter()
+            .filter(|r| r.meta.submitted.is_some())
+            .collect();
+        (!runs.is_empty()).then_some(runs)
+    });
+    let runs: Vec<store::RunRecord> = waiting.into_iter().flatten().collect();
+    if runs.is_empty() {
+        return;
+    }
+    let ctx = Project::load(root)
+        .ok()
+        .and_then(|p| batch::BatchContext::for_status(&p).ok());
+    if let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) {
+        print!("{}", batch::report::status_table(&batches));
+    }
+}
+
+pub(super) fn check(root: &Path) -> Result<u8> {
+    let mut problems: Vec<String> = match Project::load(root) {
+        Ok(_) => Vec::new(),
+        Err(ps) => ps.iter().map(ToString::to_string).collect(),
+    };
+    // Only the counts are kept, so a long history is checked in little memory.
+    // Votes are checked against their group's images, as the build counts them.
+    let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| {
+        Some((g.runs.len(), store::votes::check_group_votes(&g)))
+    });
+    problems.extend(store_problems.iter().map(ToString::to_string));
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+    for (_, vote_problems) in &runs {
+        problems.extend(vote_problems.iter().map(|p| {
+            store::votes::VoteProblem {
+                file: rel(&p.file),
+                ..p.clone()
+            }
+            .to_string()
+        }));
+    }
+    let runs: Vec<usize> = runs.iter().map(|(n, _)| *n).collect();
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    let groups = runs.len();
+    let runs: usize = runs.iter().sum();
+    if problems.is_empty() {
+        eprintln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
+        Ok(exit::OK)
+    } else {
+        eprintln!("{} problem(s) found.", problems.len());
+        Ok(exit::PROBLEMS)
+    }
+}
+
+pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
+    let project = load_project(root)?;
+    match store::votes::import(&project.runs_dir(), file) {
+        Ok(groups) => {
+            let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+            let (mut added, mut known) = (0, 0);
+            for g in &groups {
+                added += g.added;
+                known += g.known;
+                match &g.written {
+                    Some(path) => eprintln!(
+                        "group {}: {} new vote(s){} -> {}",
+                        g.group_id,
+                        g.added,
+                        if g.known > 0 {
+                            format!(", {} already imported", g.known)
+                        } else {
+                            String::new()
+                        },
+                        rel(path)
+                    ),
+                    None => eprintln!(
+                        "group {}: nothing new ({} vote(s) already imported)",
+                        g.group_id, g.known
+                    ),
+                }
+            }
+            if added == 0 {
+                eprintln!(
+                    "Nothing to import: all {known} vote(s) of {} were imported before.",
+                    file.display()
+                );
+            } else {
+                eprintln!(
+                    "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.",
+                    groups.iter().filter(|g| g.added > 0).count()
+                );
+            }
+            Ok(exit::OK)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!(
+                "{} problem(s) in {}; nothing was imported. Fix the file (or re-download it from the blind page) and import it again.",
+                problems.len(),
+                file.display()
+            );
+            Ok(exit::ERROR)
+        }
+    }
+}
