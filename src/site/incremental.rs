@@ -7,11 +7,12 @@
 //! byte. It never watches files or serves anything (`serve` does).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use super::analysis::SignatureCache;
+use super::changes::{affected, older_neighbours, predicted_neighbours, Affected};
 use super::group::{build_group, card_path, GroupBuilt, GroupContext};
 use super::images::{ImageCache, ImageStats};
 use super::listing::{listing_files, ListingContext};
@@ -81,46 +82,6 @@ pub struct Rebuild {
     pub removed: usize,
     /// Wall time of each phase (see [`BuildReport::timings`]).
     pub timings: Vec<(&'static str, std::time::Duration)>,
-}
-
-/// What a set of changed paths asks of the site.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Affected {
-    Nothing,
-    /// A theme or template changed: every page may differ.
-    Everything,
-    /// These folders under `runs/` changed (created, edited or removed).
-    Groups(BTreeSet<PathBuf>),
-}
-
-/// Sorts changed paths into what they affect. Paths outside `runs/`, `themes/` and
-/// `templates/` (and temp files of atomic writes) affect nothing here; the config is the
-/// caller's business, since it changes the [`Project`] itself.
-pub fn affected(root: &Path, changed: &[PathBuf]) -> Affected {
-    let runs = root.join("runs");
-    let mut groups = BTreeSet::new();
-    for path in changed {
-        if path.starts_with(root.join("themes")) || path.starts_with(root.join("templates")) {
-            return Affected::Everything;
-        }
-        let Ok(rel) = path.strip_prefix(&runs) else {
-            continue;
-        };
-        let mut parts = rel.components();
-        let Some(Component::Normal(dir)) = parts.next() else {
-            continue;
-        };
-        let is_temp = |c: Component| matches!(c, Component::Normal(n) if n.to_string_lossy().starts_with(TEMP_PREFIX));
-        if dir.to_string_lossy().starts_with('.') || parts.any(is_temp) {
-            continue;
-        }
-        groups.insert(runs.join(dir));
-    }
-    if groups.is_empty() {
-        Affected::Nothing
-    } else {
-        Affected::Groups(groups)
-    }
 }
 
 /// What the scan found of one group folder.
@@ -650,85 +611,5 @@ impl Site {
         for k in unused {
             self.manifest.prompt_texts.remove(&k);
         }
-    }
-}
-
-/// Each group's next older group's id, keyed by folder name; groups come as
-/// `(order, id, folder name)`.
-fn older_neighbours(
-    groups: impl Iterator<Item = (String, String, String)>,
-) -> BTreeMap<String, Option<String>> {
-    let mut groups: Vec<(String, String, String)> = groups.collect();
-    groups.sort_unstable_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
-    (0..groups.len())
-        .map(|i| (groups[i].2.clone(), groups.get(i + 1).map(|g| g.1.clone())))
-        .collect()
-}
-
-/// The neighbours the groups about to be built will have: the unchanged groups as the
-/// manifest has them, the changed ones as their group.json says.
-fn predicted_neighbours(
-    manifest: &Manifest,
-    todo: &[(PathBuf, String)],
-    gone: &[String],
-) -> BTreeMap<String, Option<String>> {
-    let changed: BTreeSet<&str> = todo
-        .iter()
-        .map(|(_, n)| n.as_str())
-        .chain(gone.iter().map(String::as_str))
-        .collect();
-    let known = manifest
-        .named_summaries()
-        .filter(|(name, _)| !changed.contains(name))
-        .map(|(name, s)| (s.order.clone(), s.id.clone(), name.to_string()));
-    let fresh: Vec<(String, String, String)> = todo
-        .par_iter()
-        .filter_map(|(dir, name)| {
-            let (order, id) = crate::store::group_order(dir)?;
-            Some((order, id, name.clone()))
-        })
-        .collect();
-    older_neighbours(known.chain(fresh))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_files_affect_their_group_and_templates_affect_everything() {
-        let root = Path::new("/p");
-        let g = PathBuf::from("/p/runs/1234");
-        assert_eq!(
-            affected(root, &[g.join("a.json"), g.join("a.png")]),
-            Affected::Groups([g.clone()].into())
-        );
-        assert_eq!(
-            affected(root, std::slice::from_ref(&g)),
-            Affected::Groups([g.clone()].into())
-        );
-        assert_eq!(
-            affected(root, &[g.join(".chorus-tmp-1-0-a.json")]),
-            Affected::Nothing
-        );
-        assert_eq!(
-            affected(root, &[PathBuf::from("/p/runs/.git/x")]),
-            Affected::Nothing
-        );
-        assert_eq!(
-            affected(root, &[PathBuf::from("/p/site/index.html")]),
-            Affected::Nothing
-        );
-        assert_eq!(
-            affected(
-                root,
-                &[g.join("a.json"), PathBuf::from("/p/templates/run.html")]
-            ),
-            Affected::Everything
-        );
-        assert_eq!(
-            affected(root, &[PathBuf::from("/p/themes/default/static/style.css")]),
-            Affected::Everything
-        );
     }
 }

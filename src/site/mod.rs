@@ -2,11 +2,12 @@
 //! (`group`: a group's files in, its pages, images and a small summary out), makes the
 //! listings from the summaries (`listing`), keeps what it saw in a manifest under
 //! `<root>/.chorus-cache/` (`manifest`) so a new process rebuilds only what changed
-//! (`incremental`), and writes the output folder. It never touches the network, and never
+//! (`incremental`, told by `changes` what a change touches), and writes the output folder. It never touches the network, and never
 //! rewrites an output file whose content is unchanged.
 
 pub mod analysis;
 pub mod blind;
+pub mod changes;
 pub mod exports;
 pub mod group;
 pub mod images;
