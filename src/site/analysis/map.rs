@@ -158,9 +158,11 @@ pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &st
         let (x, y) = place(p);
         let (colour, sh) = marker(p.artist);
         let name = names.get(p.artist).map_or("", String::as_str);
+        // No <title> per mark: the band shows the name on hover and focus, and a second
+        // copy of the description in every mark made a 480-run map 350 KB.
         let _ = write!(
             s,
-            r#"<a class="pt" href="{root}{url}" aria-label="{d}"><title>{d}</title>{mark}{tip}</a>"#,
+            r#"<a class="pt" href="{root}{url}" aria-label="{d}">{mark}{tip}</a>"#,
             root = esc(root),
             url = esc(&p.url),
             d = esc(&p.description),
