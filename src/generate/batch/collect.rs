@@ -16,7 +16,7 @@ use crate::generate::providers::{ArtistReply, BrushReply, ProviderError};
 use crate::generate::{cost, image, parse, stage_done, GenerateError};
 use crate::store::{self, BatchRef, RunRecord, StageMeta, StageStatus, Status};
 
-/// A batch still running at the provider.
+/// A batch still running at the provider (also what `chorus status` shows of a batch).
 #[derive(Debug, Clone)]
 pub struct Waiting {
     pub provider: String,
@@ -388,17 +388,9 @@ pub fn brush_batch_candidates(ctx: &BatchContext, runs: &[RunRecord]) -> Vec<usi
         .collect()
 }
 
-/// One submitted batch as `chorus status` shows it.
-#[derive(Debug, Clone)]
-pub struct BatchStatus {
-    pub provider: String,
-    pub batch_id: String,
-    pub stage: String,
-    pub runs: usize,
-    pub submitted_at: DateTime<Utc>,
-    /// The provider's own state and counts, or why they could not be had.
-    pub progress: String,
-}
+/// One submitted batch as `chorus status` shows it: the same facts as a batch still
+/// running when `collect` returns.
+pub type BatchStatus = Waiting;
 
 /// Every batch the tickets of `runs` name, polled through `ctx` when one is given.
 pub async fn survey(ctx: Option<&BatchContext>, runs: &[RunRecord]) -> Vec<BatchStatus> {
