@@ -97,7 +97,11 @@ pub type OnDecoded<'a> = dyn Fn(&SourceInfo, &image::RgbImage) + Sync + 'a;
 
 /// File length and modification time, the quick check for "unchanged since last time".
 pub fn stat(path: &Path) -> Option<(u64, u128)> {
-    let meta = std::fs::metadata(path).ok()?;
+    stat_of(&std::fs::metadata(path).ok()?)
+}
+
+/// [`stat`] of metadata already read (say, from a folder listing's entry).
+pub fn stat_of(meta: &std::fs::Metadata) -> Option<(u64, u128)> {
     let mtime = meta
         .modified()
         .ok()?
@@ -182,7 +186,7 @@ impl ImageCache {
             }
         }
         let keep: BTreeSet<String> = prepared.values().flat_map(Prepared::cache_keys).collect();
-        stats.pruned = self.prune(&keep);
+        stats.pruned = self.prune(&|name| keep.contains(name));
         (prepared, stats)
     }
 
@@ -276,14 +280,14 @@ impl ImageCache {
     }
 
     /// Removes cached files no source of this build needs.
-    pub fn prune(&self, keep: &BTreeSet<String>) -> usize {
+    pub fn prune(&self, keep: &dyn Fn(&str) -> bool) -> usize {
         let Ok(entries) = std::fs::read_dir(self.thumbs_dir()) else {
             return 0;
         };
         let mut removed = 0;
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name();
-            let stale = name.to_str().map_or(true, |n| !keep.contains(n));
+            let stale = name.to_str().map_or(true, |n| !keep(n));
             if stale
                 && entry.file_type().is_ok_and(|t| t.is_file())
                 && std::fs::remove_file(entry.path()).is_ok()

@@ -15,15 +15,15 @@ use super::analysis::SignatureCache;
 use super::changes::{affected, older_neighbours, predicted_neighbours, Affected};
 use super::group::{build_group, card_path, GroupBuilt, GroupContext};
 use super::images::{ImageCache, ImageStats};
-use super::listing::{listing_files, ListingContext};
-use super::manifest::{list_inputs, state_dir, GroupEntry, Inconsistent, Manifest};
+use super::listing::{listing_files, ListingContext, ListingFile};
+use super::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
+use super::scan::{list_folders, Scan, Seen};
 use super::theme::{self, Theme};
 use super::{
-    BuildOptions, BuildReport, OutFile, Output, Phases, SiteContext, SiteError, CACHE_DIR,
-    OUTPUT_MARKER,
+    path_hash, BuildOptions, BuildReport, Kept, OutFile, Output, Phases, SiteContext, SiteError,
+    CACHE_DIR, OUTPUT_MARKER,
 };
 use crate::config::Project;
-use crate::fsutil::TEMP_PREFIX;
 
 /// A built site, kept so the next change costs only what depends on it.
 pub struct Site {
@@ -61,6 +61,11 @@ impl From<Inconsistent> for Stop {
     }
 }
 
+/// Groups built between two moves into the manifest: enough to keep both cores busy. Two
+/// in debug builds, so the tests' small histories go through the chunked path (entries
+/// let go part-way through a full build) too.
+const BUILD_CHUNK: usize = if cfg!(debug_assertions) { 2 } else { 64 };
+
 /// Stands in for the binary's build id. Only for tests, which cannot build a second
 /// binary to show that a new chorus renders everything again; never set it otherwise.
 pub const TEST_BUILD_ID_ENV: &str = "CHORUS_TEST_BUILD_ID";
@@ -82,28 +87,6 @@ pub struct Rebuild {
     pub removed: usize,
     /// Wall time of each phase (see [`BuildReport::timings`]).
     pub timings: Vec<(&'static str, std::time::Duration)>,
-}
-
-/// What the scan found of one group folder.
-enum Seen {
-    Gone,
-    /// Not in the manifest, or changed: built.
-    New,
-    /// Same metadata as last time.
-    Same,
-    /// Metadata moved; its content is compared next.
-    Moved(crate::site::manifest::Listing),
-    /// Same content under new mtimes.
-    Touched(Vec<crate::site::manifest::InputFile>),
-}
-
-/// Which group folders an update looks at.
-#[derive(Clone)]
-enum Scan {
-    /// Every folder under runs/ (a new process, or a full build).
-    All,
-    /// Only these (the watcher said so).
-    Only(BTreeSet<PathBuf>),
 }
 
 impl Site {
@@ -241,8 +224,18 @@ impl Site {
         // A link in the output means someone changed it: it is removed and everything built.
         // Looked for whenever all of runs/ is (every `build`, a `serve` start or config
         // change), not on each file `serve` sees change: the walk costs as much as the rest.
-        let tampered = matches!(scan, Scan::All) && output.remove_links()? > 0;
-        clock.lap("links");
+        // Both walks are mostly waiting on the file system, so they run side by side.
+        let runs_dir = self.project.runs_dir();
+        let root = self.project.root.clone();
+        let (links, mut listed) = rayon::join(
+            || match scan {
+                Scan::All => output.remove_links(),
+                Scan::Only(_) => Ok(0),
+            },
+            || list_folders(&runs_dir, &root, &scan),
+        );
+        let tampered = links? > 0;
+        clock.lap("links and listing");
         // A different setting, a removed output or a removed cache: build everything.
         let full = tampered
             || settings != self.manifest.settings
@@ -253,55 +246,36 @@ impl Site {
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
+            if matches!(scan, Scan::Only(_)) {
+                listed = list_folders(&runs_dir, &root, &Scan::All);
+            }
         }
         let scan = if full { Scan::All } else { scan };
 
         // Which group folders changed, and which are gone.
         let mut changed_problems = false;
-        let runs_dir = self.project.runs_dir();
-        let dirs: Vec<PathBuf> = match &scan {
-            Scan::All => {
-                let mut problems = Vec::new();
-                let dirs = crate::store::group_dirs(&runs_dir, &mut problems);
-                let root = &self.project.root;
-                let runs_problems: Vec<String> = problems
-                    .into_iter()
-                    .map(|p| {
-                        crate::store::StoreProblem {
-                            file: p.file.strip_prefix(root).unwrap_or(&p.file).to_path_buf(),
-                            ..p
-                        }
-                        .to_string()
-                    })
-                    .collect();
-                if runs_problems != self.manifest.runs_problems {
-                    self.manifest.runs_problems = runs_problems;
-                    // The index lists them.
-                    self.manifest.listings.remove(Path::new("index.html"));
-                    changed_problems = true;
-                }
-                dirs
+        if let Some(runs_problems) = listed.runs_problems.take() {
+            if runs_problems != self.manifest.runs_problems {
+                self.manifest.runs_problems = runs_problems;
+                // The index lists them.
+                self.manifest.listings.remove(Path::new("index.html"));
+                changed_problems = true;
             }
-            Scan::Only(dirs) => dirs.iter().cloned().collect(),
-        };
+        }
+        let dirs = listed.dirs;
         // By metadata first: the index's fingerprint of each folder's files.
         let manifest = &self.manifest;
-        let checked: Vec<(PathBuf, String, Seen)> = dirs
-            .par_iter()
-            .filter_map(|dir| {
-                let name = dir.file_name()?.to_str()?.to_string();
-                if !dir.is_dir() || name.starts_with('.') || name.starts_with(TEMP_PREFIX) {
-                    return Some((dir.clone(), name, Seen::Gone));
-                }
-                let listing = list_inputs(dir);
-                let seen = if full || !manifest.groups.contains_key(&name) {
-                    Seen::New
-                } else if manifest.same_fingerprint(&name, &listing) {
-                    Seen::Same
-                } else {
-                    Seen::Moved(listing)
+        let checked: Vec<(PathBuf, String, Seen)> = listed
+            .folders
+            .into_par_iter()
+            .map(|(dir, name, listing)| {
+                let seen = match listing {
+                    None => Seen::Gone,
+                    Some(_) if full || !manifest.groups.contains_key(&name) => Seen::New,
+                    Some(listing) if manifest.same_fingerprint(&name, &listing) => Seen::Same,
+                    Some(listing) => Seen::Moved(listing),
                 };
-                Some((dir.clone(), name, seen))
+                (dir, name, seen)
             })
             .collect();
         // Then by content, for folders whose metadata moved (a git checkout touches all).
@@ -328,7 +302,7 @@ impl Site {
                 Ok((dir, name, seen))
             })
             .collect::<Result<_, Inconsistent>>()?;
-        clock.lap("scan");
+        clock.lap("changes");
         let mut gone: Vec<String> = Vec::new();
         let mut todo: Vec<(PathBuf, String)> = Vec::new();
         for (dir, name, seen) in checked {
@@ -367,9 +341,10 @@ impl Site {
             return Ok(self.finish(report, clock));
         }
 
-        // What the listings need (every summary) and what the changed groups had.
+        // What the listings need (every summary) and what the changed groups had; a full
+        // build reads the entries a chunk of groups at a time instead.
         if full {
-            self.manifest.load_all_entries()?;
+            Manifest::forget_saved(&self.state);
         } else {
             let known = todo
                 .iter()
@@ -401,29 +376,45 @@ impl Site {
         };
         let mut neighbours = predicted_neighbours(&self.manifest, &todo, &gone);
         let mut images = ImageStats::default();
+        let mut kept = Kept::default();
         for round in 0..2 {
-            self.manifest
-                .load_entries(todo.iter().map(|(_, n)| n.as_str()))?;
-            let manifest = &self.manifest;
-            let built: Vec<(String, Result<GroupBuilt, SiteError>)> = todo
-                .par_iter()
-                .map(|(dir, name)| {
-                    let next = neighbours.get(name).and_then(Option::as_deref);
-                    let known = manifest.entry_ref(name);
-                    (name.clone(), build_group(&cx, dir, known, next))
-                })
-                .collect();
-            for (name, result) in built {
-                let b = result?;
-                report.written += b.written;
-                images.add(b.images);
-                if let Some((sha, text)) = b.prompt_text {
-                    self.manifest.prompt_texts.insert(sha, text);
+            // A chunk at a time, each result moved into the manifest before the next; in
+            // shard order, so a full build lets each shard of entries go once it is done.
+            todo.sort_by_cached_key(|(_, n)| (Manifest::entry_shard(n), n.clone()));
+            for (k, chunk) in todo.chunks(BUILD_CHUNK).enumerate() {
+                self.manifest
+                    .load_entries(chunk.iter().map(|(_, n)| n.as_str()))?;
+                let manifest = &self.manifest;
+                let built: Vec<(String, Result<GroupBuilt, SiteError>)> = chunk
+                    .par_iter()
+                    .map(|(dir, name)| {
+                        let next = neighbours.get(name).and_then(Option::as_deref);
+                        let known = manifest.entry_ref(name);
+                        (name.clone(), build_group(&cx, dir, known, next))
+                    })
+                    .collect();
+                for (name, result) in built {
+                    let b = result?;
+                    report.written += b.written;
+                    images.add(b.images);
+                    if let Some((sha, text)) = b.prompt_text {
+                        self.manifest.prompt_texts.insert(sha, text);
+                    }
+                    report.rebuilt += usize::from(round == 0);
+                    if let Some(old) = self.manifest.remove(&name)? {
+                        report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+                    }
+                    if full {
+                        kept.add(&b.entry);
+                    }
+                    self.manifest.insert(name, b.entry)?;
                 }
-                report.rebuilt += usize::from(round == 0);
-                let old = self.manifest.insert(name, b.entry.clone())?;
-                if let Some(old) = old {
-                    report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+                if full {
+                    let next = todo.get((k + 1) * BUILD_CHUNK);
+                    let below = next.map(|(_, n)| Manifest::entry_shard(n));
+                    self.manifest
+                        .release_entries(below)
+                        .map_err(|e| SiteError::Output(format!("saving the build cache: {e}")))?;
                 }
             }
             if round == 0 {
@@ -457,20 +448,23 @@ impl Site {
             voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
         };
-        let mut files = listing_files(&lcx, &self.manifest, &problems)?;
-        files.extend(self.site_files());
-        clock.lap("render listings");
         let mut listings = BTreeMap::new();
-        for f in files {
+        let known = &self.manifest.listings;
+        let mut write = |f: ListingFile| -> Result<(), SiteError> {
             let len = match f.bytes {
                 Some(bytes) => {
                     let (wrote, len) = output.write(&f.path, &OutFile::Bytes(bytes))?;
                     report.written += usize::from(wrote);
                     len
                 }
-                None => self.manifest.listings.get(&f.path).map_or(0, |(_, l)| *l),
+                None => known.get(&f.path).map_or(0, |(_, l)| *l),
             };
             listings.insert(f.path, (f.key, len));
+            Ok(())
+        };
+        listing_files(&lcx, &self.manifest, &problems, &mut write)?;
+        for f in self.site_files() {
+            write(f)?;
         }
         let old = std::mem::replace(&mut self.manifest.listings, listings);
         for path in old
@@ -479,24 +473,17 @@ impl Site {
         {
             report.removed += usize::from(output.remove(path)?);
         }
-        clock.lap("write listings");
+        clock.lap("listings");
 
         if full {
             // Exactly what a clean build makes: no file of an older chorus or setting stays.
-            let keep: BTreeSet<&Path> = self
-                .manifest
-                .entries()
-                .flat_map(|e| e.outputs.keys())
-                .chain(self.manifest.listings.keys())
-                .map(PathBuf::as_path)
-                .collect();
-            report.removed += output.prune(&keep)?;
-            let cache_keep: BTreeSet<String> = self
-                .manifest
-                .entries()
-                .flat_map(|e| e.cache_keys.iter().cloned())
-                .collect();
-            report.images.pruned = self.cache.prune(&cache_keep);
+            for path in self.manifest.listings.keys() {
+                kept.outputs.insert(path_hash(path));
+            }
+            report.removed += output.prune(&|rel| kept.outputs.contains(&path_hash(rel)))?;
+            report.images.pruned = self
+                .cache
+                .prune(&|key| kept.cache.contains(&path_hash(Path::new(key))));
             self.prune_cards();
         }
         self.forget_unused_prompts();
@@ -540,19 +527,19 @@ impl Site {
     }
 
     /// The theme's static files and the output's markers.
-    fn site_files(&self) -> Vec<super::listing::ListingFile> {
-        let mut files: Vec<super::listing::ListingFile> = self
+    fn site_files(&self) -> Vec<ListingFile> {
+        let mut files: Vec<ListingFile> = self
             .theme
             .statics
             .iter()
-            .map(|(rel, bytes)| super::listing::ListingFile {
+            .map(|(rel, bytes)| ListingFile {
                 path: Path::new("static").join(rel),
                 key: String::new(),
                 bytes: Some(bytes.clone()),
             })
             .collect();
         let mut add = |path: &str, bytes: &[u8]| {
-            files.push(super::listing::ListingFile {
+            files.push(ListingFile {
                 path: path.into(),
                 key: String::new(),
                 bytes: Some(bytes.to_vec()),
@@ -572,9 +559,8 @@ impl Site {
         let dir = self.state.join("cards");
         let ids: Vec<&str> = self
             .manifest
-            .summaries()
-            .into_iter()
-            .map(|s| s.id.as_str())
+            .named_summaries()
+            .map(|(_, s)| s.id.as_str())
             .collect();
         let keep: BTreeSet<PathBuf> = ids
             .iter()
@@ -597,9 +583,8 @@ impl Site {
     fn forget_unused_prompts(&mut self) {
         let used: BTreeSet<&str> = self
             .manifest
-            .summaries()
-            .into_iter()
-            .map(|s| s.prompt_sha256.as_str())
+            .named_summaries()
+            .map(|(_, s)| s.prompt_sha256.as_str())
             .collect();
         let unused: Vec<String> = self
             .manifest

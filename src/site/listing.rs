@@ -16,69 +16,17 @@ use super::group::read_card;
 use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
+use super::pager::{paginate, Slot};
 use super::summary::{GroupCard, GroupSummary, RunCard};
 use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
 use crate::store::sha256_hex;
 
+/// Pages rendered at once: enough for both cores, few enough that a full build of a long
+/// history never holds its thousands of pages in memory together.
+const RENDER_CHUNK: usize = 32;
+
 /// At most this many problems are listed on the index; `chorus check` lists them all.
 pub const PROBLEMS_SHOWN: usize = 50;
-
-/// Where a page of a paginated listing sits among its neighbours. URLs are root-relative.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Pager {
-    /// 1 for the oldest page.
-    pub number: usize,
-    /// The page of newer groups, if any.
-    pub newer: Option<String>,
-    /// The page of older groups, if any.
-    pub older: Option<String>,
-    pub newest: String,
-    pub oldest: String,
-    /// The page lists its groups oldest first (the "Oldest first" order of the index).
-    pub ascending: bool,
-}
-
-/// One page of a listing: its path, its items (indices into the oldest-first list) and
-/// its place.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Slot {
-    pub path: String,
-    pub items: std::ops::Range<usize>,
-    pub pager: Pager,
-}
-
-/// Splits `n` items (oldest first) into pages of `per_page`, numbered from the oldest;
-/// the newest page lives at `newest_path`, page `k` of the older ones at `older_path(k)`.
-pub fn paginate(
-    n: usize,
-    per_page: usize,
-    newest_path: &str,
-    older_path: impl Fn(usize) -> String,
-) -> Vec<Slot> {
-    let per_page = per_page.max(1);
-    let pages = n.div_ceil(per_page).max(1);
-    let path = |k: usize| {
-        if k == pages {
-            newest_path.to_string()
-        } else {
-            older_path(k)
-        }
-    };
-    (1..=pages)
-        .map(|k| Slot {
-            path: path(k),
-            items: ((k - 1) * per_page).min(n)..(k * per_page).min(n),
-            pager: Pager {
-                number: k,
-                newer: (k < pages).then(|| path(k + 1)),
-                older: (k > 1).then(|| path(k - 1)),
-                newest: path(pages),
-                oldest: path(1),
-                ascending: false,
-            },
-        })
-        .collect()
-}
 
 /// A listing file: rendered bytes, or `None` when the page on disk already shows `key`.
 pub struct ListingFile {
@@ -150,12 +98,14 @@ struct Filters {
 /// The folder of the index's oldest-first pages.
 pub const OLDEST_FIRST: &str = "oldest";
 
-/// Every listing page and export, the changed ones rendered.
+/// Every listing page and export, each handed to `sink` as soon as it is made (rendered,
+/// or `bytes: None` when unchanged), so a full build never holds every page at once.
 pub fn listing_files(
     cx: &ListingContext,
     manifest: &Manifest,
     problems: &[String],
-) -> Result<Vec<ListingFile>, SiteError> {
+    sink: &mut dyn FnMut(ListingFile) -> Result<(), SiteError>,
+) -> Result<(), SiteError> {
     let groups = manifest.summaries();
     // Every version's voice first: Artist pages show theirs across versions.
     let voices = cx
@@ -314,16 +264,29 @@ pub fn listing_files(
         }
     }
 
-    let mut files: Vec<ListingFile> = jobs
-        .into_par_iter()
-        .map(|job| job.run(cx, manifest))
-        .collect::<Result<_, _>>()?;
+    // The sitemap lists every page but the 404 page.
+    let mut pages: Vec<String> = Vec::new();
+    let mut emit = |f: ListingFile| -> Result<(), SiteError> {
+        if f.path.extension().is_some_and(|e| e == "html") && f.path != Path::new("404.html") {
+            pages.push(f.path.to_string_lossy().replace('\\', "/"));
+        }
+        sink(f)
+    };
+    while !jobs.is_empty() {
+        let chunk: Vec<Job> = jobs.drain(..jobs.len().min(RENDER_CHUNK)).collect();
+        let files: Vec<ListingFile> = chunk
+            .into_par_iter()
+            .map(|job| job.run(cx, manifest))
+            .collect::<Result<_, _>>()?;
+        for f in files {
+            emit(f)?;
+        }
+    }
 
     // The indexes of Artists and prompt versions, the 404 page and the exports.
     let mut always = |path: &str, template: &str, ctx: tera::Context| -> Result<(), SiteError> {
         let bytes = render_page(cx.theme, cx.site, path, template, ctx)?;
-        files.push(fresh(path, bytes));
-        Ok(())
+        emit(fresh(path, bytes))
     };
     let mut ctx = tera::Context::new();
     ctx.insert("artists", &filters.artists);
@@ -339,24 +302,17 @@ pub fn listing_files(
         always(&b.url.clone(), leaderboard::TEMPLATE, ctx)?;
     }
 
-    files.push(fresh("runs.json", exports::runs_index(&groups)));
-    files.push(fresh(
+    emit(fresh("runs.json", exports::runs_index(&groups)))?;
+    emit(fresh(
         "atom.xml",
         exports::atom(&groups, &cx.site.title, &cx.site.base_url),
-    ));
-    let mut pages: Vec<String> = files
-        .iter()
-        .filter(|f| {
-            f.path.extension().is_some_and(|e| e == "html") && f.path != Path::new("404.html")
-        })
-        .map(|f| f.path.to_string_lossy().replace('\\', "/"))
-        .collect();
+    ))?;
     pages.sort();
     let urls = exports::sitemap_urls(&groups, &pages);
     for (path, bytes) in exports::sitemaps(&urls, &cx.site.base_url, exports::SITEMAP_URLS) {
-        files.push(fresh(&path, bytes));
+        sink(fresh(&path, bytes))?;
     }
-    Ok(files)
+    Ok(())
 }
 
 /// The leaderboards, when the theme has a template for them.
@@ -656,28 +612,4 @@ fn profile_of(mine: &[&GroupSummary], slug: &str) -> Option<analysis::ArtistAnal
         })
         .collect();
     Some(analysis::artist_analysis(slug, &numbers, &runs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_are_numbered_from_the_oldest_and_the_newest_is_the_index() {
-        let older = |k: usize| format!("page/{k}.html");
-        let slots = paginate(5, 2, "index.html", older);
-        let paths: Vec<&str> = slots.iter().map(|s| s.path.as_str()).collect();
-        assert_eq!(paths, ["page/1.html", "page/2.html", "index.html"]);
-        assert_eq!(slots[0].items, 0..2);
-        assert_eq!(slots[2].items, 4..5);
-        assert_eq!(slots[1].pager.newer.as_deref(), Some("index.html"));
-        assert_eq!(slots[1].pager.older.as_deref(), Some("page/1.html"));
-        assert_eq!(slots[2].pager.older.as_deref(), Some("page/2.html"));
-        assert_eq!(slots[0].pager.older, None);
-        // One more group leaves the older pages as they were.
-        let grown = paginate(6, 2, "index.html", older);
-        assert_eq!(grown[..2], slots[..2]);
-        // An empty history still has its newest page.
-        assert_eq!(paginate(0, 24, "index.html", older).len(), 1);
-    }
 }

@@ -17,7 +17,9 @@ pub mod listing;
 pub mod manifest;
 pub mod markdown;
 pub mod model;
+pub mod pager;
 pub mod ratings;
+pub(crate) mod scan;
 pub mod summary;
 pub mod theme;
 pub mod voice;
@@ -334,38 +336,58 @@ impl Output {
     /// Removes every symbolic link inside the output, unfollowed: a link (in a committed
     /// site/, say) would take writes elsewhere, and chorus never makes one.
     pub(crate) fn remove_links(&self) -> Result<usize, SiteError> {
-        let mut removed = 0;
-        // Folders are read but files are not looked at one by one, so this stays cheap
-        // on every build however large the site.
-        for entry in walkdir::WalkDir::new(&self.dir)
-            .into_iter()
-            .filter_entry(|e| e.file_type().is_dir() || e.path_is_symlink())
-            .filter_map(Result::ok)
-        {
-            if entry.path_is_symlink() {
-                std::fs::remove_file(entry.path()).map_err(|source| SiteError::Io {
-                    path: entry.path().to_path_buf(),
-                    source,
-                })?;
-                removed += 1;
+        use rayon::prelude::*;
+        // Folders are read but files are not looked at one by one, and the folders two
+        // levels down (one per group) are walked in parallel, so this stays cheap on every
+        // build however large the site.
+        let entries = |dir: &Path| -> Vec<std::fs::DirEntry> {
+            std::fs::read_dir(dir)
+                .map(|r| r.filter_map(Result::ok).collect())
+                .unwrap_or_default()
+        };
+        let (mut links, mut subtrees) = (Vec::new(), Vec::new());
+        for top in entries(&self.dir) {
+            let kind = top.file_type().ok();
+            if kind.is_some_and(|t| t.is_symlink()) {
+                links.push(top.path());
+            } else if kind.is_some_and(|t| t.is_dir()) {
+                for child in entries(&top.path()) {
+                    let kind = child.file_type().ok();
+                    if kind.is_some_and(|t| t.is_symlink()) {
+                        links.push(child.path());
+                    } else if kind.is_some_and(|t| t.is_dir()) {
+                        subtrees.push(child.path());
+                    }
+                }
             }
         }
-        Ok(removed)
+        links.par_extend(subtrees.par_iter().flat_map_iter(|dir| {
+            walkdir::WalkDir::new(dir)
+                .into_iter()
+                .filter_entry(|e| e.file_type().is_dir() || e.path_is_symlink())
+                .filter_map(Result::ok)
+                .filter(|e| e.path_is_symlink())
+                .map(walkdir::DirEntry::into_path)
+        }));
+        for link in &links {
+            std::fs::remove_file(link).map_err(|source| SiteError::Io {
+                path: link.clone(),
+                source,
+            })?;
+        }
+        Ok(links.len())
     }
 
-    /// Removes every file not in `keep` (root-relative): what a full build does, so the
+    /// Removes every file `keep` refuses (given root-relative paths): what a full build does, so the
     /// folder holds exactly what a clean build makes.
-    pub(crate) fn prune(
-        &self,
-        keep: &std::collections::BTreeSet<&Path>,
-    ) -> Result<usize, SiteError> {
+    pub(crate) fn prune(&self, keep: &dyn Fn(&Path) -> bool) -> Result<usize, SiteError> {
         let stale: Vec<PathBuf> = walkdir::WalkDir::new(&self.dir)
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| !e.file_type().is_dir())
             .filter_map(|e| {
                 let rel = e.path().strip_prefix(&self.dir).ok()?;
-                (!keep.contains(rel)).then(|| rel.to_path_buf())
+                (!keep(rel)).then(|| rel.to_path_buf())
             })
             .collect();
         let mut removed = 0;
@@ -374,6 +396,35 @@ impl Output {
         }
         Ok(removed)
     }
+}
+
+/// What a full build made, as hashes of root-relative paths (output files) and of cache
+/// file names: everything else in the output and the cache is removed. Hashes, since at
+/// 50,000 runs the paths themselves would take tens of MB; two paths sharing a hash (odds
+/// of about 1 in 10⁸ there) only leave one stale file in place.
+#[derive(Default)]
+pub(crate) struct Kept {
+    pub outputs: std::collections::HashSet<u64>,
+    pub cache: std::collections::HashSet<u64>,
+}
+
+impl Kept {
+    pub fn add(&mut self, entry: &manifest::GroupEntry) {
+        self.outputs
+            .extend(entry.outputs.keys().map(|p| path_hash(p)));
+        self.cache
+            .extend(entry.cache_keys.iter().map(|k| path_hash(Path::new(k))));
+    }
+}
+
+/// A hash of a path's components, so `a/b` and `a//b` agree.
+pub(crate) fn path_hash(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for c in path.components() {
+        c.as_os_str().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Renders one page: `path` is root-relative; the template also sees `site`, `root` (the

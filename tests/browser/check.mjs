@@ -468,12 +468,14 @@ console.log("style map");
       const tips = [...document.querySelectorAll(".style-map .tip")];
       const shown = tips.filter((t) => getComputedStyle(t).visibility === "visible");
       const mine = a.querySelector(".tip");
-      return { href: a.getAttribute("href"), shown: shown.length, mineShown: !!mine && getComputedStyle(mine).visibility === "visible", text: mine?.textContent || "" };
+      const bg = a.closest(".style-map").querySelector(".tip-bg");
+      return { href: a.getAttribute("href"), shown: shown.length, mineShown: !!mine && getComputedStyle(mine).visibility === "visible", bgShown: !!bg && getComputedStyle(bg).visibility === "visible", text: mine?.textContent || "" };
     });
     if (state) break;
   }
   if (!state) fail("style map: Tab never reached a mark");
   else if (!state.mineShown || state.shown !== 1) fail(`style map: focus showed ${state.shown} label(s), its own: ${state.mineShown}`);
+  else if (!state.bgShown) fail("style map: focus showed the label without the band's background");
   else {
     note(`style map: ${marks} marks; Tab reaches them and focus shows one label ("${state.text}")`);
     await page.evaluate(() => document.activeElement.scrollIntoView({ block: "center" }));

@@ -20,6 +20,8 @@ impl Swatch {
 
 /// How many colours a palette holds at most (the issue asks for 5–8).
 pub const PALETTE_SIZE: usize = 6;
+/// At most this many palettes are pooled into an average one (see [`average_palette`]).
+pub const POOLED_PALETTES: usize = 1000;
 const KMEANS_STEPS: usize = 4;
 
 /// Up to `k` dominant colours of `pixels`, largest share first. An image with fewer
@@ -203,9 +205,11 @@ pub fn palette_distance(a: &[Swatch], b: &[Swatch]) -> Option<f64> {
 /// weighted by its share, and clusters the pool again.
 pub fn average_palette(palettes: &[&[Swatch]], k: usize) -> Vec<Swatch> {
     // Replicate each swatch in proportion to its share (100 samples per palette) so the
-    // same clustering as for pixels applies.
+    // same clustering as for pixels applies. Past POOLED_PALETTES, an even sample of them:
+    // the clustering costs grow with the pool, and its colours no longer move.
+    let step = palettes.len().div_ceil(POOLED_PALETTES).max(1);
     let mut pool: Vec<[u8; 3]> = Vec::new();
-    for p in palettes {
+    for p in palettes.iter().step_by(step) {
         for s in p.iter() {
             let n = (s.share * 100.0).round() as usize;
             pool.extend(std::iter::repeat(s.rgb).take(n.max(1)));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::group::{Figure, GroupNumbers};
-use super::palette::{average_palette, PALETTE_SIZE};
+use super::palette::{average_palette, PALETTE_SIZE, POOLED_PALETTES};
 use super::svg;
 use super::text::recurring;
 use crate::site::model::{format_ms, format_usd};
@@ -116,7 +116,15 @@ pub fn artist_analysis(slug: &str, groups: &[&GroupNumbers], runs: &[RunStats]) 
                      of the group) in at least two groups, with the number of groups."
             .into(),
         recurring_words,
-        palette_line: "The dominant colours of all its images pooled and clustered again (weighted by area).".into(),
+        palette_line: if palettes.len() > POOLED_PALETTES {
+            format!(
+                "The dominant colours of an even sample of {} of its {} images, pooled and clustered again (weighted by area).",
+                palettes.len().div_ceil(palettes.len().div_ceil(POOLED_PALETTES)),
+                palettes.len()
+            )
+        } else {
+            "The dominant colours of all its images pooled and clustered again (weighted by area).".into()
+        },
         palette_svg: (!avg.is_empty()).then(|| svg::palette_strip(&avg, 360, 24)),
         statement_similarity: Figure {
             title: "Statement similarity to each other Artist".into(),

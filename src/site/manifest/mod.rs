@@ -8,14 +8,16 @@
 //! writes only the shards it changed. All files are bincode. It is an accelerator: a
 //! missing, unreadable or inconsistent manifest means a full build, never a wrong one.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod shards;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::images::{stat, SourceInfo};
+use self::shards::Shards;
+use super::images::{stat, stat_of, SourceInfo};
 use super::summary::GroupSummary;
 use crate::fsutil::{write_rebuildable, TEMP_PREFIX};
 use crate::store::sha256_hex;
@@ -23,8 +25,6 @@ use crate::store::sha256_hex;
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
 /// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
 const FORMAT: u32 = 2;
-/// Shards per kind: a group's shard is the first byte of its name's SHA-256.
-const SHARDS: usize = 256;
 
 /// What every build reads: small, whatever the size of the history.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -124,7 +124,8 @@ pub fn list_inputs(dir: &Path) -> Listing {
             {
                 return None;
             }
-            let (len, mtime) = stat(&e.path())?;
+            // By the entry: no second lookup of the folder's path for each file.
+            let (len, mtime) = stat_of(&e.metadata().ok()?)?;
             Some((name, len, mtime))
         })
         .collect();
@@ -284,20 +285,24 @@ impl Manifest {
         Ok(())
     }
 
-    /// Reads every group's entry (a full build: its outputs say what to keep).
-    pub fn load_all_entries(&mut self) -> Result<(), Inconsistent> {
-        self.entries.load_all()?;
-        let mismatch = self
-            .groups
-            .keys()
-            .find(|name| self.entries.get(name).is_none());
-        if let Some(name) = mismatch {
-            return Err(Inconsistent(format!("the entry of {name}")));
-        }
-        if self.entries.values().count() != self.groups.len() {
-            return Err(Inconsistent("entries of unknown groups".into()));
-        }
-        Ok(())
+    /// The shard a group's entry is kept in: a build that goes through its groups in this
+    /// order can let each shard go (see [`Manifest::release_entries`]) once it is done.
+    pub fn entry_shard(name: &str) -> u8 {
+        shards::shard_of(name)
+    }
+
+    /// Writes the entries of the shards below `below` (every shard with `None`) and drops
+    /// them from memory, so a full build never holds every group's entry at once. They
+    /// are written before the index: a full build starts with [`Manifest::forget_saved`],
+    /// so a build stopped part-way is followed by a full one.
+    pub fn release_entries(&mut self, below: Option<u8>) -> std::io::Result<()> {
+        self.entries.release(below)
+    }
+
+    /// Removes the saved index, so that until this build saves its own the next build is
+    /// a full one.
+    pub fn forget_saved(state_dir: &Path) {
+        let _ = std::fs::remove_file(Self::index_path(state_dir));
     }
 
     /// Reads every group's summary (the listings are about to be made).
@@ -448,153 +453,6 @@ impl Manifest {
         // What format 1 kept: one JSON file, now stale.
         let _ = std::fs::remove_file(state_dir.join("manifest.json"));
         self.index_dirty = false;
-        Ok(())
-    }
-}
-
-/// Per-group records kept in [`SHARDS`] files, read and written a shard at a time.
-#[derive(Debug)]
-struct Shards<T> {
-    dir: PathBuf,
-    loaded: BTreeMap<u8, BTreeMap<String, T>>,
-    dirty: BTreeSet<u8>,
-}
-
-impl<T> Default for Shards<T> {
-    fn default() -> Self {
-        Shards {
-            dir: PathBuf::new(),
-            loaded: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-        }
-    }
-}
-
-/// One shard's records, by group folder name.
-type Shard<T> = BTreeMap<String, T>;
-
-fn shard_path(dir: &Path, shard: u8) -> PathBuf {
-    dir.join(format!("{shard:02x}.bin"))
-}
-
-fn shard_of(name: &str) -> u8 {
-    use sha2::Digest;
-    sha2::Sha256::digest(name.as_bytes())[0]
-}
-
-impl<T: Serialize + DeserializeOwned + Send> Shards<T> {
-    fn new(dir: PathBuf) -> Shards<T> {
-        Shards {
-            dir,
-            loaded: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-        }
-    }
-
-    /// Every shard known empty (and to be written so), whatever is on disk.
-    fn fresh(dir: PathBuf) -> Shards<T> {
-        let all = (0..SHARDS as u16).map(|s| s as u8);
-        Shards {
-            dir,
-            loaded: all.clone().map(|s| (s, BTreeMap::new())).collect(),
-            dirty: all.collect(),
-        }
-    }
-
-    fn path(&self, shard: u8) -> PathBuf {
-        shard_path(&self.dir, shard)
-    }
-
-    fn load<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Result<(), Inconsistent> {
-        let wanted: BTreeSet<u8> = names
-            .into_iter()
-            .map(shard_of)
-            .filter(|s| !self.loaded.contains_key(s))
-            .collect();
-        self.read(wanted.into_iter().collect())
-    }
-
-    fn load_all(&mut self) -> Result<(), Inconsistent> {
-        let wanted: Vec<u8> = (0..SHARDS as u16)
-            .map(|s| s as u8)
-            .filter(|s| !self.loaded.contains_key(s))
-            .collect();
-        self.read(wanted)
-    }
-
-    fn read(&mut self, shards: Vec<u8>) -> Result<(), Inconsistent> {
-        let dir = &self.dir;
-        let read: Vec<(u8, Result<Shard<T>, Inconsistent>)> = shards
-            .into_par_iter()
-            .map(|s| {
-                let path = shard_path(dir, s);
-                let map = match std::fs::read(&path) {
-                    Ok(bytes) => bincode::deserialize(&bytes)
-                        .map_err(|e| Inconsistent(format!("{}: {e}", path.display()))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-                    Err(e) => Err(Inconsistent(format!("{}: {e}", path.display()))),
-                };
-                (s, map)
-            })
-            .collect();
-        for (s, map) in read {
-            self.loaded.insert(s, map?);
-        }
-        Ok(())
-    }
-
-    fn get(&self, name: &str) -> Option<&T> {
-        self.loaded.get(&shard_of(name))?.get(name)
-    }
-
-    fn get_mut(&mut self, name: &str) -> Option<&mut T> {
-        let s = shard_of(name);
-        let v = self.loaded.get_mut(&s)?.get_mut(name)?;
-        self.dirty.insert(s);
-        Some(v)
-    }
-
-    /// The shard must have been read (or the old records in it would be lost on save):
-    /// [`Manifest::remove`] reads it first.
-    fn insert(&mut self, name: String, value: T) {
-        let s = shard_of(&name);
-        self.loaded.entry(s).or_default().insert(name, value);
-        self.dirty.insert(s);
-    }
-
-    fn remove(&mut self, name: &str) -> Option<T> {
-        let s = shard_of(name);
-        let v = self.loaded.get_mut(&s)?.remove(name);
-        if v.is_some() {
-            self.dirty.insert(s);
-        }
-        v
-    }
-
-    fn named(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.loaded
-            .values()
-            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
-    }
-
-    fn values(&self) -> impl Iterator<Item = &T> {
-        self.loaded.values().flat_map(BTreeMap::values)
-    }
-
-    fn save(&mut self) -> std::io::Result<()> {
-        for s in std::mem::take(&mut self.dirty) {
-            let path = self.path(s);
-            match self.loaded.get(&s).filter(|m| !m.is_empty()) {
-                Some(map) => {
-                    let bytes = bincode::serialize(map).map_err(std::io::Error::other)?;
-                    write_rebuildable(&path, &bytes)?;
-                }
-                None => match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                },
-            }
-        }
         Ok(())
     }
 }
