@@ -347,9 +347,11 @@ fn build_reports_the_site_size_and_warns_past_the_limit() {
     assert!(
         stderr.contains("warning: the site is")
             && stderr.contains("originals = \"web\"")
-            && stderr.contains("originals = \"none\""),
+            && stderr.contains("set originals = \"none\""),
         "{stderr}"
     );
+    // It never suggests the setting already in force.
+    assert!(!stderr.contains("set originals = \"web\""), "{stderr}");
 }
 
 /// A 1024² image with a photograph's texture (smooth light plus grain): about 2 MB as PNG,

@@ -113,17 +113,23 @@ pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Opt
     if site_bytes <= limit {
         return None;
     }
-    let now = match originals {
-        crate::config::Originals::Copy => {
-            "originals = \"copy\" publishes every image as it is in runs/"
-        }
-        crate::config::Originals::Web => {
-            "originals = \"web\" publishes a JPEG of every full-size image (or the original, when smaller)"
-        }
-        crate::config::Originals::None => "originals = \"none\" already publishes thumbnails only",
+    // What the setting does now, and what would publish less.
+    let (now, instead) = match originals {
+        crate::config::Originals::Copy => (
+            "originals = \"copy\" publishes every image as it is in runs/",
+            "set originals = \"web\" (a JPEG of each full image) or originals = \"none\" (thumbnails only) to publish less",
+        ),
+        crate::config::Originals::Web => (
+            "originals = \"web\" publishes a JPEG of every full-size image (or the original, when smaller)",
+            "set originals = \"none\" (thumbnails only) to publish less",
+        ),
+        crate::config::Originals::None => (
+            "originals = \"none\" already publishes thumbnails only",
+            "fewer runs per site (say, one site per experiment) would fit",
+        ),
     };
     Some(format!(
-        "the site is {}, over {}. Under [site] in chorus.toml, {now}; set originals = \"web\" (a JPEG of each full image) or originals = \"none\" (thumbnails only) to publish less, or host the site elsewhere.",
+        "the site is {}, over {}. Under [site] in chorus.toml, {now}; {instead}, or host the site elsewhere.",
         human_bytes(site_bytes),
         if limit == PAGES_LIMIT_BYTES {
             "GitHub Pages' 1 GB limit".to_string()
