@@ -392,11 +392,6 @@ impl Manifest {
         self.summaries.named()
     }
 
-    /// Every loaded entry (all of them after a full build, which rebuilds every group).
-    pub fn entries(&self) -> impl Iterator<Item = &GroupEntry> {
-        self.entries.values()
-    }
-
     /// Every problem, folder by folder.
     pub fn problems(&self) -> Vec<String> {
         self.runs_problems
