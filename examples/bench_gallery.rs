@@ -377,7 +377,7 @@ fn build_once(dir: &Path) {
     println!("rss_kb={}", hwm.unwrap_or_default());
 }
 
-/// Thumbnails are the `<slug>@<width>.jpg` files beside the full images in `media/`.
+/// Thumbnails are the `@<token>-<width>.jpg` files beside the full images in `media/`.
 fn count_thumbs(dir: &Path) -> usize {
     walkdir::WalkDir::new(dir)
         .into_iter()
@@ -387,7 +387,7 @@ fn count_thumbs(dir: &Path) -> usize {
             e.path().parent().is_some_and(|p| p.ends_with("media"))
                 && [400, 800]
                     .iter()
-                    .any(|w| name.ends_with(&format!("@{w}.jpg")))
+                    .any(|w| name.starts_with('@') && name.ends_with(&format!("-{w}.jpg")))
         })
         .count()
 }

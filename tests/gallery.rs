@@ -375,7 +375,7 @@ fn the_gallery_has_every_page_and_export() {
             && index.contains("1 failed")
             && index.contains("1 unfinished")
     );
-    assert!(index.contains(&format!("groups/{g1}/media/alpha@400.jpg")));
+    assert!(index.contains(&p.thumb(g1, "alpha.png", 400)));
 
     // Compare page: columns in registry order, each labelled under its image with the
     // Artist (→ Brush for screen readers), the Brush stated once for the group; same-size
@@ -426,14 +426,19 @@ fn the_gallery_has_every_page_and_export() {
         "png"
     };
     assert!(
-        wide.contains(&format!("srcset=\"{d}/media/beta@200.jpg 200w, {d}/media/beta@400.jpg 400w, {d}/media/beta@800.jpg 800w, {d}/media/beta.{full} 840w\"")),
+        wide.contains(&format!(
+            "srcset=\"../../{} 200w, ../../{} 400w, ../../{} 800w, {d}/media/beta.{full} 840w\"",
+            p.thumb(g1, "beta.png", 200),
+            p.thumb(g1, "beta.png", 400),
+            p.thumb(g1, "beta.png", 800)
+        )),
         "{wide}"
     );
     assert!(wide.contains(
         "width=\"840\" height=\"840\" alt=\"a lighthouse at dawn, watercolour\" loading=\"lazy\""
     ));
     assert!(p
-        .path(&format!("site/groups/{g1}/media/beta@800.jpg"))
+        .path(&format!("site/{}", p.thumb(g1, "beta.png", 800)))
         .is_file());
     // By default the full image is published as a JPEG, or as it is when that is smaller
     // (tests/scale.rs checks which); only one of them; runs/ keeps the PNG.
@@ -445,7 +450,7 @@ fn the_gallery_has_every_page_and_export() {
         .path(&format!("site/groups/{g1}/media/beta.{other}"))
         .exists());
     assert!(p.path(&format!("runs/{g1}/beta.png")).is_file());
-    let thumb = image::open(p.path(&format!("site/groups/{g1}/media/beta@400.jpg"))).unwrap();
+    let thumb = image::open(p.path(&format!("site/{}", p.thumb(g1, "beta.png", 400)))).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (400, 400));
 
     // Run page: statement, prompts, metadata, neighbours and the way back.
@@ -685,7 +690,8 @@ fn every_relative_link_resolves_to_a_file_on_disk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_under_a_sub_path_no_link_or_image_is_broken() {
-    let (p, _) = gallery_project();
+    let (p, ids) = gallery_project();
+    let wide_thumb = p.thumb(&ids[2], "beta.png", 800);
     p.chorus(&["build"]).assert().success();
     let app = axum::Router::new().nest_service(
         "/repo-name",
@@ -734,7 +740,7 @@ async fn served_under_a_sub_path_no_link_or_image_is_broken() {
     assert!(broken.is_empty(), "broken: {broken:#?}");
     assert!(seen.len() > 30, "only {} URLs reached", seen.len());
     assert!(
-        seen.iter().any(|u| u.ends_with("media/beta@800.jpg"))
+        seen.iter().any(|u| u.ends_with(&wide_thumb))
             && seen.iter().any(|u| u.ends_with("atom.xml"))
     );
 }

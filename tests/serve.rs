@@ -346,7 +346,7 @@ fn nothing_outside_the_site_folder_is_served() {
             "image/jpeg",
         ),
         (
-            format!("/groups/{g}/media/offline-minimalist@400.jpg"),
+            format!("/{}", p.thumb(&g, "offline-minimalist.png", 400)),
             "image/jpeg",
         ),
         (

@@ -324,7 +324,7 @@ fn image_view(
         .thumbs
         .iter()
         .map(|t| ThumbView {
-            url: model::thumb_url(group_id, &run.artist_slug, t.width),
+            url: model::thumb_url(group_id, &p.source.sha256, t.width),
             width: t.width,
             height: t.height,
         })
@@ -390,17 +390,14 @@ fn image_files(
             }
         }
         for t in &p.thumbs {
-            let copy = || OutFile::Copy {
-                src: t.path.clone(),
-                link: true,
-            };
+            // The blind page shows these too (see ImageView::blind).
             files.insert(
-                model::thumb_url(group_id, &run.artist_slug, t.width).into(),
-                copy(),
+                model::thumb_url(group_id, &p.source.sha256, t.width).into(),
+                OutFile::Copy {
+                    src: t.path.clone(),
+                    link: true,
+                },
             );
-            // The blind page's copies, named by content (see ImageView::blind).
-            let blind = model::blind_image_url(group_id, &p.source.sha256, Some(t.width), "");
-            files.insert(blind.into(), copy());
         }
     }
 }

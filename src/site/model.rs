@@ -71,19 +71,12 @@ impl ImageView {
         self.thumbs.first().map_or(&self.url, |t| &t.url)
     }
 
-    /// The same image as the blind page shows it: the resized variants under
-    /// content-derived names (the largest standing in for the full image), or the full
-    /// image under such a name when it has no variants. The build copies exactly these.
+    /// The same image as the blind page shows it: the resized variants (already named by
+    /// content, see [`thumb_url`]) with the largest standing in for the full image, or the
+    /// full image under a content-derived name when it has no variants. The build copies
+    /// only that last one: the variants are the files the group's other pages show.
     pub fn blind(&self, group_id: &str) -> ImageView {
-        let thumbs: Vec<ThumbView> = self
-            .thumbs
-            .iter()
-            .map(|t| ThumbView {
-                url: blind_image_url(group_id, &self.sha256, Some(t.width), ""),
-                ..t.clone()
-            })
-            .collect();
-        match thumbs.split_last() {
+        match self.thumbs.split_last() {
             Some((largest, rest)) => ImageView {
                 url: largest.url.clone(),
                 width: largest.width,
@@ -206,12 +199,13 @@ pub fn image_url(group_id: &str, slug: &str, ext: &str) -> String {
     format!("groups/{group_id}/media/{}.{ext}", path_segment(slug))
 }
 
-/// Where a resized variant of a run's image lives in the output. The three kinds of name
-/// in `media/` cannot meet: a full image's (`<slug>.<ext>`) has no `@`, a thumbnail's
-/// (`<slug>@<width>.jpg`) has one after the slug, and a blind copy's starts with one; a
-/// slug never holds an `@`.
-pub fn thumb_url(group_id: &str, slug: &str, width: u32) -> String {
-    format!("groups/{group_id}/media/{}@{width}.jpg", path_segment(slug))
+/// Where a resized variant of a run's image lives in the output: named like the blind
+/// page's images, by a hash of the group and the image's content, so the blind page shows
+/// the very files the other pages do (one file each once published, not two) and no name
+/// gives the Artist away. The kinds of name in `media/` cannot meet: a full image's
+/// (`<slug>.<ext>`) has no `@` (a slug never holds one), the others start with one.
+pub fn thumb_url(group_id: &str, sha256: &str, width: u32) -> String {
+    blind_image_url(group_id, sha256, Some(width), "")
 }
 
 /// The run's image file name, if it is a safe name beside the run file
@@ -506,13 +500,12 @@ mod tests {
     #[test]
     fn full_images_thumbnails_and_blind_copies_never_share_a_name() {
         let g = "g";
-        // Slug "a-400" next to slug "a": a JPEG source of the first and the 400 px
-        // thumbnail of the second once had the same name.
-        assert_ne!(image_url(g, "a-400", "jpg"), thumb_url(g, "a", 400));
-        let blind = blind_image_url(g, &"0".repeat(64), Some(400), "");
-        let token = blind.rsplit('/').next().unwrap().trim_start_matches('@');
+        let sha = "0".repeat(64);
+        let thumb = thumb_url(g, &sha, 400);
+        let token = thumb.rsplit('/').next().unwrap().trim_start_matches('@');
         let slug = token.trim_end_matches(".jpg");
-        assert_ne!(image_url(g, slug, "jpg"), blind);
+        assert_ne!(image_url(g, slug, "jpg"), thumb);
+        assert_ne!(blind_image_url(g, &sha, None, "jpg"), thumb);
         assert!(!image_url(g, "a", "png").contains('@'));
     }
 

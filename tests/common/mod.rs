@@ -101,6 +101,14 @@ impl TestProject {
             .collect()
     }
 
+    /// Where the site publishes the `width` px thumbnail of `runs/<group>/<image>` (named by
+    /// the image's content), relative to the site's root.
+    #[allow(dead_code)]
+    pub fn thumb(&self, group: &str, image: &str, width: u32) -> String {
+        let bytes = std::fs::read(self.path(&format!("runs/{group}/{image}"))).unwrap();
+        chorus::site::model::thumb_url(group, &chorus::store::sha256_hex(&bytes), width)
+    }
+
     /// Every file under `rel`, relative to it, sorted.
     pub fn files_under(&self, rel: &str) -> Vec<String> {
         let base = self.path(rel);
