@@ -384,8 +384,8 @@ impl Output {
         Ok(links.len())
     }
 
-    /// Removes every file `keep` refuses (given root-relative paths): what a full build does, so the
-    /// folder holds exactly what a clean build makes.
+    /// Removes every file `keep` refuses (it is given root-relative paths): what a full
+    /// build does, so the folder holds exactly what a clean build makes.
     pub(crate) fn prune(&self, keep: &dyn Fn(&Path) -> bool) -> Result<usize, SiteError> {
         let stale: Vec<PathBuf> = walkdir::WalkDir::new(&self.dir)
             .into_iter()

@@ -53,7 +53,7 @@ pub struct ImageView {
     pub height: u32,
     /// Smallest first; the full image is not repeated here.
     pub thumbs: Vec<ThumbView>,
-    /// SHA-256 of the source bytes; names the blind page's copies (see [`blind_image_url`]).
+    /// SHA-256 of the source bytes; names the thumbnails (see [`thumb_url`]).
     #[serde(skip)]
     pub sha256: String,
 }

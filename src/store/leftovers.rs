@@ -25,11 +25,14 @@ pub fn leftovers(runs_dir: &Path) -> Vec<PathBuf> {
 pub fn clean_leftovers(runs_dir: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for dir in scan(runs_dir) {
-        let all_gone = dir
+        let found = dir.leftovers.len();
+        let gone: Vec<PathBuf> = dir
             .leftovers
-            .iter()
-            .all(|p| std::fs::remove_file(p).is_ok());
-        removed.extend(dir.leftovers);
+            .into_iter()
+            .filter(|p| std::fs::remove_file(p).is_ok())
+            .collect();
+        let all_gone = gone.len() == found;
+        removed.extend(gone);
         // A group folder chorus made (named by a group id) that holds nothing: a crash came
         // before its group.json. remove_dir fails, as it should, on a folder that is not
         // empty (a file written since it was read).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::group::{Figure, GroupNumbers};
-use super::palette::{average_palette, PALETTE_SIZE, POOLED_PALETTES};
+use super::palette::{average_palette, pooled_palettes, PALETTE_SIZE};
 use super::svg;
 use super::text::recurring;
 use crate::site::model::{format_ms, format_usd};
@@ -116,10 +116,10 @@ pub fn artist_analysis(slug: &str, groups: &[&GroupNumbers], runs: &[RunStats]) 
                      of the group) in at least two groups, with the number of groups."
             .into(),
         recurring_words,
-        palette_line: if palettes.len() > POOLED_PALETTES {
+        palette_line: if pooled_palettes(palettes.len()) < palettes.len() {
             format!(
                 "The dominant colours of an even sample of {} of its {} images, pooled and clustered again (weighted by area).",
-                palettes.len().div_ceil(palettes.len().div_ceil(POOLED_PALETTES)),
+                pooled_palettes(palettes.len()),
                 palettes.len()
             )
         } else {
