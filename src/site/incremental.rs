@@ -65,6 +65,9 @@ impl From<Inconsistent> for Stop {
 /// in debug builds, so the tests' small histories go through the chunked path (entries
 /// let go part-way through a full build) too.
 const BUILD_CHUNK: usize = if cfg!(debug_assertions) { 2 } else { 64 };
+/// A build of more groups than this lets their entries go as it goes (see `update_inner`);
+/// one in debug builds, for the same reason as [`BUILD_CHUNK`].
+const RELEASE_PAST: usize = if cfg!(debug_assertions) { 1 } else { 1000 };
 
 /// Stands in for the binary's build id. Only for tests, which cannot build a second
 /// binary to show that a new chorus renders everything again; never set it otherwise.
@@ -341,9 +344,12 @@ impl Site {
             return Ok(self.finish(report, clock));
         }
 
-        // What the listings need (every summary) and what the changed groups had; a full
-        // build reads the entries a chunk of groups at a time instead.
-        if full {
+        // What the listings need (every summary) and what the changed groups had. A build
+        // of much of the history (a full one, or every run file rewritten) reads entries a
+        // chunk of groups at a time and lets them go, after removing the saved index: if
+        // it stops part-way, the next build is a full one.
+        let release = full || todo.len() > RELEASE_PAST;
+        if release {
             Manifest::forget_saved(&self.state);
         } else {
             let known = todo
@@ -409,7 +415,7 @@ impl Site {
                     }
                     self.manifest.insert(name, b.entry)?;
                 }
-                if full {
+                if release {
                     let next = todo.get((k + 1) * BUILD_CHUNK);
                     let below = next.map(|(_, n)| Manifest::entry_shard(n));
                     self.manifest
