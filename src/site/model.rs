@@ -391,6 +391,19 @@ pub fn format_usd(usd: f64) -> String {
     }
 }
 
+/// A count as people read it: "12,507".
+pub fn format_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn format_ms(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
@@ -515,6 +528,10 @@ mod tests {
         assert_eq!(format_usd(0.0012), "$0.0012");
         assert_eq!(format_usd(1.234), "$1.23");
         assert_eq!(format_ms(950), "950 ms");
+        assert_eq!(format_count(7), "7");
+        assert_eq!(format_count(963), "963");
+        assert_eq!(format_count(12_507), "12,507");
+        assert_eq!(format_count(1_000_000), "1,000,000");
         assert_eq!(format_ms(1500), "1.5 s");
     }
 }

@@ -10,7 +10,7 @@ use super::group::{Figure, GroupNumbers};
 use super::palette::{average_palette, pooled_palettes, PALETTE_SIZE};
 use super::svg;
 use super::text::recurring;
-use crate::site::model::{format_ms, format_usd};
+use crate::site::model::{format_count, format_ms, format_usd};
 
 /// One of the Artist's runs, as far as the profile needs it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,8 +119,8 @@ pub fn artist_analysis(slug: &str, groups: &[&GroupNumbers], runs: &[RunStats]) 
         palette_line: if pooled_palettes(palettes.len()) < palettes.len() {
             format!(
                 "The dominant colours of an even sample of {} of its {} images, pooled and clustered again (weighted by area).",
-                pooled_palettes(palettes.len()),
-                palettes.len()
+                format_count(pooled_palettes(palettes.len())),
+                format_count(palettes.len())
             )
         } else {
             "The dominant colours of all its images pooled and clustered again (weighted by area).".into()
