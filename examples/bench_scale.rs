@@ -530,7 +530,12 @@ fn serve_latency(root: &Path, groups: usize, photo: bool) -> Option<(f64, f64)> 
         let slug = ARTISTS[k % ARTISTS.len()].0;
         let path = store::run_file(&store::group_dir(&root.join("runs"), &id), slug);
         let mut record: RunRecord = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-        record.artist_stmt = format!("Edited while serving ({k}).");
+        // Never the text an earlier run of this bench left (--reuse): an edit that changes
+        // nothing rewrites no page, and serve rightly sends no reload.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        record.artist_stmt = format!("Edited while serving ({k}, {stamp}).");
         let t0 = Instant::now();
         store::write_run(&root.join("runs"), &record).ok()?;
         let t = reloads.recv_timeout(Duration::from_secs(10)).ok()?;
