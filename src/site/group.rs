@@ -51,6 +51,17 @@ pub fn card_path(cards_dir: &Path, id: &str) -> PathBuf {
     cards_dir.join(format!("{}.json", model::path_segment(id)))
 }
 
+/// Where a group's analysis numbers are kept, beside its card.
+pub fn numbers_path(cards_dir: &Path, id: &str) -> PathBuf {
+    cards_dir.join(format!("{}.numbers.bin", model::path_segment(id)))
+}
+
+/// A group's stored analysis numbers; `None` when missing or unreadable.
+pub fn read_numbers(cards_dir: &Path, id: &str) -> Option<analysis::GroupNumbers> {
+    let bytes = std::fs::read(numbers_path(cards_dir, id)).ok()?;
+    bincode::deserialize(&bytes).ok()
+}
+
 /// Reads a stored card; `None` when it is missing or unreadable (the caller rebuilds).
 pub fn read_card(cards_dir: &Path, id: &str) -> Option<GroupCard> {
     let bytes = std::fs::read(card_path(cards_dir, id)).ok()?;
@@ -183,10 +194,20 @@ pub(crate) fn build_group(
     let card_json = serde_json::to_vec(&card).unwrap_or_default();
     let card_path = card_path(&cx.cards_dir, &id);
     write_rebuildable_io(&card_path, &card_json)?;
+    let numbers_path = numbers_path(&cx.cards_dir, &id);
+    match &numbers {
+        Some(n) => {
+            let bytes = bincode::serialize(n).map_err(|e| SiteError::Output(e.to_string()))?;
+            write_rebuildable_io(&numbers_path, &bytes)?;
+        }
+        None => {
+            let _ = std::fs::remove_file(&numbers_path);
+        }
+    }
     entry.problems = problems;
     entry.summary = Some(GroupSummary {
         votes,
-        ..summary(&g, &view, numbers, sha256_hex(&card_json))
+        ..summary(&g, &view, numbers.is_some(), sha256_hex(&card_json))
     });
     Ok(GroupBuilt {
         entry,
@@ -239,12 +260,7 @@ fn input_files(
         .collect()
 }
 
-fn summary(
-    g: &LoadedGroup,
-    view: &GroupView,
-    numbers: Option<analysis::GroupNumbers>,
-    digest: String,
-) -> GroupSummary {
+fn summary(g: &LoadedGroup, view: &GroupView, has_numbers: bool, digest: String) -> GroupSummary {
     GroupSummary {
         id: view.id.clone(),
         order: crate::store::order_key(&g.group),
@@ -267,7 +283,7 @@ fn summary(
                 latency_ms: r.latency_ms,
             })
             .collect(),
-        numbers,
+        has_numbers,
         votes: Vec::new(),
         digest,
     }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::analysis::SignatureCache;
 use super::changes::{affected, older_neighbours, predicted_neighbours, Affected};
-use super::group::{build_group, card_path, GroupBuilt, GroupContext};
+use super::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
 use super::images::{ImageCache, ImageStats};
 use super::listing::{listing_files, ListingContext, ListingFile};
 use super::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
@@ -525,7 +525,9 @@ impl Site {
         }
         if new.and_then(|n| n.summary.as_ref()).is_none() {
             if let Some(s) = &old.summary {
-                let _ = std::fs::remove_file(card_path(&self.state.join("cards"), &s.id));
+                let cards = self.state.join("cards");
+                let _ = std::fs::remove_file(card_path(&cards, &s.id));
+                let _ = std::fs::remove_file(numbers_path(&cards, &s.id));
                 let _ = std::fs::remove_file(super::voice::features_path(&self.state, &s.id));
             }
         }
@@ -573,6 +575,7 @@ impl Site {
             .flat_map(|id| {
                 [
                     card_path(&dir, id),
+                    numbers_path(&dir, id),
                     super::voice::features_path(&self.state, id),
                 ]
             })

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::analysis::{self, GroupNumbers, RunStats};
-use super::group::read_card;
+use super::group::{read_card, read_numbers};
 use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
@@ -186,7 +186,7 @@ pub fn listing_files(
     let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
         .par_iter()
         .zip(&all_mine)
-        .map(|(a, mine)| profile_of(mine, &a.slug).map(Box::new))
+        .map(|(a, mine)| profile_of(cx.cards_dir, mine, &a.slug).map(Box::new))
         .collect();
     for ((a, mine), profile) in artists.iter().zip(all_mine).zip(&mut profiles) {
         let seg = model::path_segment(&a.slug);
@@ -242,12 +242,12 @@ pub fn listing_files(
             let key = page_key("prompt", &slot, &items, &format!("{sha}|{}", hashes.len()));
             let analysis = newest
                 .then(|| {
-                    let numbers: Vec<&GroupNumbers> = mine
-                        .iter()
-                        .rev()
-                        .filter_map(|g| g.numbers.as_ref())
-                        .collect();
-                    (!numbers.is_empty()).then(|| analysis::version_analysis(&numbers))
+                    let (numbers, total) = newest_numbers(cx.cards_dir, &mine);
+                    let refs: Vec<&GroupNumbers> = numbers.iter().collect();
+                    (!refs.is_empty()).then(|| analysis::VersionAnalysis {
+                        total,
+                        ..analysis::version_analysis(&refs)
+                    })
                 })
                 .flatten();
             jobs.push(Job::Prompt {
@@ -593,15 +593,50 @@ fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
     t
 }
 
-/// The Artist's profile across its groups (oldest first in `mine`; newest first inside).
-fn profile_of(mine: &[&GroupSummary], slug: &str) -> Option<analysis::ArtistAnalysis> {
-    let newest: Vec<&GroupSummary> = mine.iter().rev().copied().collect();
-    let numbers: Vec<&GroupNumbers> = newest.iter().filter_map(|g| g.numbers.as_ref()).collect();
+/// At most this many of an Artist's (or a prompt version's) newest groups make its
+/// profile (or its matrices). Their numbers are read from the cache on every build, so
+/// this bounds what a new group costs however long the history; the page says so.
+pub const PROFILE_GROUPS: usize = 1000;
+
+/// The analysis numbers of the newest [`PROFILE_GROUPS`] of `oldest_first` that have
+/// them, newest first, and how many have them in all.
+fn newest_numbers(cards_dir: &Path, oldest_first: &[&GroupSummary]) -> (Vec<GroupNumbers>, usize) {
+    newest_numbers_up_to(cards_dir, oldest_first, PROFILE_GROUPS)
+}
+
+fn newest_numbers_up_to(
+    cards_dir: &Path,
+    oldest_first: &[&GroupSummary],
+    cap: usize,
+) -> (Vec<GroupNumbers>, usize) {
+    let with: Vec<&GroupSummary> = oldest_first
+        .iter()
+        .rev()
+        .copied()
+        .filter(|g| g.has_numbers)
+        .collect();
+    let numbers = with[..with.len().min(cap)]
+        .par_iter()
+        .filter_map(|g| read_numbers(cards_dir, &g.id))
+        .collect();
+    (numbers, with.len())
+}
+
+/// The Artist's profile across its groups (oldest first in `mine`): the newest
+/// [`PROFILE_GROUPS`] for the numbers, every run for cost, latency and failures.
+fn profile_of(
+    cards_dir: &Path,
+    mine: &[&GroupSummary],
+    slug: &str,
+) -> Option<analysis::ArtistAnalysis> {
+    let (numbers, total) = newest_numbers(cards_dir, mine);
     if numbers.is_empty() {
         return None;
     }
-    let runs: Vec<RunStats> = newest
+    let refs: Vec<&GroupNumbers> = numbers.iter().collect();
+    let runs: Vec<RunStats> = mine
         .iter()
+        .rev()
         .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
         .filter(|r| r.status != "missing")
         .map(|r| RunStats {
@@ -611,5 +646,66 @@ fn profile_of(mine: &[&GroupSummary], slug: &str) -> Option<analysis::ArtistAnal
             latency_ms: r.latency_ms,
         })
         .collect();
-    Some(analysis::artist_analysis(slug, &numbers, &runs))
+    let mut profile = analysis::artist_analysis(slug, &refs, &runs);
+    if numbers.len() < total {
+        profile.scope = Some(format!(
+            "Words, palette and similarities from its newest {} of {} groups; cost, latency and failures from all of them.",
+            model::format_count(numbers.len()),
+            model::format_count(total)
+        ));
+    }
+    Some(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_read_the_numbers_of_the_newest_groups_only() {
+        let cards = tempfile::tempdir().unwrap();
+        let numbers = |k: usize| GroupNumbers {
+            slugs: vec![format!("a{k}")],
+            names: Vec::new(),
+            statement_similarity: Vec::new(),
+            image_similarity: Vec::new(),
+            palette_distance: Vec::new(),
+            distinctive: Vec::new(),
+            palettes: Vec::new(),
+        };
+        // Oldest first; the fourth group has no numbers (no analysis when it was built).
+        let groups: Vec<GroupSummary> = (0..6)
+            .map(|k| {
+                let id = format!("g{k}");
+                let has_numbers = k != 3;
+                if has_numbers {
+                    let path = super::super::group::numbers_path(cards.path(), &id);
+                    std::fs::write(path, bincode::serialize(&numbers(k)).unwrap()).unwrap();
+                }
+                GroupSummary {
+                    id,
+                    order: format!("{k}"),
+                    created_at: String::new(),
+                    created_date: String::new(),
+                    prompt_version: "v1".into(),
+                    prompt_sha256: String::new(),
+                    brush_name: String::new(),
+                    counts: Default::default(),
+                    runs: Vec::new(),
+                    has_numbers,
+                    votes: Vec::new(),
+                    digest: String::new(),
+                }
+            })
+            .collect();
+        let refs: Vec<&GroupSummary> = groups.iter().collect();
+        let (newest, total) = newest_numbers_up_to(cards.path(), &refs, 3);
+        assert_eq!(total, 5);
+        let slugs: Vec<&str> = newest.iter().map(|n| n.slugs[0].as_str()).collect();
+        assert_eq!(
+            slugs,
+            ["a5", "a4", "a2"],
+            "newest first, skipping the one without"
+        );
+    }
 }

@@ -1,12 +1,11 @@
 //! What the listings know of a group once it is built: a small [`GroupSummary`] kept in
-//! the manifest for every group (counts, Artists, the analysis numbers), and a
+//! the manifest for every group (counts, Artists, votes), and a
 //! [`GroupCard`] (what an index, Artist or prompt page shows of it) kept in the cache and
 //! read only for the pages being rendered. Both are plain data, made by `group` and read by
 //! `listing` and `exports`; nothing here touches files.
 
 use serde::{Deserialize, Serialize};
 
-use super::analysis::GroupNumbers;
 use super::model::{Counts, GroupView, ImageView};
 use super::ratings::VoteTally;
 
@@ -25,8 +24,10 @@ pub struct GroupSummary {
     pub counts: Counts,
     /// One per Artist of the group, in its order.
     pub runs: Vec<RunBrief>,
-    /// The difference views' raw numbers, for Artist profiles and prompt matrices.
-    pub numbers: Option<GroupNumbers>,
+    /// Whether the build left the difference views' raw numbers (for Artist profiles and
+    /// prompt matrices) beside the group's card: they are read only for the newest groups
+    /// a profile covers, not kept here for every group.
+    pub has_numbers: bool,
     /// The group's blind votes as tallies by Artist slug (see `ratings`). Never skipped
     /// when empty: the manifest's bincode has no field names, so a skipped field would
     /// misread every field after it (`manifest`'s tests round-trip a summary).

@@ -20,19 +20,7 @@ impl Swatch {
 
 /// How many colours a palette holds at most (the issue asks for 5–8).
 pub const PALETTE_SIZE: usize = 6;
-/// At most this many palettes are pooled into an average one (see [`average_palette`]).
-pub const POOLED_PALETTES: usize = 1000;
 const KMEANS_STEPS: usize = 4;
-
-fn pool_step(palettes: usize) -> usize {
-    palettes.div_ceil(POOLED_PALETTES).max(1)
-}
-
-/// How many of `palettes` [`average_palette`] pools: all of them up to
-/// [`POOLED_PALETTES`], an even sample of about that many past it.
-pub fn pooled_palettes(palettes: usize) -> usize {
-    palettes.div_ceil(pool_step(palettes))
-}
 
 /// Up to `k` dominant colours of `pixels`, largest share first. An image with fewer
 /// distinct colours gets fewer swatches (a solid image has one).
@@ -215,11 +203,9 @@ pub fn palette_distance(a: &[Swatch], b: &[Swatch]) -> Option<f64> {
 /// weighted by its share, and clusters the pool again.
 pub fn average_palette(palettes: &[&[Swatch]], k: usize) -> Vec<Swatch> {
     // Replicate each swatch in proportion to its share (100 samples per palette) so the
-    // same clustering as for pixels applies. Past POOLED_PALETTES, an even sample of them:
-    // the clustering costs grow with the pool, and its colours no longer move.
-    let step = pool_step(palettes.len());
+    // same clustering as for pixels applies.
     let mut pool: Vec<[u8; 3]> = Vec::new();
-    for p in palettes.iter().step_by(step) {
+    for p in palettes {
         for s in p.iter() {
             let n = (s.share * 100.0).round() as usize;
             pool.extend(std::iter::repeat(s.rgb).take(n.max(1)));
@@ -231,28 +217,6 @@ pub fn average_palette(palettes: &[&[Swatch]], k: usize) -> Vec<Swatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn past_the_cap_an_even_sample_of_palettes_is_pooled() {
-        assert_eq!(pooled_palettes(0), 0);
-        assert_eq!(pooled_palettes(POOLED_PALETTES), POOLED_PALETTES);
-        let n = pooled_palettes(12_500);
-        assert!((POOLED_PALETTES / 2..=POOLED_PALETTES).contains(&n), "{n}");
-        // The sample still sees every colour that is common across the history.
-        let red = [Swatch {
-            rgb: [255, 0, 0],
-            share: 1.0,
-        }];
-        let blue = [Swatch {
-            rgb: [0, 0, 255],
-            share: 1.0,
-        }];
-        let many: Vec<&[Swatch]> = (0..5000)
-            .map(|i| if i % 2 == 0 { &red[..] } else { &blue[..] })
-            .collect();
-        let avg = average_palette(&many, 6);
-        assert_eq!(avg.len(), 2, "{avg:?}");
-    }
 
     #[test]
     fn solid_red_image_has_a_red_palette() {

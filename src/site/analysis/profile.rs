@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::group::{Figure, GroupNumbers};
-use super::palette::{average_palette, pooled_palettes, PALETTE_SIZE};
+use super::palette::{average_palette, PALETTE_SIZE};
 use super::svg;
 use super::text::recurring;
-use crate::site::model::{format_count, format_ms, format_usd};
+use crate::site::model::{format_ms, format_usd};
 
 /// One of the Artist's runs, as far as the profile needs it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +30,8 @@ pub struct RecurringWord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtistAnalysis {
+    /// Which groups the profile covers, when not all of them (set by the listings).
+    pub scope: Option<String>,
     pub words_line: String,
     pub recurring_words: Vec<RecurringWord>,
     pub palette_line: String,
@@ -112,19 +114,12 @@ pub fn artist_analysis(slug: &str, groups: &[&GroupNumbers], runs: &[RunStats]) 
     let failed = runs.iter().filter(|r| r.failed).count();
     let failure_fraction = (finished > 0).then(|| failed as f64 / finished as f64);
     ArtistAnalysis {
+        scope: None,
         words_line: "Words that were among this Artist's most distinctive (TF-IDF against the other statements \
                      of the group) in at least two groups, with the number of groups."
             .into(),
         recurring_words,
-        palette_line: if pooled_palettes(palettes.len()) < palettes.len() {
-            format!(
-                "The dominant colours of an even sample of {} of its {} images, pooled and clustered again (weighted by area).",
-                format_count(pooled_palettes(palettes.len())),
-                format_count(palettes.len())
-            )
-        } else {
-            "The dominant colours of all its images pooled and clustered again (weighted by area).".into()
-        },
+        palette_line: "The dominant colours of all its images pooled and clustered again (weighted by area).".into(),
         palette_svg: (!avg.is_empty()).then(|| svg::palette_strip(&avg, 360, 24)),
         statement_similarity: Figure {
             title: "Statement similarity to each other Artist".into(),
@@ -236,6 +231,9 @@ pub fn mean_matrix(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionAnalysis {
     pub groups: usize,
+    /// All of the version's groups with numbers, when more than `groups` (the newest of
+    /// them) were measured; set by the listings.
+    pub total: usize,
     pub statement_similarity: Figure,
     pub image_similarity: Figure,
 }
@@ -263,6 +261,7 @@ pub fn version_analysis(groups: &[&GroupNumbers]) -> VersionAnalysis {
     };
     VersionAnalysis {
         groups: groups.len(),
+        total: groups.len(),
         statement_similarity: figure(
             "Mean statement similarity",
             "TF-IDF cosine similarity of each pair of statements, averaged over this version's groups; the \

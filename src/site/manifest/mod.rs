@@ -24,7 +24,8 @@ use crate::store::sha256_hex;
 
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
 /// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
-const FORMAT: u32 = 2;
+/// 3: the analysis numbers left the summaries for files of their own.
+const FORMAT: u32 = 3;
 
 /// What every build reads: small, whatever the size of the history.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -479,7 +480,7 @@ mod tests {
             brush_name: "b".into(),
             counts: Default::default(),
             runs: Vec::new(),
-            numbers: None,
+            has_numbers: false,
             votes: if votes {
                 vec![crate::site::ratings::VoteTally {
                     winner: "a".into(),
