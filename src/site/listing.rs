@@ -183,10 +183,36 @@ pub fn listing_files(
                 .collect()
         })
         .collect();
+    let version_mine: Vec<Vec<&GroupSummary>> = versions
+        .iter()
+        .map(|v| {
+            oldest_first
+                .iter()
+                .copied()
+                .filter(|g| g.prompt_version == *v)
+                .collect()
+        })
+        .collect();
+    // The analysis numbers of every group a profile or a prompt matrix is made from, each
+    // read once: Artists and versions share most of their newest groups.
+    let artist_picks: Vec<_> = all_mine.iter().map(|m| newest_with_numbers(m)).collect();
+    let version_picks: Vec<_> = version_mine
+        .iter()
+        .map(|m| newest_with_numbers(m))
+        .collect();
+    let numbers = read_numbers_of(
+        cx.cards_dir,
+        artist_picks
+            .iter()
+            .chain(&version_picks)
+            .flat_map(|(p, _)| p.iter().map(|g| g.id.as_str()))
+            .collect(),
+    );
     let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
         .par_iter()
         .zip(&all_mine)
-        .map(|(a, mine)| profile_of(cx.cards_dir, mine, &a.slug).map(Box::new))
+        .zip(&artist_picks)
+        .map(|((a, mine), pick)| profile_of(&numbers, pick, mine, &a.slug).map(Box::new))
         .collect();
     for ((a, mine), profile) in artists.iter().zip(all_mine).zip(&mut profiles) {
         let seg = model::path_segment(&a.slug);
@@ -220,12 +246,7 @@ pub fn listing_files(
     }
 
     // Each prompt version, newest first by its newest group.
-    for v in &versions {
-        let mine: Vec<&GroupSummary> = oldest_first
-            .iter()
-            .copied()
-            .filter(|g| g.prompt_version == *v)
-            .collect();
+    for ((v, mine), pick) in versions.iter().zip(version_mine).zip(&version_picks) {
         let url = model::prompt_url(v);
         let seg = model::path_segment(v);
         for slot in paginate(mine.len(), cx.per_page, &url, |k| {
@@ -242,10 +263,9 @@ pub fn listing_files(
             let key = page_key("prompt", &slot, &items, &format!("{sha}|{}", hashes.len()));
             let analysis = newest
                 .then(|| {
-                    let (numbers, total) = newest_numbers(cx.cards_dir, &mine);
-                    let refs: Vec<&GroupNumbers> = numbers.iter().collect();
+                    let refs = numbers_of(&numbers, &pick.0);
                     (!refs.is_empty()).then(|| analysis::VersionAnalysis {
-                        total,
+                        total: pick.1,
                         ..analysis::version_analysis(&refs)
                     })
                 })
@@ -598,42 +618,52 @@ fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
 /// this bounds what a new group costs however long the history; the page says so.
 pub const PROFILE_GROUPS: usize = 1000;
 
-/// The analysis numbers of the newest [`PROFILE_GROUPS`] of `oldest_first` that have
-/// them, newest first, and how many have them in all.
-fn newest_numbers(cards_dir: &Path, oldest_first: &[&GroupSummary]) -> (Vec<GroupNumbers>, usize) {
-    newest_numbers_up_to(cards_dir, oldest_first, PROFILE_GROUPS)
-}
-
-fn newest_numbers_up_to(
-    cards_dir: &Path,
-    oldest_first: &[&GroupSummary],
-    cap: usize,
-) -> (Vec<GroupNumbers>, usize) {
+/// The newest [`PROFILE_GROUPS`] of `oldest_first` that have analysis numbers, newest
+/// first, and how many have them in all.
+fn newest_with_numbers<'a>(oldest_first: &[&'a GroupSummary]) -> (Vec<&'a GroupSummary>, usize) {
     let with: Vec<&GroupSummary> = oldest_first
         .iter()
         .rev()
         .copied()
         .filter(|g| g.has_numbers)
         .collect();
-    let numbers = with[..with.len().min(cap)]
-        .par_iter()
-        .filter_map(|g| read_numbers(cards_dir, &g.id))
-        .collect();
-    (numbers, with.len())
+    let total = with.len();
+    (with.into_iter().take(PROFILE_GROUPS).collect(), total)
 }
 
-/// The Artist's profile across its groups (oldest first in `mine`): the newest
-/// [`PROFILE_GROUPS`] for the numbers, every run for cost, latency and failures.
-fn profile_of(
+/// The stored numbers of these groups, read in parallel; a missing file is left out.
+fn read_numbers_of<'a>(
     cards_dir: &Path,
+    ids: std::collections::BTreeSet<&'a str>,
+) -> BTreeMap<&'a str, GroupNumbers> {
+    ids.into_par_iter()
+        .filter_map(|id| Some((id, read_numbers(cards_dir, id)?)))
+        .collect()
+}
+
+/// The numbers of `groups` as read, in their order.
+fn numbers_of<'a>(
+    numbers: &'a BTreeMap<&str, GroupNumbers>,
+    groups: &[&GroupSummary],
+) -> Vec<&'a GroupNumbers> {
+    groups
+        .iter()
+        .filter_map(|g| numbers.get(g.id.as_str()))
+        .collect()
+}
+
+/// The Artist's profile across its groups (oldest first in `mine`): the numbers of the
+/// newest [`PROFILE_GROUPS`] (`pick`), every run for cost, latency and failures.
+fn profile_of(
+    numbers: &BTreeMap<&str, GroupNumbers>,
+    pick: &(Vec<&GroupSummary>, usize),
     mine: &[&GroupSummary],
     slug: &str,
 ) -> Option<analysis::ArtistAnalysis> {
-    let (numbers, total) = newest_numbers(cards_dir, mine);
-    if numbers.is_empty() {
+    let refs = numbers_of(numbers, &pick.0);
+    if refs.is_empty() {
         return None;
     }
-    let refs: Vec<&GroupNumbers> = numbers.iter().collect();
     let runs: Vec<RunStats> = mine
         .iter()
         .rev()
@@ -647,11 +677,11 @@ fn profile_of(
         })
         .collect();
     let mut profile = analysis::artist_analysis(slug, &refs, &runs);
-    if numbers.len() < total {
+    if refs.len() < pick.1 {
         profile.scope = Some(format!(
             "Words, palette and similarities from its newest {} of {} groups; cost, latency and failures from all of them.",
-            model::format_count(numbers.len()),
-            model::format_count(total)
+            model::format_count(refs.len()),
+            model::format_count(pick.1)
         ));
     }
     Some(profile)
@@ -699,8 +729,13 @@ mod tests {
             })
             .collect();
         let refs: Vec<&GroupSummary> = groups.iter().collect();
-        let (newest, total) = newest_numbers_up_to(cards.path(), &refs, 3);
+        let (pick, total) = newest_with_numbers(&refs);
         assert_eq!(total, 5);
+        let ids: Vec<&str> = pick.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["g5", "g4", "g2", "g1", "g0"]);
+        // Read once, then handed out in the pick's order.
+        let numbers = read_numbers_of(cards.path(), ids.iter().copied().collect());
+        let newest = numbers_of(&numbers, &pick[..3]);
         let slugs: Vec<&str> = newest.iter().map(|n| n.slugs[0].as_str()).collect();
         assert_eq!(
             slugs,
