@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::analysis::{self, GroupNumbers, RunStats};
-use super::group::{read_card, read_numbers};
+use super::analysis;
+use super::group::read_card;
 use super::leaderboard;
 use super::manifest::Manifest;
-use super::model::{self, format_ms, format_usd, ArtistTotals, ColumnHead};
+use super::model::{self, ArtistTotals, ColumnHead};
 use super::pager::{paginate, Slot};
+use super::profiles::{newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals};
 use super::summary::{GroupCard, GroupSummary, RunCard};
 use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
 use crate::store::sha256_hex;
@@ -582,165 +583,4 @@ fn artist_order(newest_first: &[&GroupSummary]) -> Vec<ArtistListing> {
         }
     }
     out
-}
-
-fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
-    let mut t = ArtistTotals::default();
-    let (mut latency_sum, mut latency_n, mut cost) = (0u64, 0u64, None::<f64>);
-    // Newest first, as the sums were always taken.
-    let mut ordered = groups.to_vec();
-    ordered.sort_by(|a, b| GroupSummary::newest_first(a, b));
-    for r in ordered
-        .iter()
-        .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
-    {
-        t.runs += 1;
-        match r.status.as_str() {
-            "done" => t.done += 1,
-            "failed" | "missing" => t.failures += 1,
-            _ => {}
-        }
-        if let Some(ms) = r.latency_ms {
-            latency_sum += ms;
-            latency_n += 1;
-        }
-        if let Some(c) = r.cost_usd {
-            *cost.get_or_insert(0.0) += c;
-        }
-    }
-    t.mean_latency = (latency_n > 0).then(|| format_ms(latency_sum / latency_n));
-    t.total_cost = cost.map(format_usd);
-    t
-}
-
-/// At most this many of an Artist's (or a prompt version's) newest groups make its
-/// profile (or its matrices). Their numbers are read from the cache on every build, so
-/// this bounds what a new group costs however long the history; the page says so.
-pub const PROFILE_GROUPS: usize = 1000;
-
-/// The newest [`PROFILE_GROUPS`] of `oldest_first` that have analysis numbers, newest
-/// first, and how many have them in all.
-fn newest_with_numbers<'a>(oldest_first: &[&'a GroupSummary]) -> (Vec<&'a GroupSummary>, usize) {
-    let with: Vec<&GroupSummary> = oldest_first
-        .iter()
-        .rev()
-        .copied()
-        .filter(|g| g.has_numbers)
-        .collect();
-    let total = with.len();
-    (with.into_iter().take(PROFILE_GROUPS).collect(), total)
-}
-
-/// The stored numbers of these groups, read in parallel; a missing file is left out.
-fn read_numbers_of<'a>(
-    cards_dir: &Path,
-    ids: std::collections::BTreeSet<&'a str>,
-) -> BTreeMap<&'a str, GroupNumbers> {
-    ids.into_par_iter()
-        .filter_map(|id| Some((id, read_numbers(cards_dir, id)?)))
-        .collect()
-}
-
-/// The numbers of `groups` as read, in their order.
-fn numbers_of<'a>(
-    numbers: &'a BTreeMap<&str, GroupNumbers>,
-    groups: &[&GroupSummary],
-) -> Vec<&'a GroupNumbers> {
-    groups
-        .iter()
-        .filter_map(|g| numbers.get(g.id.as_str()))
-        .collect()
-}
-
-/// The Artist's profile across its groups (oldest first in `mine`): the numbers of the
-/// newest [`PROFILE_GROUPS`] (`pick`), every run for cost, latency and failures.
-fn profile_of(
-    numbers: &BTreeMap<&str, GroupNumbers>,
-    pick: &(Vec<&GroupSummary>, usize),
-    mine: &[&GroupSummary],
-    slug: &str,
-) -> Option<analysis::ArtistAnalysis> {
-    let refs = numbers_of(numbers, &pick.0);
-    if refs.is_empty() {
-        return None;
-    }
-    let runs: Vec<RunStats> = mine
-        .iter()
-        .rev()
-        .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
-        .filter(|r| r.status != "missing")
-        .map(|r| RunStats {
-            done: r.status == "done",
-            failed: r.status == "failed",
-            cost_usd: r.cost_usd,
-            latency_ms: r.latency_ms,
-        })
-        .collect();
-    let mut profile = analysis::artist_analysis(slug, &refs, &runs);
-    if refs.len() < pick.1 {
-        profile.scope = Some(format!(
-            "Words, palette and similarities from its newest {} of {} groups; cost, latency and failures from all of them.",
-            model::format_count(refs.len()),
-            model::format_count(pick.1)
-        ));
-    }
-    Some(profile)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn profiles_read_the_numbers_of_the_newest_groups_only() {
-        let cards = tempfile::tempdir().unwrap();
-        let numbers = |k: usize| GroupNumbers {
-            slugs: vec![format!("a{k}")],
-            names: Vec::new(),
-            statement_similarity: Vec::new(),
-            image_similarity: Vec::new(),
-            palette_distance: Vec::new(),
-            distinctive: Vec::new(),
-            palettes: Vec::new(),
-        };
-        // Oldest first; the fourth group has no numbers (no analysis when it was built).
-        let groups: Vec<GroupSummary> = (0..6)
-            .map(|k| {
-                let id = format!("g{k}");
-                let has_numbers = k != 3;
-                if has_numbers {
-                    let path = super::super::group::numbers_path(cards.path(), &id);
-                    std::fs::write(path, bincode::serialize(&numbers(k)).unwrap()).unwrap();
-                }
-                GroupSummary {
-                    id,
-                    order: format!("{k}"),
-                    created_at: String::new(),
-                    created_date: String::new(),
-                    prompt_version: "v1".into(),
-                    prompt_sha256: String::new(),
-                    brush_name: String::new(),
-                    counts: Default::default(),
-                    runs: Vec::new(),
-                    has_numbers,
-                    votes: Vec::new(),
-                    digest: String::new(),
-                }
-            })
-            .collect();
-        let refs: Vec<&GroupSummary> = groups.iter().collect();
-        let (pick, total) = newest_with_numbers(&refs);
-        assert_eq!(total, 5);
-        let ids: Vec<&str> = pick.iter().map(|g| g.id.as_str()).collect();
-        assert_eq!(ids, ["g5", "g4", "g2", "g1", "g0"]);
-        // Read once, then handed out in the pick's order.
-        let numbers = read_numbers_of(cards.path(), ids.iter().copied().collect());
-        let newest = numbers_of(&numbers, &pick[..3]);
-        let slugs: Vec<&str> = newest.iter().map(|n| n.slugs[0].as_str()).collect();
-        assert_eq!(
-            slugs,
-            ["a5", "a4", "a2"],
-            "newest first, skipping the one without"
-        );
-    }
 }

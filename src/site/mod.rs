@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod markdown;
 pub mod model;
 pub mod pager;
+pub mod profiles;
 pub mod ratings;
 pub(crate) mod scan;
 pub mod summary;
