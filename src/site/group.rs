@@ -401,7 +401,7 @@ fn image_files(
             );
             // Without thumbnails the blind page shows the full image, under its own name.
             if p.thumbs.is_empty() {
-                let blind = model::blind_image_url(group_id, &p.source.sha256, None, ext);
+                let blind = model::blind_image_url(group_id, &p.source.sha256, ext);
                 files.insert(blind.into(), copy());
             }
         }

@@ -17,7 +17,9 @@ use super::leaderboard;
 use super::manifest::Manifest;
 use super::model::{self, ArtistTotals, ColumnHead};
 use super::pager::{paginate, Slot};
-use super::profiles::{newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals};
+use super::profiles::{
+    newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
+};
 use super::summary::{GroupCard, GroupSummary, RunCard};
 use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
 use crate::store::sha256_hex;
@@ -132,7 +134,7 @@ pub fn listing_files(
         artists: artists
             .iter()
             .map(|a| ArtistListing {
-                totals: Some(totals(&groups, &a.slug)),
+                totals: Some(totals(groups.iter().copied(), &a.slug)),
                 ..a.clone()
             })
             .collect(),
@@ -196,10 +198,13 @@ pub fn listing_files(
         .collect();
     // The analysis numbers of every group a profile or a prompt matrix is made from, each
     // read once: Artists and versions share most of their newest groups.
-    let artist_picks: Vec<_> = all_mine.iter().map(|m| newest_with_numbers(m)).collect();
+    let artist_picks: Vec<_> = all_mine
+        .iter()
+        .map(|m| newest_with_numbers(m, PROFILE_GROUPS))
+        .collect();
     let version_picks: Vec<_> = version_mine
         .iter()
-        .map(|m| newest_with_numbers(m))
+        .map(|m| newest_with_numbers(m, PROFILE_GROUPS))
         .collect();
     let numbers = read_numbers_of(
         cx.cards_dir,
@@ -226,7 +231,7 @@ pub fn listing_files(
             let key = page_key("artist", &slot, &items, &extra);
             let (listing, profile, voice) = if newest {
                 let mut full = a.clone();
-                full.totals = Some(totals(&mine, &a.slug));
+                full.totals = Some(totals(mine.iter().rev().copied(), &a.slug));
                 full.rating = boards
                     .first()
                     .and_then(|b| b.rows.iter().find(|r| r.slug == a.slug))

@@ -85,7 +85,7 @@ impl ImageView {
                 sha256: self.sha256.clone(),
             },
             None => ImageView {
-                url: blind_image_url(group_id, &self.sha256, None, extension(&self.url)),
+                url: blind_image_url(group_id, &self.sha256, extension(&self.url)),
                 thumbs: Vec::new(),
                 ..self.clone()
             },
@@ -99,16 +99,12 @@ pub fn extension(url: &str) -> &str {
     name.rsplit_once('.').map_or("", |(_, ext)| ext)
 }
 
-/// Where the blind page's copy of an image lives: beside the others in `media/`, named by
-/// a hash of the group and the image's content, never by the Artist, so no URL or file
-/// name gives the Artist away. `width` names a resized variant (always JPEG); `None` the
-/// full image with `ext`.
-pub fn blind_image_url(group_id: &str, sha256: &str, width: Option<u32>, ext: &str) -> String {
+/// Where the blind page's copy of a full image without thumbnails lives: beside the others
+/// in `media/`, named by a hash of the group and the image's content (see [`thumb_url`]),
+/// never by the Artist.
+pub fn blind_image_url(group_id: &str, sha256: &str, ext: &str) -> String {
     let token = crate::store::votes::blind_token(group_id, sha256);
-    match width {
-        Some(w) => format!("groups/{group_id}/media/@{token}-{w}.jpg"),
-        None => format!("groups/{group_id}/media/@{token}.{ext}"),
-    }
+    format!("groups/{group_id}/media/@{token}.{ext}")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -205,7 +201,8 @@ pub fn image_url(group_id: &str, slug: &str, ext: &str) -> String {
 /// gives the Artist away. The kinds of name in `media/` cannot meet: a full image's
 /// (`<slug>.<ext>`) has no `@` (a slug never holds one), the others start with one.
 pub fn thumb_url(group_id: &str, sha256: &str, width: u32) -> String {
-    blind_image_url(group_id, sha256, Some(width), "")
+    let token = crate::store::votes::blind_token(group_id, sha256);
+    format!("groups/{group_id}/media/@{token}-{width}.jpg")
 }
 
 /// The run's image file name, if it is a safe name beside the run file
@@ -518,7 +515,7 @@ mod tests {
         let token = thumb.rsplit('/').next().unwrap().trim_start_matches('@');
         let slug = token.trim_end_matches(".jpg");
         assert_ne!(image_url(g, slug, "jpg"), thumb);
-        assert_ne!(blind_image_url(g, &sha, None, "jpg"), thumb);
+        assert_ne!(blind_image_url(g, &sha, "jpg"), thumb);
         assert!(!image_url(g, "a", "png").contains('@'));
     }
 

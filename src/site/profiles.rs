@@ -13,16 +13,15 @@ use super::group::read_numbers;
 use super::model::{self, format_ms, format_usd, ArtistTotals};
 use super::summary::GroupSummary;
 
-pub(super) fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
+/// An Artist's totals over `newest_first` (the order the cost is summed in, so the figure
+/// never moves with how the groups were listed).
+pub(super) fn totals<'a>(
+    newest_first: impl Iterator<Item = &'a GroupSummary>,
+    slug: &str,
+) -> ArtistTotals {
     let mut t = ArtistTotals::default();
     let (mut latency_sum, mut latency_n, mut cost) = (0u64, 0u64, None::<f64>);
-    // Newest first, as the sums were always taken.
-    let mut ordered = groups.to_vec();
-    ordered.sort_by(|a, b| GroupSummary::newest_first(a, b));
-    for r in ordered
-        .iter()
-        .flat_map(|g| g.runs.iter().filter(|r| r.slug == slug))
-    {
+    for r in newest_first.flat_map(|g| g.runs.iter().filter(|r| r.slug == slug)) {
         t.runs += 1;
         match r.status.as_str() {
             "done" => t.done += 1,
@@ -47,10 +46,11 @@ pub(super) fn totals(groups: &[&GroupSummary], slug: &str) -> ArtistTotals {
 /// this bounds what a new group costs however long the history; the page says so.
 pub const PROFILE_GROUPS: usize = 1000;
 
-/// The newest [`PROFILE_GROUPS`] of `oldest_first` that have analysis numbers, newest
-/// first, and how many have them in all.
+/// The newest `cap` (in use, [`PROFILE_GROUPS`]) of `oldest_first` that have analysis
+/// numbers, newest first, and how many have them in all.
 pub(super) fn newest_with_numbers<'a>(
     oldest_first: &[&'a GroupSummary],
+    cap: usize,
 ) -> (Vec<&'a GroupSummary>, usize) {
     let with: Vec<&GroupSummary> = oldest_first
         .iter()
@@ -59,7 +59,7 @@ pub(super) fn newest_with_numbers<'a>(
         .filter(|g| g.has_numbers)
         .collect();
     let total = with.len();
-    (with.into_iter().take(PROFILE_GROUPS).collect(), total)
+    (with.into_iter().take(cap).collect(), total)
 }
 
 /// The stored numbers of these groups, read in parallel; a missing file is left out.
@@ -160,13 +160,14 @@ mod tests {
             })
             .collect();
         let refs: Vec<&GroupSummary> = groups.iter().collect();
-        let (pick, total) = newest_with_numbers(&refs);
+        let (pick, total) = newest_with_numbers(&refs, 3);
         assert_eq!(total, 5);
         let ids: Vec<&str> = pick.iter().map(|g| g.id.as_str()).collect();
-        assert_eq!(ids, ["g5", "g4", "g2", "g1", "g0"]);
-        // Read once, then handed out in the pick's order.
+        assert_eq!(ids, ["g5", "g4", "g2"]);
+        // Read once, then handed out in the pick's order; nothing past the cap is read.
         let numbers = read_numbers_of(cards.path(), ids.iter().copied().collect());
-        let newest = numbers_of(&numbers, &pick[..3]);
+        assert_eq!(numbers.len(), 3);
+        let newest = numbers_of(&numbers, &pick);
         let slugs: Vec<&str> = newest.iter().map(|n| n.slugs[0].as_str()).collect();
         assert_eq!(
             slugs,

@@ -369,19 +369,16 @@ fn compute(
 
 fn image_similarity(a: &RunFeatures, b: &RunFeatures) -> Option<f64> {
     let h = hash_distance(a.phash.as_deref()?, b.phash.as_deref()?)?;
-    let ha: Vec<f64> = a
-        .histogram
-        .as_ref()?
-        .iter()
-        .map(|v| f64::from(*v))
-        .collect();
-    let hb: Vec<f64> = b
-        .histogram
-        .as_ref()?
-        .iter()
-        .map(|v| f64::from(*v))
-        .collect();
-    let c = histogram_distance(&ha, &hb)?;
+    let wide = |f: &RunFeatures| -> Option<Vec<f64>> {
+        Some(
+            f.histogram
+                .as_ref()?
+                .iter()
+                .map(|v| f64::from(*v))
+                .collect(),
+        )
+    };
+    let c = histogram_distance(&wide(a)?, &wide(b)?)?;
     Some(1.0 - (h + c) / 2.0)
 }
 
