@@ -111,7 +111,7 @@ async fn mount(server: &MockServer, image: Vec<u8>) {
 fn write_project(root: &Path, uri: &str, concurrency: usize) {
     let mut toml = format!(
         "[defaults]\nbrush = \"brush\"\nprompt = \"p\"\nconcurrency = {concurrency}\n\n[prompts.p]\ntext = \"Paint the rain.\"\n\n\
-         [[brushes]]\nslug = \"brush\"\nname = \"Brush\"\nprovider = \"openai-images\"\nmodel = \"dall-e-3\"\nbase_url = \"{uri}/v1\"\n"
+         [[brushes]]\nslug = \"brush\"\nname = \"Brush\"\nprovider = \"openai-images\"\nmodel = \"sd-turbo\"\nbase_url = \"{uri}/v1\"\n"
     );
     for i in 0..ARTISTS {
         toml.push_str(&format!(

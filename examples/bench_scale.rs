@@ -405,6 +405,7 @@ fn write_group(root: &Path, i: usize, pool: &[Vec<Vec<u8>>]) -> uuid::Uuid {
                     status: StageStatus::Done,
                     provider: Some("offline".into()),
                     model: Some("offline-v1".into()),
+                    answered_model: None,
                     params: Default::default(),
                     latency_ms: 900 + (i as u64 * 37 + a as u64 * 101) % 700,
                     tokens: Some(Tokens {

@@ -14,7 +14,7 @@ fn project(m: &MockProvider, artists: &[&str], limits: &str) -> TestProject {
         .iter()
         .map(|a| mock::artist(a, "openai", &m.v1()))
         .collect();
-    blocks.push(mock::brush("openai-images", "gpt-image-1", &m.v1()));
+    blocks.push(mock::brush("openai-images", "gpt-image-2", &m.v1()));
     TestProject::with_config(&mock::project_toml(&blocks, limits))
 }
 
@@ -351,7 +351,7 @@ async fn per_endpoint_concurrency_holds_requests_back() {
         mock::artist("a", "openai", &m.v1())
     )];
     blocks.extend(["b", "c"].map(|s| mock::artist(s, "openai", &m.v1())));
-    blocks.push(mock::brush("openai-images", "gpt-image-1", &m.v1()));
+    blocks.push(mock::brush("openai-images", "gpt-image-2", &m.v1()));
     let p = TestProject::with_config(&mock::project_toml(&blocks, ""));
     let started = Instant::now();
     let out = chorus(&p, &["generate"]).await;

@@ -160,7 +160,7 @@ async fn openai_chat_then_gpt_image_batches_from_validating_to_completed() {
         Script::polls(&["validating", "in_progress", "completed"]),
     )
     .await;
-    let p = project(&m, "openai", &["a"], "gpt-image-1");
+    let p = project(&m, "openai", &["a"], "gpt-image-2");
 
     let out = chorus(&p, &["generate", "--batch", "--repeat", "2"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -250,7 +250,7 @@ async fn expired_lines_fail_with_the_reason_and_resume_runs_them_directly() {
     batch_mock::mount(&m, Api::OpenAi, script).await;
     m.chat_ok().await;
     dalle(&m).await;
-    let p = project(&m, "openai", &["a"], "dall-e-3");
+    let p = project(&m, "openai", &["a"], "sd-turbo");
     let out = chorus(&p, &["generate", "--batch", "--repeat", "3"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -270,7 +270,7 @@ async fn expired_lines_fail_with_the_reason_and_resume_runs_them_directly() {
     );
     assert_eq!(failed["meta"]["artist"]["status"], "failed");
     assert!(failed["meta"].get("submitted").is_none());
-    // Images for dall-e-3 are painted directly; the expired run was not retried yet.
+    // Images for a URL-answering server are painted directly; the expired run was not retried yet.
     assert_eq!(m.count(IMAGES).await, 2);
     assert_eq!(m.count(CHAT).await, 0);
 
@@ -298,7 +298,7 @@ async fn a_batch_that_fails_validation_fails_its_runs_with_the_providers_reason(
     batch_mock::mount(&m, Api::OpenAi, script).await;
     m.chat_ok().await;
     dalle(&m).await;
-    let p = project(&m, "openai", &["a", "b"], "dall-e-3");
+    let p = project(&m, "openai", &["a", "b"], "sd-turbo");
     assert!(chorus(&p, &["generate", "--batch"]).await.status.success());
     assert_eq!(
         batch_mock::count(&m, "POST", "/v1/batches").await,
@@ -333,7 +333,7 @@ async fn anthropic_message_batches_with_results_out_of_order() {
     script.expire = 1;
     batch_mock::mount(&m, Api::Anthropic, script).await;
     dalle(&m).await;
-    let p = project(&m, "anthropic", &["claude", "haiku"], "dall-e-3");
+    let p = project(&m, "anthropic", &["claude", "haiku"], "sd-turbo");
     let out = chorus(&p, &["generate", "--batch", "--repeat", "2"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -409,7 +409,7 @@ async fn openrouter_batches_return_results_inline() {
     )
     .await;
     dalle(&m).await;
-    let p = project(&m, "openrouter", &["mistral"], "dall-e-3");
+    let p = project(&m, "openrouter", &["mistral"], "sd-turbo");
     let out = chorus(&p, &["generate", "--batch", "--repeat", "2"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let create = m.requests("/v1/batches").await.remove(0);
@@ -440,7 +440,7 @@ async fn a_crash_between_download_and_recording_loses_nothing_and_pays_nothing_t
     let m = MockProvider::start().await;
     batch_mock::mount(&m, Api::OpenAi, Script::polls(&["completed"])).await;
     dalle(&m).await;
-    let p = project(&m, "openai", &["a"], "dall-e-3");
+    let p = project(&m, "openai", &["a"], "sd-turbo");
     assert!(chorus(&p, &["generate", "--batch", "--repeat", "3"])
         .await
         .status
@@ -500,7 +500,7 @@ async fn a_crash_between_download_and_recording_loses_nothing_and_pays_nothing_t
 async fn max_cost_uses_batch_prices() {
     let m = MockProvider::start().await;
     batch_mock::mount(&m, Api::OpenAi, Script::polls(&["in_progress"])).await;
-    let p = project(&m, "openai", &["a"], "gpt-image-1");
+    let p = project(&m, "openai", &["a"], "gpt-image-2");
     // Per run: (13 prompt tokens at $1/M + 500 out at $2/M) + $0.04 image = $0.041013 at
     // list price, $0.0205065 at batch price. Two runs: $0.082 listed, $0.041 batched.
     let out = chorus(
@@ -532,7 +532,7 @@ async fn resume_with_batch_sends_failed_lines_as_a_new_batch() {
     script.expire = 1;
     batch_mock::mount(&m, Api::OpenAi, script).await;
     dalle(&m).await;
-    let p = project(&m, "openai", &["a"], "dall-e-3");
+    let p = project(&m, "openai", &["a"], "sd-turbo");
     assert!(chorus(&p, &["generate", "--batch", "--repeat", "2"])
         .await
         .status

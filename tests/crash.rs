@@ -38,7 +38,7 @@ fn config(m: &MockProvider) -> String {
         .iter()
         .map(|a| mock::artist(a, "openai", &m.v1()))
         .collect();
-    blocks.push(mock::brush("openai-images", "dall-e-3", &m.v1()));
+    blocks.push(mock::brush("openai-images", "sd-turbo", &m.v1()));
     let mut toml = mock::project_toml(&blocks, "");
     for k in 0..=MAX_ROUNDS {
         toml.push_str(&format!("\n[prompts.crash{k}]\ntext = \"Prompt {k}\"\n"));

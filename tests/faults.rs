@@ -20,7 +20,9 @@ async fn chorus(p: &TestProject, args: &[&str]) -> Output {
 
 async fn generate(blocks: &[String], limits: &str) -> (TestProject, Output) {
     let p = TestProject::with_config(&mock::project_toml(blocks, limits));
-    let out = chorus(&p, &["generate"]).await;
+    // The faults here are the paid stages'; the model-list preflight (tests/models.rs)
+    // would be one more connection to servers that count theirs.
+    let out = chorus(&p, &["generate", "--no-preflight"]).await;
     (p, out)
 }
 
@@ -70,7 +72,7 @@ async fn a_chat_reply_over_the_cap_fails_at_once_and_is_not_stored() {
     );
     m.chat_raw(huge.into_bytes()).await;
     let (p, out) = generate(
-        &blocks(&m.v1(), "gpt-image-1", &m.v1()),
+        &blocks(&m.v1(), "gpt-image-2", &m.v1()),
         "max_reply_bytes = 100000",
     )
     .await;
@@ -97,7 +99,7 @@ async fn a_chat_reply_that_never_ends_is_cut_at_the_cap() {
     .await;
     let m = MockProvider::start().await;
     let (p, out) = generate(
-        &blocks(&endless.v1(), "gpt-image-1", &m.v1()),
+        &blocks(&endless.v1(), "gpt-image-2", &m.v1()),
         "max_reply_bytes = 1000000\nrequest_timeout_secs = 20",
     )
     .await;
@@ -116,7 +118,7 @@ async fn a_b64_image_reply_that_never_ends_is_cut_while_streaming() {
     let m = MockProvider::start().await;
     m.chat_ok().await;
     let (p, out) = generate(
-        &blocks(&m.v1(), "gpt-image-1", &endless.v1()),
+        &blocks(&m.v1(), "gpt-image-2", &endless.v1()),
         "max_image_bytes = 1000000\nrequest_timeout_secs = 20",
     )
     .await;
@@ -130,7 +132,7 @@ async fn a_slow_drip_times_out_and_is_retried() {
     let endless = EndlessServer::start("{", b" ".to_vec(), Some(Duration::from_millis(100))).await;
     let m = MockProvider::start().await;
     let (p, out) = generate(
-        &blocks(&endless.v1(), "gpt-image-1", &m.v1()),
+        &blocks(&endless.v1(), "gpt-image-2", &m.v1()),
         "request_timeout_secs = 0.5\nmax_attempts = 2",
     )
     .await;
@@ -150,7 +152,7 @@ async fn a_decompression_bomb_is_refused_before_decoding() {
     let m = MockProvider::start().await;
     m.chat_ok().await;
     m.images_b64(&bomb.into_inner()).await;
-    let (p, out) = generate(&blocks(&m.v1(), "gpt-image-1", &m.v1()), "").await;
+    let (p, out) = generate(&blocks(&m.v1(), "gpt-image-2", &m.v1()), "").await;
     let run = assert_failed(&p, &out, "download", "limits.max_image_pixels");
     assert!(error(&run).contains("10000×10000"), "{}", error(&run));
     assert_eq!(m.count(IMAGES).await, 1);
@@ -162,16 +164,16 @@ async fn a_decompression_bomb_is_refused_before_decoding() {
 async fn no_provider_follows_a_redirect_with_its_key() {
     // (artist provider, brush provider, brush model, which side redirects, endpoint path)
     let cases = [
-        ("openai", "openai-images", "gpt-image-1", "artist", CHAT),
-        ("openrouter", "openai-images", "gpt-image-1", "artist", CHAT),
+        ("openai", "openai-images", "gpt-image-2", "artist", CHAT),
+        ("openrouter", "openai-images", "gpt-image-2", "artist", CHAT),
         (
             "anthropic",
             "openai-images",
-            "gpt-image-1",
+            "gpt-image-2",
             "artist",
             MESSAGES,
         ),
-        ("openai", "openai-images", "dall-e-3", "brush", IMAGES),
+        ("openai", "openai-images", "sd-turbo", "brush", IMAGES),
         (
             "openai",
             "openrouter-images",
@@ -247,7 +249,7 @@ async fn urls_chorus_refuses_fail_the_download_once_and_keep_the_paid_brush() {
         let m = MockProvider::start().await;
         m.chat_ok().await;
         m.images_answer_url(&url).await;
-        let (p, out) = generate(&blocks(&m.v1(), "dall-e-3", &m.v1()), "").await;
+        let (p, out) = generate(&blocks(&m.v1(), "sd-turbo", &m.v1()), "").await;
         let run = assert_failed(&p, &out, "download", needle);
         assert_eq!(m.count(IMAGES).await, 1, "{url}: painted once");
         assert_eq!(run["meta"]["download"]["attempts"], 1, "{url}: not retried");
@@ -264,7 +266,7 @@ async fn a_redirect_loop_on_the_image_url_is_not_retried() {
     m.chat_ok().await;
     m.images_url().await;
     m.image_file_redirect(302, &m.image_url()).await;
-    let (p, out) = generate(&blocks(&m.v1(), "dall-e-3", &m.v1()), "").await;
+    let (p, out) = generate(&blocks(&m.v1(), "sd-turbo", &m.v1()), "").await;
     assert_failed(&p, &out, "download", "redirect");
     let fetched = m.count(IMAGE_FILE).await;
     assert!(fetched <= 6, "the loop was followed {fetched} times");
@@ -291,7 +293,7 @@ async fn raster_data_urls_in_the_url_field_are_images() {
         let m = MockProvider::start().await;
         m.chat_ok().await;
         m.images_answer_url(&url).await;
-        let (p, out) = generate(&blocks(&m.v1(), "dall-e-3", &m.v1()), "").await;
+        let (p, out) = generate(&blocks(&m.v1(), "sd-turbo", &m.v1()), "").await;
         assert!(out.status.success(), "{ext}: {}", stderr(&out));
         let run = run_json(&p, &group_id(&out), "a");
         assert_eq!(run["imageFile"], format!("a.{ext}"));
@@ -309,7 +311,7 @@ async fn invalid_utf8_in_a_reply_is_replaced_and_warned_about() {
     body.extend_from_slice(br#" falls.\n\n===FINAL IMAGE PROMPT===\nA grey field."}}]}"#);
     m.chat_raw(body).await;
     m.images_b64(&mock::png(8, 8)).await;
-    let (p, out) = generate(&blocks(&m.v1(), "gpt-image-1", &m.v1()), "").await;
+    let (p, out) = generate(&blocks(&m.v1(), "gpt-image-2", &m.v1()), "").await;
     assert!(out.status.success(), "{}", stderr(&out));
     let run = run_json(&p, &group_id(&out), "a");
     assert!(
@@ -330,7 +332,7 @@ async fn paid_but_not_downloaded() -> (MockProvider, TestProject, String) {
     m.images_url().await;
     m.image_file(500, "text/plain", b"blob store down".to_vec())
         .await;
-    let (p, out) = generate(&blocks(&m.v1(), "dall-e-3", &m.v1()), "max_attempts = 2").await;
+    let (p, out) = generate(&blocks(&m.v1(), "sd-turbo", &m.v1()), "max_attempts = 2").await;
     let run = assert_failed(&p, &out, "download", "500");
     assert_eq!(run["meta"]["brush"]["status"], "done");
     let g = group_id(&out);

@@ -54,6 +54,7 @@ fn stage(latency_ms: u64, cost: f64, at: chrono::DateTime<chrono::Utc>) -> Stage
         status: StageStatus::Done,
         provider: Some("offline".into()),
         model: Some("m".into()),
+        answered_model: None,
         params: Default::default(),
         latency_ms,
         tokens: Some(Tokens {

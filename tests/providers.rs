@@ -69,7 +69,7 @@ async fn openai_chat_and_dalle_url_image() {
     let (p, out) = generate(
         &[
             mock::artist("gpt", "openai", &m.v1()),
-            mock::brush("openai-images", "dall-e-3", &m.v1()),
+            mock::brush("openai-images", "sd-turbo", &m.v1()),
         ],
         "",
         &[],
@@ -183,7 +183,7 @@ async fn anthropic_messages_and_gpt_image_b64() {
     let (p, out) = generate(
         &[
             mock::artist("claude", "anthropic", &m.root()),
-            mock::brush("openai-images", "gpt-image-1", &m.v1()),
+            mock::brush("openai-images", "gpt-image-2", &m.v1()),
         ],
         "",
         &[],
@@ -209,7 +209,7 @@ async fn anthropic_messages_and_gpt_image_b64() {
     let img: Value = m.requests(IMAGES).await[0].body_json().unwrap();
     assert!(
         img.get("response_format").is_none(),
-        "gpt-image-1 rejects response_format"
+        "gpt-image-2 refuses response_format"
     );
     assert_eq!(img["output_format"], "png");
     assert_no_secrets(&p, &out);
@@ -221,7 +221,7 @@ async fn chat_case(m: &MockProvider, limits: &str) -> (TestProject, Output, Valu
     let (p, out) = generate(
         &[
             mock::artist("a", "openai", &m.v1()),
-            mock::brush("openai-images", "gpt-image-1", &m.v1()),
+            mock::brush("openai-images", "gpt-image-2", &m.v1()),
         ],
         limits,
         &[],
@@ -360,7 +360,7 @@ async fn unauthorized_names_the_env_var_and_never_leaks_the_key() {
     assert_no_secrets(&p, &out);
 }
 
-/// A dall-e style Brush whose image URL serves `status`/`content_type`/`bytes`.
+/// A URL-answering Brush (an OpenAI-compatible image server) whose image URL serves `status`/`content_type`/`bytes`.
 async fn image_case(
     limits: &str,
     status: u16,
@@ -374,7 +374,7 @@ async fn image_case(
     let (p, out) = generate(
         &[
             mock::artist("a", "openai", &m.v1()),
-            mock::brush("openai-images", "dall-e-3", &m.v1()),
+            mock::brush("openai-images", "sd-turbo", &m.v1()),
         ],
         limits,
         &[],

@@ -100,8 +100,9 @@ fn print_batches(root: &Path) {
     }
 }
 
-pub(super) fn check(root: &Path) -> Result<u8> {
-    let mut problems: Vec<String> = match Project::load(root) {
+pub(super) fn check(root: &Path, online: bool) -> Result<u8> {
+    let project = Project::load(root);
+    let mut problems: Vec<String> = match &project {
         Ok(_) => Vec::new(),
         Err(ps) => ps.iter().map(ToString::to_string).collect(),
     };
@@ -127,12 +128,23 @@ pub(super) fn check(root: &Path) -> Result<u8> {
     }
     let groups = runs.len();
     let runs: usize = runs.iter().sum();
-    if problems.is_empty() {
+    let offline = if problems.is_empty() {
         eprintln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
-        Ok(exit::OK)
+        exit::OK
     } else {
         eprintln!("{} problem(s) found.", problems.len());
-        Ok(exit::PROBLEMS)
+        exit::PROBLEMS
+    };
+    match (online, &project) {
+        (true, Ok(project)) => match super::models::check_online(project)? {
+            exit::OK => Ok(offline),
+            code => Ok(code),
+        },
+        (true, Err(_)) => {
+            eprintln!("The online check needs a valid chorus.toml; fix the problems above first.");
+            Ok(offline)
+        }
+        (false, _) => Ok(offline),
     }
 }
 

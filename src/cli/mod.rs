@@ -17,6 +17,7 @@ use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
 
 mod inspect;
+mod models;
 mod run;
 
 /// Exit codes scripts can rely on.
@@ -121,8 +122,26 @@ them; the live-reload script is added only to what the server sends.",
         all: bool,
     },
     /// Validate chorus.toml and every file under runs/; report every problem
-    #[command(after_help = EXIT_CODES)]
-    Check,
+    #[command(
+        long_about = "Validate chorus.toml and every file under runs/, reporting every problem \
+(exit code 3 when there are any). Offline: no network.\n\n\
+With --online, also ask each configured endpoint's model list whether every Artist's and \
+Brush's model is served: one GET per endpoint, never a paid request. A missing model is named \
+with its provider, where it sits in chorus.toml and the nearest served ids; a price that \
+differs from the provider's published one is a warning. Exit code 1 when a model is missing or \
+a list cannot be read (say, a refused key).",
+        after_help = EXIT_CODES
+    )]
+    Check(CheckArgs),
+    /// List the models each configured endpoint serves (one GET each, never a paid call)
+    #[command(
+        long_about = "List the models each endpoint in chorus.toml serves, to pick an id for an \
+Artist or Brush: `GET /v1/models` on OpenAI and any OpenAI-compatible server (Ollama, vLLM), \
+Anthropic's paginated list, and OpenRouter's list with its published prices per million \
+tokens. A table on stdout, or JSON with --json. Exit code 1 when a list cannot be read.",
+        after_help = EXIT_CODES
+    )]
+    Models(models::ModelsArgs),
     /// Blind votes: import the votes a blind page downloaded into runs/
     #[command(subcommand)]
     Votes(VotesCommand),
@@ -146,6 +165,13 @@ The format is described in docs/votes.md.",
         /// The votes file (JSON, as a blind page downloads it)
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also ask each endpoint's model list whether every model is served
+    #[arg(long)]
+    pub online: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +227,9 @@ pub struct BatchArgs {
     /// Progress as JSON lines on stderr (stdout still has only the group ids)
     #[arg(long)]
     pub json: bool,
+    /// Do not ask the endpoints' model lists whether every model is served before starting
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 fn parse_usd(text: &str) -> std::result::Result<f64, String> {
@@ -320,7 +349,8 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Status { all } => inspect::status(&cli.root, all),
-        Command::Check => inspect::check(&cli.root),
+        Command::Check(args) => inspect::check(&cli.root, args.online),
+        Command::Models(args) => models::models(&cli.root, args),
         Command::Votes(VotesCommand::Import { file }) => inspect::votes_import(&cli.root, &file),
     }
 }

@@ -26,13 +26,29 @@ pub(super) fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
+    let preflight = |batch: &Batch| -> Result<()> {
+        if opts.offline || args.batch.no_preflight {
+            return Ok(());
+        }
+        let brushes = std::slice::from_ref(&plan.brush);
+        models::preflight(
+            &project,
+            &batch.kit,
+            &plan.artists,
+            brushes,
+            args.batch.json,
+        )
+    };
     if args.via_batch {
+        preflight(&batch)?;
         return generate_via_batch(&project, &plan, &batch, opts.max_cost);
     }
     if let Some(max) = opts.max_cost {
         generate::check_budget(plan.estimate()?, max)?;
         batch.budget = Some(Budget::new(max));
     }
+    // After the budget, which needs no network: the first request is the model lists.
+    preflight(&batch)?;
     store::clean_leftovers(&batch.runs_dir);
     let queued = generate::write_plan(&batch.runs_dir, &plan)?;
     for g in &plan.groups {
@@ -164,6 +180,15 @@ pub(super) fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     else {
         return Ok(exit::ERROR);
     };
+    if !args.batch.no_preflight {
+        models::preflight(
+            &project,
+            &batch.kit,
+            &plan.artists,
+            &plan.brushes,
+            args.batch.json,
+        )?;
+    }
     let mut runs = plan.runs;
     let (mut waiting, mut failed) = (0, 0);
     if args.via_batch || runs.iter().any(|r| r.meta.submitted.is_some()) {

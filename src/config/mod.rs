@@ -2,6 +2,7 @@
 //! settings and the defaults. It parses and validates, reporting every problem with the
 //! file and key; it never touches `runs/` or the network.
 
+mod kinds;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -9,16 +10,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use kinds::{
+    names as kind_names, ImageFamily, Kind, KindInfo, ModelList, Role, KINDS, OUTPUT_FORMATS,
+};
 pub use validate::{validate_slug, ConfigProblem, RESERVED_SLUGS};
 
 /// The file name of the project configuration inside the project root.
 pub const CONFIG_FILE: &str = "chorus.toml";
 
-/// Provider kinds an Artist may name. Each maps to one trait implementation in
-/// `generate::providers`; config chooses, code never branches on a slug.
-pub const ARTIST_PROVIDERS: &[&str] = &["offline", "openai", "openrouter", "anthropic"];
-/// Provider kinds a Brush may name.
-pub const BRUSH_PROVIDERS: &[&str] = &["procedural", "openai-images", "openrouter-images"];
+/// The build cache inside the project root: derived data only, safe to delete.
+pub const CACHE_DIR: &str = ".chorus-cache";
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -207,12 +208,46 @@ pub struct Brush {
     pub model: String,
     pub size: Option<String>,
     pub quality: Option<String>,
+    /// gpt-image: `png`, `jpeg` or `webp` (smaller originals in runs/ and on the site).
+    pub output_format: Option<String>,
+    /// gpt-image with `jpeg` or `webp`: 0–100.
+    pub output_compression: Option<u8>,
+    /// dall-e only (`url` or `b64_json`); gpt-image refuses it, and `check` says so.
+    pub response_format: Option<String>,
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
     #[serde(default)]
     pub price: Price,
     pub concurrency: Option<usize>,
     pub rpm: Option<u32>,
+}
+
+impl Artist {
+    /// The provider kind; `None` only before validation has refused the entry.
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(&self.provider, Role::Artist)
+    }
+
+    /// The base URL requests go to: the entry's, else the kind's default.
+    pub fn base_url(&self) -> Option<&str> {
+        base_url_of(self.base_url.as_deref(), self.kind())
+    }
+}
+
+impl Brush {
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(&self.provider, Role::Brush)
+    }
+
+    pub fn base_url(&self) -> Option<&str> {
+        base_url_of(self.base_url.as_deref(), self.kind())
+    }
+}
+
+fn base_url_of(given: Option<&str>, kind: Option<Kind>) -> Option<&str> {
+    given
+        .or_else(|| kind.and_then(|k| k.info().default_base_url))
+        .map(|u| u.trim_end_matches('/'))
 }
 
 /// A prompt version: its text inline, or a file relative to the project root.
@@ -263,6 +298,11 @@ impl Project {
         } else {
             Err(problems)
         }
+    }
+
+    /// The build cache (derived data: thumbnails, analysis, model lists).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(CACHE_DIR)
     }
 
     pub fn runs_dir(&self) -> PathBuf {

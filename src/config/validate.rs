@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{Config, PromptSource, ARTIST_PROVIDERS, BRUSH_PROVIDERS};
+use super::{kind_names, Brush, Config, ImageFamily, Kind, PromptSource, Role, OUTPUT_FORMATS};
 
 /// One problem in the configuration: which file, which key, and what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -75,13 +75,13 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
                 ),
             );
         }
-        if !ARTIST_PROVIDERS.contains(&a.provider.as_str()) {
+        if a.kind().is_none() {
             problem(
                 format!("{key}.provider"),
                 format!(
                     "unknown Artist provider {:?}; use one of: {}",
                     a.provider,
-                    ARTIST_PROVIDERS.join(", ")
+                    kind_names(Role::Artist)
                 ),
             );
         }
@@ -110,15 +110,18 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
                 ),
             );
         }
-        if !BRUSH_PROVIDERS.contains(&b.provider.as_str()) {
+        if b.kind().is_none() {
             problem(
                 format!("{key}.provider"),
                 format!(
                     "unknown Brush provider {:?}; use one of: {}",
                     b.provider,
-                    BRUSH_PROVIDERS.join(", ")
+                    kind_names(Role::Brush)
                 ),
             );
+        }
+        for (field, reason) in brush_params(b) {
+            problem(format!("{key}.{field}"), reason);
         }
     }
 
@@ -177,6 +180,106 @@ pub(super) fn validate(config: &Config, root: &Path, file: &Path) -> Vec<ConfigP
         );
     }
     problems
+}
+
+/// The Images API parameters a Brush's model family refuses, as (field, reason). The
+/// provider would answer 400 for each, after the Artists were already paid for.
+fn brush_params(b: &Brush) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    let family = match b.kind() {
+        Some(Kind::OpenAiImages) => ImageFamily::of(&b.model),
+        _ => None,
+    };
+    let Some(family) = family else {
+        for (field, set) in [
+            ("output_format", b.output_format.is_some()),
+            ("output_compression", b.output_compression.is_some()),
+            ("response_format", b.response_format.is_some()),
+        ] {
+            if set {
+                found.push((
+                    field,
+                    format!(
+                        "is an OpenAI Images parameter of gpt-image and dall-e models; {:?} with provider {:?} does not take it, so remove it",
+                        b.model, b.provider
+                    ),
+                ));
+            }
+        }
+        return found;
+    };
+    if let Some(q) = &b.quality {
+        if !family.qualities().contains(&q.as_str()) {
+            found.push((
+                "quality",
+                format!(
+                    "{q:?} is not a quality {:?} takes; use one of: {}",
+                    b.model,
+                    family.qualities().join(", ")
+                ),
+            ));
+        }
+    }
+    match family {
+        ImageFamily::GptImage => {
+            if b.response_format.is_some() {
+                found.push((
+                    "response_format",
+                    format!(
+                        "{:?} always answers base64 and refuses response_format; remove it (use output_format for png, jpeg or webp)",
+                        b.model
+                    ),
+                ));
+            }
+            if let Some(f) = &b.output_format {
+                if !OUTPUT_FORMATS.contains(&f.as_str()) {
+                    found.push((
+                        "output_format",
+                        format!(
+                            "{f:?} is not an output format; use one of: {}",
+                            OUTPUT_FORMATS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            match (b.output_compression, b.output_format.as_deref()) {
+                (Some(c), _) if c > 100 => found.push((
+                    "output_compression",
+                    format!("{c} is outside 0..=100"),
+                )),
+                (Some(_), None | Some("png")) => found.push((
+                    "output_compression",
+                    "applies only to output_format \"jpeg\" or \"webp\"; set one of them or remove it".to_string(),
+                )),
+                _ => {}
+            }
+        }
+        ImageFamily::DallE => {
+            for (field, set) in [
+                ("output_format", b.output_format.is_some()),
+                ("output_compression", b.output_compression.is_some()),
+            ] {
+                if set {
+                    found.push((
+                        field,
+                        format!(
+                            "{:?} does not take {field}; only gpt-image models do",
+                            b.model
+                        ),
+                    ));
+                }
+            }
+            if let Some(r) = &b.response_format {
+                if !["url", "b64_json"].contains(&r.as_str()) {
+                    found.push((
+                        "response_format",
+                        format!("{r:?} is not a response format; use url or b64_json"),
+                    ));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// The text of a prompt: inline, or read from a file relative to the root.

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use crate::config::{Artist, Brush};
+use crate::config::{Artist, Brush, Price};
 
 /// Used for the estimate when an Artist sets no `max_tokens`.
 pub const ASSUMED_MAX_TOKENS: u32 = 1024;
@@ -27,24 +27,28 @@ pub fn estimate_run(
 
 /// The Artist's share of [`estimate_run`].
 pub fn estimate_artist(artist: &Artist, prompt: &str) -> Result<f64, String> {
-    if artist.provider == "offline" {
+    if artist.kind().is_some_and(|k| k.info().builtin()) {
         return Ok(0.0);
     }
-    let p = &artist.price;
-    let (Some(input), Some(output)) = (p.input_per_mtok, p.output_per_mtok) else {
-        return Err(format!(
-            "artist {:?} has no price; add price = {{ input_per_mtok = .., output_per_mtok = .. }} to it in chorus.toml so --max-cost can estimate",
-            artist.slug
-        ));
-    };
     let input_tokens = (prompt.chars().count() / 4 + 1) as f64;
     let output_tokens = f64::from(artist.max_tokens.unwrap_or(ASSUMED_MAX_TOKENS));
-    Ok((input_tokens * input + output_tokens * output) / 1e6)
+    token_usd(input_tokens, output_tokens, &artist.price).ok_or_else(|| {
+        format!(
+            "artist {:?} has no price; add price = {{ input_per_mtok = .., output_per_mtok = .. }} to it in chorus.toml so --max-cost can estimate",
+            artist.slug
+        )
+    })
+}
+
+/// Dollars for these tokens at chorus.toml's prices: the one token × price formula, for
+/// estimates and for the cost of a reply that reports none.
+pub fn token_usd(input: f64, output: f64, price: &Price) -> Option<f64> {
+    Some((input * price.input_per_mtok? + output * price.output_per_mtok?) / 1e6)
 }
 
 /// The Brush's share of [`estimate_run`]: one image.
 pub fn estimate_brush(brush: &Brush) -> Result<f64, String> {
-    if brush.provider == "procedural" {
+    if brush.kind().is_some_and(|k| k.info().builtin()) {
         return Ok(0.0);
     }
     brush.price.per_image.ok_or_else(|| {

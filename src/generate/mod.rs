@@ -8,6 +8,7 @@ pub mod events;
 pub mod image;
 mod paint;
 pub mod parse;
+pub mod preflight;
 pub mod providers;
 mod resume;
 pub mod retry;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::config::{Artist, Brush, Limits, Project};
+use crate::config::{Artist, Brush, Kind, Limits, Project};
 use crate::store::{
     self, ArtistRef, BrushRef, Cost, CostSource, GroupRecord, RunMeta, RunRecord, StageMeta,
     StageStatus, Status, SCHEMA_VERSION,
@@ -72,10 +73,13 @@ pub fn procedural_brush() -> Brush {
     Brush {
         slug: "procedural".into(),
         name: "Procedural Brush".into(),
-        provider: "procedural".into(),
+        provider: Kind::Procedural.name().into(),
         model: "procedural-v1".into(),
         size: Some("1024x1024".into()),
         quality: None,
+        output_format: None,
+        output_compression: None,
+        response_format: None,
         base_url: None,
         api_key_env: None,
         price: Default::default(),
@@ -529,29 +533,7 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
         );
         match result {
             Ok(reply) => {
-                let parsed = parse::parse_reply(&reply.text);
-                run.artist_stmt = parsed.statement;
-                run.image_prompt = parsed.image_prompt;
-                run.meta.warnings.extend(reply.warnings);
-                run.meta.warnings.extend(parsed.warnings);
-                for (what, text) in [
-                    ("statement", &mut run.artist_stmt),
-                    ("image prompt", &mut run.image_prompt),
-                ] {
-                    run.meta
-                        .warnings
-                        .extend(cut_to(text, store::MAX_STATEMENT_BYTES, what));
-                }
-                stage.tokens = reply.tokens;
-                stage.request_id = reply.request_id;
-                stage.cost = cost(reply.cost_usd, || {
-                    let t = reply.tokens?;
-                    let p = &artist_config.price;
-                    Some(
-                        t.input as f64 * p.input_per_mtok? / 1e6
-                            + t.output as f64 * p.output_per_mtok? / 1e6,
-                    )
-                });
+                record_reply(&mut run, &mut stage, reply, &artist_config.price, 1.0);
                 run.meta.artist = Some(stage);
             }
             Err(e) => return fail(&mut rec, run, stage, |m| &mut m.artist, "artist", e).await,
@@ -580,6 +562,38 @@ pub async fn execute_run(batch: &Batch, job: RunJob) -> Result<RunRecord, Genera
     paint::forget(&rec, &run).await;
     batch.events.emit(Event::finished(&run));
     Ok(run)
+}
+
+/// The Artist stage's one way to keep a reply, for direct and batch runs alike: the
+/// statement and image prompt parsed and cut to what a run file may hold, the warnings,
+/// tokens, answering model and cost (`price_factor` 0.5 for a Batch API).
+pub(crate) fn record_reply(
+    run: &mut RunRecord,
+    stage: &mut StageMeta,
+    reply: providers::ArtistReply,
+    price: &crate::config::Price,
+    price_factor: f64,
+) {
+    let parsed = parse::parse_reply(&reply.text);
+    run.artist_stmt = parsed.statement;
+    run.image_prompt = parsed.image_prompt;
+    run.meta.warnings.extend(reply.warnings);
+    run.meta.warnings.extend(parsed.warnings);
+    for (what, text) in [
+        ("statement", &mut run.artist_stmt),
+        ("image prompt", &mut run.image_prompt),
+    ] {
+        run.meta
+            .warnings
+            .extend(cut_to(text, store::MAX_STATEMENT_BYTES, what));
+    }
+    stage.tokens = reply.tokens;
+    stage.request_id = reply.request_id;
+    stage.answered_model = reply.model;
+    stage.cost = cost(reply.cost_usd, || {
+        let t = reply.tokens?;
+        budget::token_usd(t.input as f64, t.output as f64, price).map(|usd| usd * price_factor)
+    });
 }
 
 /// Cuts `text` to at most `max` bytes (on a character boundary), saying so: the site shows
@@ -628,6 +642,7 @@ fn stage_meta(
         status: StageStatus::Done,
         provider: provider.map(str::to_string),
         model: model.map(str::to_string),
+        answered_model: None,
         params,
         latency_ms: started.elapsed().as_millis() as u64,
         tokens: None,

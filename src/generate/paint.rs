@@ -183,6 +183,7 @@ async fn paint(
         }
     };
     stage.request_id = reply.request_id.clone();
+    stage.answered_model = reply.model.clone();
     stage.cost = cost(reply.cost_usd, || painter.config.price.per_image);
     run.revised_prompt = reply.revised_prompt.clone();
     run.meta.brush = Some(stage.clone());

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::{procedural_brush, providers, GenerateError};
-use crate::config::{validate_slug, Artist, Brush, Project};
+use crate::config::{validate_slug, Artist, Brush, Kind, Project};
 use crate::store::{self, GroupRecord, RunRecord, Status};
 
 /// What `resume` will run.
@@ -122,7 +122,7 @@ fn resolve_brush(
     let brush = project
         .brush(slug)
         .cloned()
-        .or_else(|| (group.brush.provider == "procedural").then(procedural_brush))
+        .or_else(|| (group.brush.provider == Kind::Procedural.name()).then(procedural_brush))
         .ok_or_else(|| {
             GenerateError::Plan(format!(
                 "group {}: Brush {slug:?} is no longer in chorus.toml; add it back to resume",

@@ -25,6 +25,10 @@ struct RunEntry<'a> {
     run_group_id: &'a str,
     artist_slug: &'a str,
     artist_name: &'a str,
+    artist_model: &'a str,
+    /// The snapshot that answered, when the reply named another id than the configured one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answered_model: Option<&'a str>,
     brush_name: &'a str,
     prompt_version: &'a str,
     status: &'a str,
@@ -61,6 +65,8 @@ pub fn group_runs_json(g: &GroupView) -> Vec<u8> {
             run_group_id: &g.id,
             artist_slug: &r.artist_slug,
             artist_name: &r.artist_name,
+            artist_model: &r.artist_model,
+            answered_model: r.artist_answered.as_deref(),
             brush_name: &r.brush_name,
             prompt_version: &g.prompt_version,
             status: &r.status,

@@ -20,7 +20,7 @@ use super::pager::{paginate, Slot};
 use super::profiles::{
     newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
 };
-use super::summary::{GroupCard, GroupSummary, RunCard};
+use super::summary::{self, GroupCard, GroupSummary, RunCard};
 use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
 use crate::store::sha256_hex;
 
@@ -480,6 +480,8 @@ impl Job<'_> {
                     })
                     .collect();
                 let mut value = serde_json::to_value(artist).unwrap_or_default();
+                value["snapshots"] =
+                    serde_json::json!(summary::snapshots(entries.iter().map(|e| e.run)));
                 value["entries"] = serde_json::to_value(&entries).unwrap_or_default();
                 ctx.insert("artist", &value);
                 ctx.insert("analysis", profile);
@@ -503,9 +505,13 @@ impl Job<'_> {
                                 slug: r.artist_slug.clone(),
                                 name: r.artist_name.clone(),
                                 url: r.artist_url.clone(),
+                                snapshots: Vec::new(),
                             });
                         }
                     }
+                }
+                for h in &mut columns {
+                    h.snapshots = summary::snapshots(cards.iter().filter_map(|c| c.run(&h.slug)));
                 }
                 let rows: Vec<PromptRow> = cards
                     .iter()

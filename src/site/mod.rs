@@ -36,8 +36,7 @@ pub use incremental::{Rebuild, Site};
 
 /// Marks a folder as chorus output, so stale files may be pruned from it safely.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
-/// The cache folder inside a project root (keep it out of git).
-pub const CACHE_DIR: &str = ".chorus-cache";
+pub use crate::config::CACHE_DIR;
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {

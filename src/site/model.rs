@@ -114,6 +114,9 @@ pub struct RunView {
     pub artist_name: String,
     pub artist_model: String,
     pub artist_provider: String,
+    /// The model id the Artist's reply named (usually a dated snapshot), when it is not
+    /// the configured one.
+    pub artist_answered: Option<String>,
     pub artist_url: String,
     pub brush_name: String,
     /// queued | generating | done | failed | missing
@@ -159,6 +162,9 @@ pub struct ColumnHead {
     pub slug: String,
     pub name: String,
     pub url: String,
+    /// The snapshots that answered this column's runs on the page (see
+    /// `summary::snapshots`).
+    pub snapshots: Vec<String>,
 }
 
 /// A path segment from a name found in a file: the name itself when it is a valid slug,
@@ -237,6 +243,7 @@ pub fn group_view(
                 artist_name: artist.name.clone(),
                 artist_model: artist.model.clone(),
                 artist_provider: artist.provider.clone(),
+                artist_answered: None,
                 artist_url: artist_url(&artist.slug),
                 brush_name: g.brush.name.clone(),
                 status: "missing".into(),
@@ -297,6 +304,14 @@ pub fn group_view(
     }
 }
 
+/// A stage's answering model, when it differs from the one asked for.
+pub fn answered_model(stage: Option<&StageMeta>) -> Option<String> {
+    let s = stage?;
+    s.answered_model
+        .clone()
+        .filter(|answered| Some(answered) != s.model.as_ref())
+}
+
 fn fill_run(base: RunView, run: &RunRecord, image: Option<ImageView>) -> RunView {
     let reason = match (run.status, &run.error) {
         (_, Some(e)) => Some(e.clone()),
@@ -336,6 +351,7 @@ fn fill_run(base: RunView, run: &RunRecord, image: Option<ImageView>) -> RunView
             .map(|t| format!("{} in / {} out", t.input, t.output)),
         created_at: rfc3339(&run.created_at),
         meta_rows: meta_rows(run),
+        artist_answered: answered_model(run.meta.artist.as_ref()),
         ..base
     }
 }
@@ -440,6 +456,9 @@ fn meta_rows(run: &RunRecord) -> Vec<MetaRow> {
                 "model",
                 format!("{} ({})", m, s.provider.clone().unwrap_or_default()),
             );
+        }
+        if let Some(answered) = &s.answered_model {
+            add("answered as", answered.clone());
         }
         for (k, v) in &s.params {
             add(k, v.to_string().trim_matches('"').to_string());

@@ -99,6 +99,19 @@ pub struct RunCard {
     pub excerpt: String,
     pub cost: Option<String>,
     pub latency: Option<String>,
+    /// The snapshot that answered, when not the configured id (see `RunView`).
+    #[serde(default)]
+    pub answered: Option<String>,
+}
+
+/// The distinct snapshots that answered these runs, sorted: more than one means the
+/// runs of one Artist compared here came from different model versions.
+pub fn snapshots<'a>(runs: impl IntoIterator<Item = &'a RunCard>) -> Vec<String> {
+    let set: std::collections::BTreeSet<&String> = runs
+        .into_iter()
+        .filter_map(|r| r.answered.as_ref())
+        .collect();
+    set.into_iter().cloned().collect()
 }
 
 impl GroupCard {
@@ -133,6 +146,7 @@ impl GroupCard {
                     excerpt: r.excerpt.clone(),
                     cost: r.cost.clone(),
                     latency: r.latency.clone(),
+                    answered: r.artist_answered.clone(),
                 })
                 .collect(),
         }

@@ -185,6 +185,10 @@ pub struct StageMeta {
     pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The model id the provider answered with, usually a dated snapshot behind the
+    /// configured alias (`gpt-6.2-sol` answered as `gpt-6.2-sol-2026-11-17`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_model: Option<String>,
     /// Parameters as sent (never headers or keys).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, serde_json::Value>,

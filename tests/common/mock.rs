@@ -24,6 +24,9 @@ pub const KEY_ENV: &str = "CHORUS_TEST_KEY";
 /// A reply in the marker format the prompt asks for.
 pub const REPLY: &str = "===ARTIST STATEMENT===\nI paint the hush before rain.\n\n===FINAL IMAGE PROMPT===\nA grey field under a low violet sky, one red kite.";
 
+/// The dated snapshot every mock chat reply says answered, as providers do behind an alias.
+pub const ANSWERED_SNAPSHOT: &str = "mock-model-2026-11-17";
+
 /// Faults take precedence over the happy answer while they last.
 const FAULT: u8 = 1;
 
@@ -73,6 +76,7 @@ impl MockProvider {
     pub async fn chat_reply(&self, text: &str, usage: Value) {
         let body = json!({
             "id": "chatcmpl-mock",
+            "model": ANSWERED_SNAPSHOT,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": usage,
         });
@@ -146,6 +150,7 @@ impl MockProvider {
         let body = json!({
             "id": "msg_mock",
             "type": "message",
+            "model": ANSWERED_SNAPSHOT,
             "content": [{"type": "text", "text": REPLY}],
             "usage": {"input_tokens": 100, "output_tokens": 60},
         });
@@ -161,7 +166,9 @@ impl MockProvider {
 
     // ---- OpenAI Images ----
 
-    /// dall-e-3 style: a signed URL to the image (served by `image_file`) and a revised prompt.
+    /// An OpenAI-compatible image server that answers a URL (LocalAI, stable-diffusion.cpp
+    /// with `response_format: "url"`): a signed URL to the image (served by `image_file`)
+    /// and a revised prompt.
     pub async fn images_url(&self) {
         let url = format!("{}{IMAGE_FILE}?sig=SIGNED-SECRET-123", self.server.uri());
         let body = json!({"created": 1, "data": [{"url": url, "revised_prompt": "A revised grey field."}]});
@@ -169,11 +176,15 @@ impl MockProvider {
             .await;
     }
 
-    /// gpt-image-1 style: base64 bytes.
+    /// gpt-image-2 as OpenAI documents it today: base64 only, the output settings echoed,
+    /// token usage, and no `model` field.
     pub async fn images_b64(&self, image: &[u8]) {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD.encode(image);
-        let body = json!({"created": 1, "data": [{"b64_json": b64}]});
+        let body = json!({"created": 1, "background": "opaque", "data": [{"b64_json": b64}],
+            "output_format": "png", "quality": "medium", "size": "1024x1024",
+            "usage": {"input_tokens": 50, "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
+                      "output_tokens": 1056, "total_tokens": 1106}});
         self.mount(IMAGES, ResponseTemplate::new(200).set_body_json(body), None)
             .await;
     }
@@ -297,8 +308,9 @@ pub fn artist(slug: &str, provider: &str, base_url: &str) -> String {
 pub fn brush(provider: &str, model: &str, base_url: &str) -> String {
     format!(
         "[[brushes]]\nslug = \"brush\"\nname = \"Mock Brush\"\nprovider = \"{provider}\"\nmodel = \"{model}\"\n\
-         base_url = \"{base_url}\"\napi_key_env = \"{KEY_ENV}\"\nsize = \"1024x1024\"\nquality = \"standard\"\n\
-         price = {{ per_image = 0.04 }}\n"
+         base_url = \"{base_url}\"\napi_key_env = \"{KEY_ENV}\"\nsize = \"1024x1024\"\n{quality}\
+         price = {{ per_image = 0.04 }}\n",
+        quality = if model.starts_with("gpt-image") { "quality = \"medium\"\n" } else { "" }
     )
 }
 

@@ -28,21 +28,13 @@ pub struct AnthropicBatch {
 
 impl AnthropicBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> AnthropicBatch {
-        let caller = Caller::new(
-            format!("artist {:?}", artist.slug),
-            artist.api_key_env.clone(),
-        );
+        let caller = Caller::artist(artist);
         let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
         if let Some(key) = caller.key() {
             headers.push(("x-api-key", key.to_string()));
         }
         AnthropicBatch {
-            base: artist
-                .base_url
-                .as_deref()
-                .unwrap_or("https://api.anthropic.com")
-                .trim_end_matches('/')
-                .to_string(),
+            base: artist.base_url().unwrap_or_default().to_string(),
             body: anthropic_body(artist),
             endpoint: Endpoint::new(kit, caller, headers),
             limits: limits.clone(),

@@ -13,7 +13,7 @@ use super::{
     parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Stage, PRICE_FACTOR,
 };
 use crate::generate::providers::{ArtistReply, BrushReply, ProviderError};
-use crate::generate::{cost, image, parse, stage_done, GenerateError};
+use crate::generate::{cost, image, stage_done, GenerateError};
 use crate::store::{self, BatchRef, RunRecord, StageMeta, StageStatus, Status};
 
 /// A batch still running at the provider (also what `chorus status` shows of a batch).
@@ -218,6 +218,7 @@ async fn record(
         status: StageStatus::Done,
         provider: Some(provider),
         model: Some(model),
+        answered_model: None,
         // The run's own Artist's params: one batch may carry several models.
         params: ctx
             .api_for(run, stage)
@@ -267,25 +268,11 @@ fn record_statement(
     meta: &mut StageMeta,
     reply: ArtistReply,
 ) {
-    let parsed = parse::parse_reply(&reply.text);
-    run.artist_stmt = parsed.statement;
-    run.image_prompt = parsed.image_prompt;
-    run.meta.warnings.extend(parsed.warnings);
-    run.meta.warnings.extend(reply.warnings);
-    meta.tokens = reply.tokens;
-    meta.request_id = reply.request_id;
     let price = ctx
         .artist(&run.artist_slug)
         .map(|a| a.price.clone())
         .unwrap_or_default();
-    meta.cost = cost(reply.cost_usd, || {
-        let t = reply.tokens?;
-        Some(
-            (t.input as f64 * price.input_per_mtok? / 1e6
-                + t.output as f64 * price.output_per_mtok? / 1e6)
-                * PRICE_FACTOR,
-        )
-    });
+    crate::generate::record_reply(run, meta, reply, &price, PRICE_FACTOR);
     run.meta.artist = Some(meta.clone());
     // The run goes on to its Brush: still queued until that starts.
     run.status = Status::Queued;

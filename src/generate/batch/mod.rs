@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::providers::{ArtistReply, BrushReply, Kit, ProviderError};
 use super::GenerateError;
-use crate::config::{Artist, Brush, Limits, Project};
+use crate::config::{Artist, Brush, ImageFamily, Kind, Limits, Project};
 use crate::store::{GroupRecord, RunRecord};
 
 pub use collect::{collect, survey, BatchStatus, Collected, Waiting};
@@ -185,7 +185,7 @@ impl BatchContext {
     ) -> BatchContext {
         BatchContext {
             runs_dir: project.runs_dir(),
-            cache_dir: project.root.join(crate::site::CACHE_DIR),
+            cache_dir: project.cache_dir(),
             kit,
             limits: project.config.limits.clone(),
             artists,
@@ -232,20 +232,20 @@ impl BatchContext {
     /// The Batch API of an Artist's provider, or why it has none.
     pub fn for_artist(&self, artist: &Artist) -> Result<Arc<dyn BatchApi>, String> {
         let (kit, limits) = (&self.kit, &self.limits);
-        match artist.provider.as_str() {
-            "openai" => Ok(Arc::new(openai::OpenAiBatch::chat(artist, kit, limits))),
-            "anthropic" => Ok(Arc::new(anthropic::AnthropicBatch::new(
+        match artist.kind() {
+            Some(Kind::OpenAi) => Ok(Arc::new(openai::OpenAiBatch::chat(artist, kit, limits))),
+            Some(Kind::Anthropic) => Ok(Arc::new(anthropic::AnthropicBatch::new(
                 artist, kit, limits,
             ))),
-            "openrouter" => Ok(Arc::new(openrouter::OpenRouterBatch::new(
+            Some(Kind::OpenRouter) => Ok(Arc::new(openrouter::OpenRouterBatch::new(
                 artist, kit, limits,
             ))),
-            "offline" => offline::OfflineBatch::new(artist, &self.cache_dir)
+            Some(Kind::Offline) => offline::OfflineBatch::new(artist, &self.cache_dir)
                 .map(|b| Arc::new(b) as Arc<dyn BatchApi>)
                 .map_err(|e| e.to_string()),
-            other => Err(format!(
-                "artist {:?}: provider {other:?} has no batch API; run it without --batch",
-                artist.slug
+            _ => Err(format!(
+                "artist {:?}: provider {:?} has no batch API; run it without --batch",
+                artist.slug, artist.provider
             )),
         }
     }
@@ -262,19 +262,15 @@ impl BatchContext {
 
 /// Whether a Brush can paint through a batch (OpenAI gpt-image models).
 pub fn brush_batches(brush: &Brush) -> bool {
-    brush.provider == "openai-images" && brush.model.starts_with("gpt-image")
+    brush.kind() == Some(Kind::OpenAiImages)
+        && ImageFamily::of(&brush.model) == Some(ImageFamily::GptImage)
 }
 
 /// The Artists that cannot go through `--batch`, as lines for the error.
 pub fn unsupported(artists: &[Artist]) -> Vec<String> {
     artists
         .iter()
-        .filter(|a| {
-            !matches!(
-                a.provider.as_str(),
-                "openai" | "anthropic" | "openrouter" | "offline"
-            )
-        })
+        .filter(|a| !a.kind().is_some_and(|k| k.info().batch_api))
         .map(|a| {
             format!(
                 "artist {:?}: provider {:?} has no batch API",

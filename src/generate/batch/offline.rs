@@ -89,6 +89,7 @@ impl BatchApi for OfflineBatch {
             cost_usd: None,
             request_id: None,
             warnings: Vec::new(),
+            model: None,
         }))
     }
 

@@ -40,13 +40,10 @@ impl OpenAiBatch {
     pub fn chat(artist: &Artist, kit: &Kit, limits: &Limits) -> OpenAiBatch {
         OpenAiBatch::new(
             limits,
-            artist.base_url.as_deref(),
+            artist.base_url(),
             Kind::Chat,
             openai_chat_body(artist, false),
-            Caller::new(
-                format!("artist {:?}", artist.slug),
-                artist.api_key_env.clone(),
-            ),
+            Caller::artist(artist),
             kit,
         )
     }
@@ -54,10 +51,10 @@ impl OpenAiBatch {
     pub fn images(brush: &Brush, kit: &Kit, limits: &Limits) -> OpenAiBatch {
         OpenAiBatch::new(
             limits,
-            brush.base_url.as_deref(),
+            brush.base_url(),
             Kind::Images,
             openai_images_body(brush),
-            Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
+            Caller::brush(brush),
             kit,
         )
     }
@@ -75,10 +72,7 @@ impl OpenAiBatch {
             headers.push(("authorization", format!("Bearer {key}")));
         }
         OpenAiBatch {
-            base: base
-                .unwrap_or("https://api.openai.com/v1")
-                .trim_end_matches('/')
-                .to_string(),
+            base: base.unwrap_or_default().to_string(),
             kind,
             body,
             endpoint: Endpoint::new(kit, caller, headers),

@@ -28,10 +28,7 @@ pub struct OpenRouterBatch {
 
 impl OpenRouterBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> OpenRouterBatch {
-        let caller = Caller::new(
-            format!("artist {:?}", artist.slug),
-            artist.api_key_env.clone(),
-        );
+        let caller = Caller::artist(artist);
         let mut headers = vec![
             ("http-referer", OPENROUTER_REFERER.to_string()),
             ("x-title", OPENROUTER_TITLE.to_string()),
@@ -40,12 +37,7 @@ impl OpenRouterBatch {
             headers.push(("authorization", format!("Bearer {key}")));
         }
         OpenRouterBatch {
-            base: artist
-                .base_url
-                .as_deref()
-                .unwrap_or("https://openrouter.ai/api/v1")
-                .trim_end_matches('/')
-                .to_string(),
+            base: artist.base_url().unwrap_or_default().to_string(),
             model: artist.model.clone(),
             body: openai_chat_body(artist, true),
             endpoint: Endpoint::new(kit, caller, headers),

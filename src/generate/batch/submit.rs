@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{custom_id, BatchApi, BatchContext, BatchLine, Stage};
+use crate::config::Kind;
 use crate::generate::GenerateError;
 use crate::store::{BatchTicket, RunRecord, Status};
 
@@ -116,8 +117,8 @@ fn lot_key(ctx: &BatchContext, run: &RunRecord, stage: Stage) -> Option<String> 
             let a = ctx.artist(&run.artist_slug)?;
             // OpenAI and OpenRouter take one model per batch; Anthropic and the offline
             // simulation take any mix.
-            let model = match a.provider.as_str() {
-                "anthropic" | "offline" => "",
+            let model = match a.kind() {
+                Some(Kind::Anthropic | Kind::Offline) => "",
                 _ => a.model.as_str(),
             };
             format!(

@@ -29,23 +29,11 @@ pub struct OpenAiChat {
 
 impl OpenAiChat {
     pub fn new(artist: &Artist, openrouter: bool, kit: Kit) -> OpenAiChat {
-        let default_base = if openrouter {
-            "https://openrouter.ai/api/v1"
-        } else {
-            "https://api.openai.com/v1"
-        };
-        let base = artist
-            .base_url
-            .as_deref()
-            .unwrap_or(default_base)
-            .trim_end_matches('/');
+        let base = artist.base_url().unwrap_or_default();
         let body = openai_chat_body(artist, openrouter);
         OpenAiChat {
             url: format!("{base}/chat/completions"),
-            caller: Caller::new(
-                format!("artist {:?}", artist.slug),
-                artist.api_key_env.clone(),
-            ),
+            caller: Caller::artist(artist),
             body,
             openrouter,
             kit,
@@ -128,6 +116,7 @@ pub fn openai_chat_reply(body: &Value, label: &str) -> Result<ArtistReply, Provi
         cost_usd,
         request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
         warnings: Vec::new(),
+        model: super::answered_model(body),
     })
 }
 
@@ -157,18 +146,11 @@ pub struct AnthropicMessages {
 
 impl AnthropicMessages {
     pub fn new(artist: &Artist, kit: Kit) -> AnthropicMessages {
-        let base = artist
-            .base_url
-            .as_deref()
-            .unwrap_or("https://api.anthropic.com")
-            .trim_end_matches('/');
+        let base = artist.base_url().unwrap_or_default();
         let body = anthropic_body(artist);
         AnthropicMessages {
             url: format!("{base}/v1/messages"),
-            caller: Caller::new(
-                format!("artist {:?}", artist.slug),
-                artist.api_key_env.clone(),
-            ),
+            caller: Caller::artist(artist),
             body,
             kit,
         }
@@ -242,6 +224,7 @@ pub fn anthropic_reply(body: &Value, label: &str) -> Result<ArtistReply, Provide
         cost_usd: None,
         request_id: body.get("id").and_then(Value::as_str).map(str::to_string),
         warnings: Vec::new(),
+        model: super::answered_model(body),
     })
 }
 

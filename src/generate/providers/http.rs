@@ -58,6 +58,8 @@ pub struct Caller {
     pub label: String,
     pub key_env: Option<String>,
     key: Option<String>,
+    /// The provider kind and model asked for, so a "no such model" answer can say so.
+    serves: Option<(String, String)>,
 }
 
 impl Caller {
@@ -70,7 +72,28 @@ impl Caller {
             label,
             key_env,
             key,
+            serves: None,
         }
+    }
+
+    /// The caller for an Artist's requests.
+    pub fn artist(artist: &crate::config::Artist) -> Caller {
+        Caller::new(
+            format!("artist {:?}", artist.slug),
+            artist.api_key_env.clone(),
+        )
+        .serving(&artist.provider, &artist.model)
+    }
+
+    /// The caller for a Brush's requests.
+    pub fn brush(brush: &crate::config::Brush) -> Caller {
+        Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone())
+            .serving(&brush.provider, &brush.model)
+    }
+
+    fn serving(mut self, provider: &str, model: &str) -> Caller {
+        self.serves = Some((provider.to_string(), model.to_string()));
+        self
     }
 
     pub fn key(&self) -> Option<&str> {
@@ -115,8 +138,37 @@ pub async fn post_json(
     caller: &Caller,
     cap: Cap,
 ) -> Result<JsonReply, ProviderError> {
+    let request = kit.client.post(url).json(body);
+    match send_json(kit, request, headers, caller, cap, &[]).await? {
+        Ok(reply) => Ok(reply),
+        Err(status) => unreachable!("no status is absent for a POST, yet {status} was"),
+    }
+}
+
+/// GETs a JSON document (a model list) with the same caps, classification and refusal
+/// of redirects as every API call. A status in `absent` (say 404: there is no such
+/// document here) is answered as `Ok(Err(status))` rather than as a failure.
+pub async fn get_json(
+    kit: &super::Kit,
+    url: &str,
+    headers: &[(&str, String)],
+    caller: &Caller,
+    cap: Cap,
+    absent: &[u16],
+) -> Result<Result<JsonReply, u16>, ProviderError> {
+    send_json(kit, kit.client.get(url), headers, caller, cap, absent).await
+}
+
+async fn send_json(
+    kit: &super::Kit,
+    request: reqwest::RequestBuilder,
+    headers: &[(&str, String)],
+    caller: &Caller,
+    cap: Cap,
+    absent: &[u16],
+) -> Result<Result<JsonReply, u16>, ProviderError> {
     let timeout = kit.timeout;
-    let mut request = kit.client.post(url).timeout(timeout).json(body);
+    let mut request = request.timeout(timeout);
     for (name, value) in headers {
         request = request.header(*name, value);
     }
@@ -129,6 +181,9 @@ pub async fn post_json(
     let retry_after = retry_after(response.headers(), SystemTime::now());
     if (300..400).contains(&status) {
         return Err(redirect_refused(status, response.headers(), caller));
+    }
+    if absent.contains(&status) {
+        return Ok(Err(status));
     }
     let success = (200..300).contains(&status);
     let read = read_body(response, if success { cap.bytes } else { ERROR_BODY_BYTES }).await;
@@ -159,11 +214,11 @@ pub async fn post_json(
     })?;
     let request_id =
         request_id.or_else(|| body.get("id").and_then(Value::as_str).map(str::to_string));
-    Ok(JsonReply {
+    Ok(Ok(JsonReply {
         body,
         request_id,
         warnings,
-    })
+    }))
 }
 
 /// A body read up to a limit; `complete` is false when the sender had more.
@@ -243,6 +298,11 @@ pub fn classify(
             ),
         };
     }
+    if let (Some((provider, model)), true) = (&caller.serves, model_missing(status, body)) {
+        return Fault::Status(status).error(format!(
+            "{who}: model {model:?} is not served by {provider} (retired?) (HTTP {status}: {message}); pick a served id with `chorus models --provider {provider}`, set it in chorus.toml, then run `chorus resume`"
+        ));
+    }
     match status {
         401 | 403 => ProviderError::Refused {
             reason: match &caller.key_env {
@@ -259,6 +319,28 @@ pub fn classify(
             Fault::Status(status).error_after(format!("server error (HTTP {status}: {message})"), retry_after)
         }
         _ => Fault::Status(status).error(format!("{who}: the provider answered HTTP {status}: {message}")),
+    }
+}
+
+/// Whether an error answer says the model does not exist: OpenAI's (and compatible
+/// servers') `model_not_found`, Anthropic's `not_found_error` about a model, OpenRouter's
+/// "is not a valid model ID" (400) and "No endpoints found" (404).
+fn model_missing(status: u16, body: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    let text = |pointer: &str| v.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let message = text("/error/message");
+    match status {
+        404 => {
+            text("/error/code") == "model_not_found"
+                || (text("/error/type") == "not_found_error" && message.starts_with("model"))
+                || message.starts_with("No endpoints found for")
+        }
+        400 => {
+            message.ends_with("is not a valid model ID") || text("/error/code") == "model_not_found"
+        }
+        _ => false,
     }
 }
 
@@ -405,6 +487,7 @@ mod tests {
             label: "artist \"a\"".into(),
             key_env: Some("K_ENV".into()),
             key: Some("sk-secret".into()),
+            serves: Some(("openai".into(), "gpt-4-32k".into())),
         };
         let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#;
         assert!(matches!(

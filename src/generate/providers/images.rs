@@ -1,5 +1,5 @@
-//! Brushes over HTTP: the OpenAI Images API (dall-e-3 answers with a short-lived `url`,
-//! gpt-image-1 with `b64_json`) and OpenRouter image output (chat completions with
+//! Brushes over HTTP: the OpenAI Images API (gpt-image models answer `b64_json`; the
+//! retired dall-e models answered a short-lived `url`) and OpenRouter image output (chat completions with
 //! `modalities`, images as data URLs). They return where the image is, as the provider
 //! said it; the batch records that answer, then downloads, validates and stores the image.
 
@@ -12,7 +12,7 @@ use super::chat::params_of;
 use super::fault::Fault;
 use super::http::{post_json, Caller};
 use super::{BrushProvider, BrushReply, BrushRequest, ImageSource, Kit, ProviderError};
-use crate::config::Brush;
+use crate::config::{Brush, ImageFamily};
 
 /// `{base_url}/images/generations`.
 pub struct OpenAiImages {
@@ -24,15 +24,11 @@ pub struct OpenAiImages {
 
 impl OpenAiImages {
     pub fn new(brush: &Brush, kit: Kit) -> OpenAiImages {
-        let base = brush
-            .base_url
-            .as_deref()
-            .unwrap_or("https://api.openai.com/v1")
-            .trim_end_matches('/');
+        let base = brush.base_url().unwrap_or_default();
         let body = openai_images_body(brush);
         OpenAiImages {
             url: format!("{base}/images/generations"),
-            caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
+            caller: Caller::brush(brush),
             body,
             kit,
         }
@@ -48,10 +44,17 @@ pub fn openai_images_body(brush: &Brush) -> Value {
     if let Some(quality) = &brush.quality {
         body["quality"] = json!(quality);
     }
-    // gpt-image-* always answers b64_json and rejects `response_format`; it takes
-    // `output_format` instead. dall-e-* answers with a URL by default.
-    if brush.model.starts_with("gpt-image") {
-        body["output_format"] = json!("png");
+    // gpt-image-* always answers b64_json and refuses `response_format`; it takes
+    // `output_format` (and, for jpeg and webp, `output_compression`) instead. Config
+    // validation refuses the parameters a family does not take.
+    if ImageFamily::of(&brush.model) == Some(ImageFamily::GptImage) {
+        body["output_format"] = json!(brush.output_format.as_deref().unwrap_or("png"));
+        if let Some(c) = brush.output_compression {
+            body["output_compression"] = json!(c);
+        }
+    }
+    if let Some(r) = &brush.response_format {
+        body["response_format"] = json!(r);
     }
     body
 }
@@ -109,6 +112,8 @@ pub fn openai_image_reply(
             .map(str::to_string),
         cost_usd: None,
         request_id: None,
+        // The Images API names no model today; a compatible server may.
+        model: super::answered_model(body),
     })
 }
 
@@ -122,11 +127,7 @@ pub struct OpenRouterImages {
 
 impl OpenRouterImages {
     pub fn new(brush: &Brush, kit: Kit) -> OpenRouterImages {
-        let base = brush
-            .base_url
-            .as_deref()
-            .unwrap_or("https://openrouter.ai/api/v1")
-            .trim_end_matches('/');
+        let base = brush.base_url().unwrap_or_default();
         let body = json!({
             "model": brush.model,
             "modalities": ["image", "text"],
@@ -134,7 +135,7 @@ impl OpenRouterImages {
         });
         OpenRouterImages {
             url: format!("{base}/chat/completions"),
-            caller: Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone()),
+            caller: Caller::brush(brush),
             body,
             kit,
         }
@@ -191,6 +192,7 @@ impl BrushProvider for OpenRouterImages {
             image,
             revised_prompt: revised.filter(|t| !t.is_empty()).map(str::to_string),
             cost_usd: reply.body.pointer("/usage/cost").and_then(Value::as_f64),
+            model: super::answered_model(&reply.body),
             request_id: reply.request_id,
         })
     }

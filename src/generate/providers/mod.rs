@@ -6,6 +6,7 @@ mod chat;
 pub mod fault;
 pub mod http;
 mod images;
+pub mod models;
 mod offline;
 mod procedural;
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Artist, Brush};
+use crate::config::{kind_names, Artist, Brush, Kind, Role};
 use crate::store::Tokens;
 
 pub use chat::{
@@ -44,6 +45,8 @@ pub struct ArtistReply {
     pub request_id: Option<String>,
     /// Oddities in the reply worth keeping in the run's meta (say, invalid UTF-8).
     pub warnings: Vec<String>,
+    /// The model the reply says answered (see [`answered_model`]).
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +79,17 @@ pub struct BrushReply {
     pub revised_prompt: Option<String>,
     pub cost_usd: Option<f64>,
     pub request_id: Option<String>,
+    pub model: Option<String>,
+}
+
+/// The most of a reply's `model` kept: an id, not a place to store text.
+const ANSWERED_MODEL_CHARS: usize = 200;
+
+/// The `model` a reply names (chat completions, Anthropic Messages, OpenRouter), cut to
+/// an id's length; it is shown on pages (escaped there) beside the configured id.
+pub fn answered_model(body: &serde_json::Value) -> Option<String> {
+    let model = body.get("model")?.as_str()?.trim();
+    (!model.is_empty()).then(|| model.chars().take(ANSWERED_MODEL_CHARS).collect())
 }
 
 /// Why a provider call failed, and whether trying again may help.
@@ -164,35 +178,41 @@ pub fn artist_provider(
     kit: &Kit,
 ) -> Result<Arc<dyn ArtistProvider>, ProviderError> {
     let kit = kit.clone();
-    match artist.provider.as_str() {
-        "offline" => Ok(Arc::new(OfflineArtist::new(&artist.model)?)),
-        "openai" => Ok(Arc::new(OpenAiChat::new(artist, false, kit))),
-        "openrouter" => Ok(Arc::new(OpenAiChat::new(artist, true, kit))),
-        "anthropic" => Ok(Arc::new(AnthropicMessages::new(artist, kit))),
-        other => Err(ProviderError::Fatal {
-            reason: format!(
-                "artist {:?}: unknown provider {other:?}; use one of: {}",
-                artist.slug,
-                crate::config::ARTIST_PROVIDERS.join(", ")
-            ),
-        }),
+    match artist.kind() {
+        Some(Kind::Offline) => Ok(Arc::new(OfflineArtist::new(&artist.model)?)),
+        Some(Kind::OpenAi) => Ok(Arc::new(OpenAiChat::new(artist, false, kit))),
+        Some(Kind::OpenRouter) => Ok(Arc::new(OpenAiChat::new(artist, true, kit))),
+        Some(Kind::Anthropic) => Ok(Arc::new(AnthropicMessages::new(artist, kit))),
+        Some(Kind::Procedural | Kind::OpenAiImages | Kind::OpenRouterImages) | None => {
+            Err(ProviderError::Fatal {
+                reason: format!(
+                    "artist {:?}: unknown Artist provider {:?}; use one of: {}",
+                    artist.slug,
+                    artist.provider,
+                    kind_names(Role::Artist)
+                ),
+            })
+        }
     }
 }
 
 /// Builds the Brush implementation that the config names.
 pub fn brush_provider(brush: &Brush, kit: &Kit) -> Result<Arc<dyn BrushProvider>, ProviderError> {
     let kit = kit.clone();
-    match brush.provider.as_str() {
-        "procedural" => Ok(Arc::new(ProceduralBrush::new(brush)?)),
-        "openai-images" => Ok(Arc::new(OpenAiImages::new(brush, kit))),
-        "openrouter-images" => Ok(Arc::new(OpenRouterImages::new(brush, kit))),
-        other => Err(ProviderError::Fatal {
-            reason: format!(
-                "brush {:?}: unknown provider {other:?}; use one of: {}",
-                brush.slug,
-                crate::config::BRUSH_PROVIDERS.join(", ")
-            ),
-        }),
+    match brush.kind() {
+        Some(Kind::Procedural) => Ok(Arc::new(ProceduralBrush::new(brush)?)),
+        Some(Kind::OpenAiImages) => Ok(Arc::new(OpenAiImages::new(brush, kit))),
+        Some(Kind::OpenRouterImages) => Ok(Arc::new(OpenRouterImages::new(brush, kit))),
+        Some(Kind::Offline | Kind::OpenAi | Kind::OpenRouter | Kind::Anthropic) | None => {
+            Err(ProviderError::Fatal {
+                reason: format!(
+                    "brush {:?}: unknown Brush provider {:?}; use one of: {}",
+                    brush.slug,
+                    brush.provider,
+                    kind_names(Role::Brush)
+                ),
+            })
+        }
     }
 }
 

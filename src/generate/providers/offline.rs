@@ -222,6 +222,7 @@ impl ArtistProvider for OfflineArtist {
             cost_usd: None,
             request_id: None,
             warnings: Vec::new(),
+            model: None,
         })
     }
 }

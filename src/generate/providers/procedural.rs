@@ -118,6 +118,7 @@ impl BrushProvider for ProceduralBrush {
             revised_prompt: None,
             cost_usd: None,
             request_id: None,
+            model: None,
         })
     }
 }

@@ -25,7 +25,7 @@ use crate::store::sha256_hex;
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
 /// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
 /// 3: the analysis numbers left the summaries for files of their own.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// What every build reads: small, whatever the size of the history.
 #[derive(Debug, Default, Serialize, Deserialize)]
