@@ -162,6 +162,11 @@ async fn json_events_are_one_object_per_line_on_stderr() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
+    // The model-list preflight may speak first (the mock has no list: "unknown").
+    let kinds: Vec<&str> = kinds
+        .into_iter()
+        .skip_while(|k| *k == "preflight")
+        .collect();
     assert_eq!(kinds.first(), Some(&"planned"));
     assert!(kinds.contains(&"runFinished"));
     assert_eq!(kinds.last(), Some(&"summary"));

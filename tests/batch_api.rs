@@ -562,3 +562,45 @@ async fn resume_with_batch_sends_failed_lines_as_a_new_batch() {
     assert_eq!(waiting["meta"]["submitted"]["batchId"], "batch_2");
     assert!(waiting.get("error").is_none());
 }
+
+/// A batch-collected statement over the 256 KiB a run file may hold is cut there, with a
+/// warning, exactly as a direct one: stored whole, it made every build and `check`
+/// report the run as a broken file.
+#[tokio::test]
+async fn a_batch_statement_over_the_cap_is_cut_as_a_direct_one_is() {
+    let m = MockProvider::start().await;
+    let long = format!(
+        "===ARTIST STATEMENT===\n{}\n===FINAL IMAGE PROMPT===\nA red kite.",
+        "rain on slate, ".repeat(25_000)
+    );
+    let script = Script {
+        reply: long,
+        ..Script::polls(&["completed"])
+    };
+    batch_mock::mount(&m, Api::OpenAi, script).await;
+    let p = project(&m, "openai", &["a"], "gpt-image-2");
+    let out = chorus(&p, &["generate", "--batch"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    chorus(&p, &["resume", "--all"]).await;
+    let run = runs(&p).remove(0);
+    assert_eq!(run["meta"]["artist"]["status"], "done");
+    assert_eq!(
+        run["meta"]["artist"]["answeredModel"],
+        mock::ANSWERED_SNAPSHOT
+    );
+    let statement = run["artistStmt"].as_str().unwrap();
+    assert!(
+        statement.len() <= 256 * 1024,
+        "{} bytes stored",
+        statement.len()
+    );
+    let warnings = run["meta"]["warnings"].to_string();
+    assert!(warnings.contains("the statement was"), "{warnings}");
+    let check = p.chorus(&["check"]).output().unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

@@ -61,7 +61,7 @@ fn assert_no_secrets(p: &TestProject, out: &Output) {
 }
 
 #[tokio::test]
-async fn openai_chat_and_dalle_url_image() {
+async fn openai_chat_and_url_image() {
     let m = MockProvider::start().await;
     m.chat_ok().await;
     m.images_url().await;
@@ -119,7 +119,7 @@ async fn openai_chat_and_dalle_url_image() {
     );
     assert_eq!(
         (img["n"].as_u64(), img["quality"].as_str()),
-        (Some(1), Some("standard"))
+        (Some(1), None)
     );
     assert_no_secrets(&p, &out);
 }

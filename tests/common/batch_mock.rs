@@ -26,6 +26,8 @@ pub struct Script {
     pub fail: bool,
     /// The PNG gpt-image lines answer with.
     pub image: Vec<u8>,
+    /// What every chat line answers.
+    pub reply: String,
 }
 
 impl Script {
@@ -36,6 +38,7 @@ impl Script {
             unknown_line: false,
             fail: false,
             image: super::mock::png(8, 8),
+            reply: REPLY.to_string(),
         }
     }
 }
@@ -70,19 +73,20 @@ struct Lifecycle {
 
 pub const UNKNOWN_ID: &str = "00000000-0000-0000-0000-000000000000_artist";
 
-fn chat_body() -> Value {
+fn chat_body(reply: &str) -> Value {
     json!({
         "id": "chatcmpl-batch",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}}],
+        "model": super::mock::ANSWERED_SNAPSHOT,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}}],
         "usage": {"prompt_tokens": 120, "completion_tokens": 80},
     })
 }
 
-fn message_body() -> Value {
+fn message_body(reply: &str) -> Value {
     json!({
         "id": "msg_batch",
         "type": "message",
-        "content": [{"type": "text", "text": REPLY}],
+        "content": [{"type": "text", "text": reply}],
         "usage": {"input_tokens": 100, "output_tokens": 60},
     })
 }
@@ -116,7 +120,7 @@ impl Lifecycle {
         match (self.api, expired) {
             (Api::Anthropic, true) => json!({"custom_id": id, "result": {"type": "expired"}}),
             (Api::Anthropic, false) => {
-                json!({"custom_id": id, "result": {"type": "succeeded", "message": message_body()}})
+                json!({"custom_id": id, "result": {"type": "succeeded", "message": message_body(&self.script.reply)}})
             }
             (_, true) => json!({
                 "id": "batch_req_x", "custom_id": id, "response": null,
@@ -127,7 +131,7 @@ impl Lifecycle {
                     let b64 = base64::engine::general_purpose::STANDARD.encode(&self.script.image);
                     json!({"created": 1, "data": [{"b64_json": b64}]})
                 } else {
-                    chat_body()
+                    chat_body(&self.script.reply)
                 };
                 json!({"id": "batch_req_y", "custom_id": id, "response": {"status_code": 200, "request_id": "req-b", "body": body}, "error": null})
             }
