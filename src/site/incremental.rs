@@ -21,7 +21,7 @@ use super::scan::{list_folders, Scan, Seen};
 use super::theme::{self, Theme};
 use super::{
     path_hash, BuildOptions, BuildReport, Kept, OutFile, Output, Phases, SiteContext, SiteError,
-    CACHE_DIR, OUTPUT_MARKER,
+    CACHE_DIR, MARKER_DONE, OUTPUT_MARKER,
 };
 use crate::config::Project;
 
@@ -242,7 +242,7 @@ impl Site {
         // A different setting, a removed output or a removed cache: build everything.
         let full = tampered
             || settings != self.manifest.settings
-            || !self.out.join(OUTPUT_MARKER).is_file()
+            || !output.finished()
             || !self.state.join("cards").is_dir()
             // The voice views need every group's features (a cache from before them).
             || (!self.opts.no_analysis && !super::voice::features_dir(&self.state).is_dir());
@@ -555,10 +555,7 @@ impl Site {
         };
         // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
         add(".nojekyll", b"");
-        add(
-            OUTPUT_MARKER,
-            b"This folder is written by `chorus build`; files not made by it are removed.\n",
-        );
+        add(OUTPUT_MARKER, MARKER_DONE);
         files
     }
 

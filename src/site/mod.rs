@@ -34,8 +34,18 @@ use crate::fsutil::write_rebuildable;
 use images::ImageStats;
 pub use incremental::{Rebuild, Site};
 
-/// Marks a folder as chorus output, so stale files may be pruned from it safely.
+/// Marks a folder as chorus output, so stale files may be pruned from it safely. It is
+/// written before anything else (holding [`MARKER_STARTED`]), so a build interrupted on
+/// its first run leaves a folder the next build recognises, and holds [`MARKER_DONE`]
+/// once a build has finished: until then every build renders everything.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
+/// The marker's text while a folder's first build (or the first since it was emptied)
+/// has not finished.
+const MARKER_STARTED: &[u8] =
+    b"This folder is being written by `chorus build`; files not made by it are removed.\n";
+/// The marker's text once a build has finished writing the folder.
+pub(crate) const MARKER_DONE: &[u8] =
+    b"This folder is written by `chorus build`; files not made by it are removed.\n";
 /// The cache folder inside a project root (keep it out of git).
 pub const CACHE_DIR: &str = ".chorus-cache";
 
@@ -272,25 +282,34 @@ pub(crate) struct Output {
 
 impl Output {
     /// Refuses a non-empty folder that chorus did not write, so `--out ~/Documents`
-    /// cannot lose data; creates the folder otherwise.
+    /// cannot lose data; otherwise creates the folder and claims it with the marker
+    /// before anything else is written, so an interrupted build never leaves a folder
+    /// the next build would refuse.
     pub(crate) fn open(dir: &Path) -> Result<Output, SiteError> {
         let io = |source| SiteError::Io {
             path: dir.to_path_buf(),
             source,
         };
-        if dir.is_dir()
-            && !dir.join(OUTPUT_MARKER).exists()
-            && std::fs::read_dir(dir).map_err(io)?.next().is_some()
-        {
-            return Err(SiteError::Output(format!(
-                "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
-                dir.display()
-            )));
+        let marker = dir.join(OUTPUT_MARKER);
+        if !marker.exists() {
+            if dir.is_dir() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+                return Err(SiteError::Output(format!(
+                    "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
+                    dir.display()
+                )));
+            }
+            crate::fsutil::write_atomic(&marker, MARKER_STARTED).map_err(io)?;
         }
-        std::fs::create_dir_all(dir).map_err(io)?;
         Ok(Output {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Whether a build has finished writing this folder (and nothing removed the marker
+    /// since): otherwise the next build renders everything.
+    pub(crate) fn finished(&self) -> bool {
+        crate::store::read_capped(&self.dir.join(OUTPUT_MARKER), 4096)
+            .is_ok_and(|text| text == MARKER_DONE)
     }
 
     /// Writes one file unless it already holds these bytes. Returns whether it wrote, and

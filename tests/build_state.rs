@@ -1,0 +1,106 @@
+//! The build's own state (the output folder, the cache beside it) never locks a user out:
+//! whatever an interrupted build or an edit under runs/ left, the next `build` makes the
+//! site a clean build makes, and nothing has to be deleted by hand.
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::TestProject;
+
+/// Every file under `dir` with its bytes, sorted by path.
+fn contents(p: &TestProject, dir: &str) -> Vec<(String, Vec<u8>)> {
+    p.files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(p.path(&format!("{dir}/{f}"))).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// Builds into a new folder `clean/` (a first build there: its manifest is its own) and
+/// says whether `site/` holds exactly the same files.
+fn assert_site_is_a_clean_build(p: &TestProject) {
+    let _ = std::fs::remove_dir_all(p.path("clean"));
+    let clean = p.path("clean");
+    let out = p
+        .chorus(&["build", "--out", clean.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (site, clean) = (contents(p, "site"), contents(p, "clean"));
+    let names = |c: &[(String, Vec<u8>)]| c.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&site),
+        names(&clean),
+        "site/ and a clean build list different files"
+    );
+    for ((name, a), (_, b)) in site.iter().zip(&clean) {
+        assert!(a == b, "site/{name} differs from a clean build's");
+    }
+}
+
+/// Starts `chorus build` and SIGKILLs it as soon as it has written a group's page, before
+/// it finishes. Returns false when the build finished first.
+fn kill_build_part_way(p: &TestProject) -> bool {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .arg("--root")
+        .arg(p.root())
+        .arg("build")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let groups = p.path("site/groups");
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if has_a_file(&groups) || start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn has_a_file(dir: &Path) -> bool {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .any(|e| e.file_type().is_file())
+}
+
+#[test]
+fn an_interrupted_first_build_is_finished_by_the_next_build() {
+    let p = TestProject::init();
+    p.generate_offline(&["--repeat", "8"]);
+    let mut killed = false;
+    for _ in 0..5 {
+        let _ = std::fs::remove_dir_all(p.path("site"));
+        let _ = std::fs::remove_dir_all(p.path(".chorus-cache"));
+        if kill_build_part_way(&p) {
+            killed = true;
+            break;
+        }
+    }
+    assert!(
+        killed,
+        "every build finished before it could be interrupted"
+    );
+    // The next build and serve recognise the folder as chorus's own and finish the job.
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the build after an interrupted first build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_site_is_a_clean_build(&p);
+}
