@@ -165,6 +165,61 @@ fn the_problem_list_names_files_relative_to_the_project() {
 }
 
 #[test]
+fn problems_that_name_a_second_file_show_no_machine_path() {
+    let p = TestProject::init();
+    let g = p.generate_offline(&[]).remove(0);
+    let token = |slug: &str| {
+        let bytes = std::fs::read(p.path(&format!("runs/{g}/{slug}.png"))).unwrap();
+        chorus::store::votes::vote_token(&g, slug, &chorus::store::sha256_hex(&bytes))
+    };
+    let slugs = [
+        "offline-maximalist",
+        "offline-minimalist",
+        "offline-surrealist",
+    ];
+    // Two files give one vote id to different votes: the problem names both files.
+    for (file, winner) in [("a.json", 0), ("b.json", 1)] {
+        let losers: Vec<String> = (0..3)
+            .filter(|i| *i != winner)
+            .map(|i| token(slugs[i]))
+            .collect();
+        let vote = serde_json::json!({
+            "id": "00000000-0000-4000-8000-000000000001", "groupId": g,
+            "winner": token(slugs[winner]), "losers": losers,
+            "votedAt": "2026-11-30T12:00:00.000Z", "voter": "anonymous",
+        });
+        let votes = serde_json::json!({"format": "chorus-votes", "version": 1, "votes": [vote]});
+        p.write(&format!("runs/{g}/votes/{file}"), &votes.to_string());
+    }
+    // A lost image: the problem names the image beside the run file.
+    std::fs::remove_file(p.path(&format!("runs/{g}/offline-naturalist.png"))).unwrap();
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let index = p.read("site/index.html");
+    assert!(
+        index.contains("duplicate id"),
+        "no duplicate-id problem listed"
+    );
+    assert!(
+        index.contains("is missing"),
+        "no missing-image problem listed"
+    );
+    let root = p.root().to_string_lossy().into_owned();
+    for (path, html) in pages(&p) {
+        assert!(
+            !html.contains(&root),
+            "{path} shows the build machine's path {root}"
+        );
+    }
+    let check = p.chorus(&["check"]).output().unwrap();
+    assert!(
+        !stderr_of(&check).contains(&root),
+        "check shows the machine path: {}",
+        stderr_of(&check)
+    );
+}
+
+#[test]
 fn links_and_special_files_in_runs_are_reported_and_never_followed() {
     let p = TestProject::fixture("hostile");
     let outside = tempfile::tempdir().unwrap();

@@ -112,7 +112,7 @@ pub(super) fn check(root: &Path) -> Result<u8> {
     let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| {
         Some((g.runs.len(), store::votes::check_group_votes(&g)))
     });
-    problems.extend(store_problems.iter().map(ToString::to_string));
+    problems.extend(store_problems.iter().map(|p| p.relative_to(root)));
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
     for (_, vote_problems) in &runs {
         problems.extend(vote_problems.iter().map(|p| {

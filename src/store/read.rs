@@ -25,6 +25,20 @@ pub struct StoreProblem {
 }
 
 impl StoreProblem {
+    /// The problem as chorus shows it, on a page or a terminal: its file named from the
+    /// project root (`runs/<id>/x.json`), never by the machine's folders.
+    pub fn relative_to(&self, root: &Path) -> String {
+        StoreProblem {
+            file: self
+                .file
+                .strip_prefix(root)
+                .unwrap_or(&self.file)
+                .to_path_buf(),
+            ..self.clone()
+        }
+        .to_string()
+    }
+
     fn new(file: &Path, field: &str, reason: impl Into<String>) -> StoreProblem {
         StoreProblem {
             file: file.to_path_buf(),
@@ -323,13 +337,12 @@ fn check_run(
             problem(
                 "imageFile",
                 format!(
-                    "image {} is missing; restore it from git, or run `chorus resume {}` to paint it again",
-                    image.display(),
+                    "image {file} is missing; restore it from git, or run `chorus resume {}` to paint it again",
                     group.run_group_id
                 ),
             );
         } else if let Err(reason) = check_image_file(&image) {
-            problem("imageFile", format!("{}: {reason}", image.display()));
+            problem("imageFile", format!("{file}: {reason}"));
         }
     } else if run.status == Status::Done {
         problem(

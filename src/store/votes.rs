@@ -328,9 +328,10 @@ pub fn group_votes(
             }
             if let Some((known, at)) = seen.get(&vote.id) {
                 if *known != vote {
+                    // Named within the folder: the list on the index shows no machine path.
                     problem(format!(
-                        "duplicate id: {} holds a different vote with this id; this one is not counted",
-                        at.display()
+                        "duplicate id: {} in the same folder holds a different vote with this id; this one is not counted",
+                        at.file_name().unwrap_or_default().to_string_lossy()
                     ));
                 }
                 continue;
