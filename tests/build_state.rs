@@ -104,3 +104,64 @@ fn an_interrupted_first_build_is_finished_by_the_next_build() {
     );
     assert_site_is_a_clean_build(&p);
 }
+
+/// `cp -a runs/<from> runs/<to>`: a folder whose group.json names another group's id.
+fn copy_group(p: &TestProject, from: &str, to: &str) {
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(p.path(&format!("runs/{from}")))
+        .arg(p.path(&format!("runs/{to}")))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cp -a failed");
+}
+
+const COPY: &str = "cccccccc-0000-4000-8000-000000000000";
+
+#[test]
+fn a_folder_naming_another_groups_id_is_reported_and_not_listed() {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&["--repeat", "2"]);
+    let g = &ids[0];
+    p.chorus(&["build"]).assert().success();
+    let link = format!("groups/{g}/index.html");
+    let links_before = p.read("site/index.html").matches(&link).count();
+    copy_group(&p, g, COPY);
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_str(&p.read("site/runs.json")).unwrap();
+    let listed: Vec<&str> = runs["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["runGroupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "runs.json lists {listed:?}");
+    assert_eq!(listed.iter().filter(|id| *id == g).count(), 1, "{listed:?}");
+    let index = p.read("site/index.html");
+    assert_eq!(
+        index.matches(&link).count(),
+        links_before,
+        "the index links group {g} more often than before the copy"
+    );
+    assert!(
+        index.contains(&format!("runs/{COPY}/group.json")),
+        "the copy is not reported on the index"
+    );
+    assert!(!p.path(&format!("site/groups/{COPY}")).exists());
+    // status and check count the groups the build lists.
+    let status = p.chorus(&["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(status.matches(g.as_str()).count(), 1, "{status}");
+    assert!(status.contains("2 group(s), 8 run(s)"), "{status}");
+    let check = p.chorus(&["check"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&check.stderr).contains(&format!("runs/{COPY}/group.json")));
+    // The same output as a clean build of the same runs/.
+    assert_site_is_a_clean_build(&p);
+}

@@ -176,10 +176,12 @@ pub fn load_group_dir(dir: &Path) -> (Option<LoadedGroup>, Vec<StoreProblem>) {
 }
 
 /// The group's place in time, `(createdAt, runGroupId)`, from its group.json alone; `None`
-/// when that file cannot be read (loading the group says why).
+/// when that file cannot be read or names another folder's group (loading the group says
+/// why).
 pub fn group_order(dir: &Path) -> Option<(String, String)> {
     let group: GroupRecord = read_record(&dir.join(GROUP_FILE), MAX_GROUP_JSON_BYTES).ok()?;
-    Some((order_key(&group), group.run_group_id.to_string()))
+    let id = group.run_group_id.to_string();
+    (dir.file_name()? == id.as_str()).then(|| (order_key(&group), id))
 }
 
 /// Sorts groups as the runs do: by creation time to the nanosecond (then by id).
@@ -213,15 +215,19 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
         }
     };
     let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    // The folder name is the group's identity (its pages are groups/<id>/): a copy of
+    // another group's folder would list that group twice and overwrite its pages.
     if dir_name != group.run_group_id.to_string() {
         problems.push(StoreProblem::new(
             &group_path,
             "runGroupId",
             format!(
-                "{} does not match its folder name {dir_name:?}",
+                "{} does not match its folder name {dir_name:?}, so the folder is skipped; \
+                 rename the folder to its group id, or remove it if it is a copy",
                 group.run_group_id
             ),
         ));
+        return None;
     }
     if group.artists.len() > MAX_ARTISTS_PER_GROUP {
         problems.push(StoreProblem::new(
