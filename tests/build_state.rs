@@ -165,3 +165,55 @@ fn a_folder_naming_another_groups_id_is_reported_and_not_listed() {
     // The same output as a clean build of the same runs/.
     assert_site_is_a_clean_build(&p);
 }
+
+/// The cards folders of the build cache (one per output folder).
+fn cards_dirs(p: &TestProject) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(p.path(".chorus-cache"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("cards"))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
+#[test]
+fn a_build_remakes_what_the_cache_lacks() {
+    let p = TestProject::init();
+    let ids = p.generate_offline(&["--repeat", "2"]);
+    let g = &ids[0];
+    // The steps of issue 26: build; copy a group folder; build; remove the copy, edit
+    // the group, build.
+    p.chorus(&["build"]).assert().success();
+    copy_group(&p, g, COPY);
+    p.chorus(&["build"]).assert().success();
+    std::fs::remove_dir_all(p.path(&format!("runs/{COPY}"))).unwrap();
+    let group_json = format!("runs/{g}/group.json");
+    let text = p.read(&group_json);
+    p.write(&group_json, &format!("{text}\n"));
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_site_is_a_clean_build(&p);
+
+    // A group's analysis numbers, then its card, removed from the cache by hand or lost:
+    // the next build makes them again.
+    for (lost, ending) in [("numbers", ".numbers.bin"), ("card", ".json")] {
+        for dir in cards_dirs(&p) {
+            std::fs::remove_file(dir.join(format!("{g}{ending}"))).unwrap();
+        }
+        // A change elsewhere, so the listings are made again from the cache.
+        let other = format!("runs/{}/group.json", ids[1]);
+        let text = p.read(&other);
+        p.write(&other, &format!("{text}\n"));
+        let out = p.chorus(&["build"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "a lost {lost} file locked the build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_site_is_a_clean_build(&p);
+    }
+}

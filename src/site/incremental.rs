@@ -51,7 +51,10 @@ enum Stop {
 
 impl From<SiteError> for Stop {
     fn from(e: SiteError) -> Stop {
-        Stop::Site(e)
+        match e {
+            SiteError::CacheLacks(what) => Stop::Inconsistent(Inconsistent(what)),
+            e => Stop::Site(e),
+        }
     }
 }
 

@@ -74,6 +74,10 @@ pub enum SiteError {
     },
     #[error("{0}")]
     Output(String),
+    /// The build cache lacks something it should hold (a card removed by hand, say): the
+    /// update starts again from an empty manifest, which makes it again.
+    #[error("the build cache lacks {0}")]
+    CacheLacks(String),
 }
 
 /// What a build did.
