@@ -424,7 +424,7 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         },
     )
     .context("building the site")?;
-    for p in &report.problems {
+    for p in report.problems.iter().chain(&report.warnings) {
         errln!("warning: {p}");
     }
     if std::env::var_os(site::TIMINGS_ENV).is_some() {

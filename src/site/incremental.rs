@@ -146,6 +146,11 @@ impl Site {
         self.manifest.problems()
     }
 
+    /// What the last theme load had to say (files taken from the built-in theme).
+    pub fn warnings(&self) -> &[String] {
+        &self.theme.warnings
+    }
+
     /// Brings the output up to date with `changed` files: a run file rebuilds its group
     /// and the listings; a theme or template change renders everything.
     pub fn rebuild_changed(&mut self, changed: &[PathBuf]) -> Result<Rebuild, SiteError> {
@@ -509,6 +514,7 @@ impl Site {
         report.files = self.manifest.file_count();
         report.site_bytes = self.manifest.site_bytes();
         report.problems = self.manifest.problems();
+        report.warnings = self.theme.warnings.clone();
         report.timings = clock.laps;
         report
     }

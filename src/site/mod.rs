@@ -95,6 +95,9 @@ pub struct BuildReport {
     pub images: ImageStats,
     /// Problems in runs/ (and unreadable images); the sound groups were still built.
     pub problems: Vec<String>,
+    /// What the build says besides (a theme folder missing files, filled from the
+    /// built-in theme); not problems in runs/, so `--strict` ignores them.
+    pub warnings: Vec<String>,
     /// Total size of the output folder, in bytes.
     pub site_bytes: u64,
     /// Wall time of each phase, in order (for the bench).
