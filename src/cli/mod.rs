@@ -33,12 +33,14 @@ macro_rules! errln {
 mod inspect;
 mod run;
 
-/// Writes to stdout. A closed pipe (`chorus status --all | head -1`) is a normal end, not
+/// Writes to stdout, with control and bidi characters escaped but line breaks kept
+/// (commands quote names and keys from runs/; see `untrusted`). A closed pipe (`chorus status --all | head -1`) is a normal end, not
 /// a panic: the rest of the output is dropped and the command finishes its work (a
 /// `generate` whose ids nobody reads still writes its runs). Other failures are said once
 /// on stderr.
 pub(crate) fn write_out(text: &str) {
     use std::io::Write;
+    let text = crate::untrusted::escape_message(text);
     if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             write_err(&format!("warning: cannot write to stdout: {e}\n"));
@@ -46,10 +48,11 @@ pub(crate) fn write_out(text: &str) {
     }
 }
 
-/// Writes to stderr; a closed stderr (`chorus check 2>&1 | head -1`) drops the message
+/// Writes to stderr, escaped as [`write_out`] does; a closed stderr (`chorus check 2>&1 | head -1`) drops the message
 /// instead of panicking, so the exit code still says how the command went.
 pub(crate) fn write_err(text: &str) {
     use std::io::Write;
+    let text = crate::untrusted::escape_message(text);
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 

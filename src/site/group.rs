@@ -127,7 +127,8 @@ pub(crate) fn build_group(
                     prepared.insert(file, p);
                 }
                 Err(reason) => {
-                    problems.push(format!("{}: {reason}", rel(&src).display()));
+                    let problem = format!("{}: {reason}", rel(&src).display());
+                    problems.push(crate::untrusted::escape_controls(&problem).into_owned());
                     stats.failed.push((src, reason));
                 }
             }
@@ -435,10 +436,13 @@ fn analyse(
             Ok(sig) => {
                 signatures.insert(run.artist_slug.clone(), sig);
             }
-            Err(analysis::AnalysisError::Decode { path, source }) => problems.push(format!(
-                "{}: not a readable image ({source}); regenerate the run or remove the file",
-                rel(&path).display()
-            )),
+            Err(analysis::AnalysisError::Decode { path, source }) => {
+                let problem = format!(
+                    "{}: not a readable image ({source}); regenerate the run or remove the file",
+                    rel(&path).display()
+                );
+                problems.push(crate::untrusted::escape_controls(&problem).into_owned());
+            }
             Err(e) => return Err(e.into()),
         }
     }

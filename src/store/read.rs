@@ -15,9 +15,10 @@ use crate::config::validate_slug;
 use crate::fsutil::TEMP_PREFIX;
 
 /// One problem in `runs/`: the file, the field (empty when the whole file is at fault)
-/// and what is wrong.
+/// and what is wrong. Shown with control and bidi characters escaped: the file name, the
+/// field and the reason may quote what a pull request put there.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{}: {reason}", file.display(), if field.is_empty() { String::new() } else { format!(": field \"{field}\"") })]
+#[error("{}", crate::untrusted::escape_controls(&format!("{}{}: {reason}", file.display(), if field.is_empty() { String::new() } else { format!(": field \"{field}\"") })))]
 pub struct StoreProblem {
     pub file: PathBuf,
     pub field: String,
