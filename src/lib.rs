@@ -3,7 +3,8 @@
 //!
 //! Stages, one module each: `config` (chorus.toml), `store` (the runs/ format),
 //! `generate` (batches and providers), `site` (the build), `serve`
-//! (preview server and watch mode). `cli` only wires them.
+//! (preview server and watch mode). `cli` only wires them; `untrusted` escapes what
+//! they quote from runs/ and models.
 
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod generate;
 pub mod serve;
 pub mod site;
 pub mod store;
+pub mod untrusted;
 
 /// Thumbnailing allocates several megabytes per image. glibc's allocator hands such blocks
 /// back to the kernel and page-faults them in again for the next image: 1.9 million faults

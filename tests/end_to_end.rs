@@ -131,6 +131,48 @@ fn repeat_prints_one_id_per_group_and_status_counts_them() {
     }
 }
 
+/// Runs chorus with the reading end of its stdout (or stderr) already closed, as
+/// `chorus status --all | head -1` leaves it once `head` has its line.
+fn run_into_a_closed_pipe(p: &TestProject, args: &[&str], close_stderr: bool) -> (i32, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .arg("--root")
+        .arg(p.root())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut other = if close_stderr {
+        drop(child.stderr.take());
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read>
+    } else {
+        drop(child.stdout.take());
+        Box::new(child.stderr.take().unwrap())
+    };
+    let mut text = String::new();
+    other.read_to_string(&mut text).unwrap();
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    (code, text)
+}
+
+#[test]
+fn a_closed_pipe_is_a_normal_end() {
+    let p = TestProject::init();
+    p.generate_offline(&["--repeat", "3"]);
+    let (code, stderr) = run_into_a_closed_pipe(&p, &["status", "--all"], false);
+    assert_eq!(code, 0, "status into a closed pipe: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // `check` reports on stderr: `chorus check 2>&1 | head -1` closes that.
+    let (code, stdout) = run_into_a_closed_pipe(&p, &["check"], true);
+    assert_eq!(code, 0, "check into a closed pipe: {stdout}");
+    // The ids `generate` prints are not worth a run: it finishes its group.
+    let (code, _) = run_into_a_closed_pipe(&p, &["generate", "--offline"], false);
+    assert_eq!(code, 0);
+    let out = p.chorus(&["status"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 group(s)"));
+}
+
 #[test]
 fn statements_are_sanitised_and_escaped_in_pages() {
     let p = TestProject::init();

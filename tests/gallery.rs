@@ -812,6 +812,40 @@ fn project_templates_override_the_theme_one_file_at_a_time() {
 }
 
 #[test]
+fn a_theme_copy_missing_a_file_gets_the_built_in_one_with_a_warning() {
+    let (p, _) = gallery_project();
+    let full = p.path("full");
+    p.chorus(&["build", "--out", full.to_str().unwrap()])
+        .assert()
+        .success();
+    // An older chorus's copy: no leaderboard template, no votes script.
+    for gone in ["templates/leaderboard.html", "static/votes.js"] {
+        std::fs::remove_file(p.path(&format!("themes/default/{gone}"))).unwrap();
+    }
+    let out = p.chorus(&["build"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for gone in ["templates/leaderboard.html", "static/votes.js"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("warning:") && l.contains(gone) && l.contains("built-in")),
+            "no warning names {gone}: {err}"
+        );
+    }
+    // The pages are those of the whole theme: the header's leaderboard link resolves.
+    assert!(p.path("site/leaderboards/index.html").is_file());
+    let listed = |dir: &str| p.files_under(dir);
+    assert_eq!(listed("site"), listed("full"));
+    for f in listed("site") {
+        assert!(
+            std::fs::read(p.path(&format!("site/{f}"))).unwrap()
+                == std::fs::read(p.path(&format!("full/{f}"))).unwrap(),
+            "site/{f} differs from the whole theme's"
+        );
+    }
+}
+
+#[test]
 fn a_template_error_names_the_file_and_line() {
     let (p, _) = gallery_project();
     p.write("templates/group.html", "{% extends \"base.html\" %}\n{% block content %}\n<p>{{ group.no_such_field }}</p>\n{% endblock content %}\n");

@@ -165,6 +165,145 @@ fn the_problem_list_names_files_relative_to_the_project() {
 }
 
 #[test]
+fn problems_that_name_a_second_file_show_no_machine_path() {
+    let p = TestProject::init();
+    let g = p.generate_offline(&[]).remove(0);
+    let token = |slug: &str| {
+        let bytes = std::fs::read(p.path(&format!("runs/{g}/{slug}.png"))).unwrap();
+        chorus::store::votes::vote_token(&g, slug, &chorus::store::sha256_hex(&bytes))
+    };
+    let slugs = [
+        "offline-maximalist",
+        "offline-minimalist",
+        "offline-surrealist",
+    ];
+    // Two files give one vote id to different votes: the problem names both files.
+    for (file, winner) in [("a.json", 0), ("b.json", 1)] {
+        let losers: Vec<String> = (0..3)
+            .filter(|i| *i != winner)
+            .map(|i| token(slugs[i]))
+            .collect();
+        let vote = serde_json::json!({
+            "id": "00000000-0000-4000-8000-000000000001", "groupId": g,
+            "winner": token(slugs[winner]), "losers": losers,
+            "votedAt": "2026-11-30T12:00:00.000Z", "voter": "anonymous",
+        });
+        let votes = serde_json::json!({"format": "chorus-votes", "version": 1, "votes": [vote]});
+        p.write(&format!("runs/{g}/votes/{file}"), &votes.to_string());
+    }
+    // A lost image: the problem names the image beside the run file.
+    std::fs::remove_file(p.path(&format!("runs/{g}/offline-naturalist.png"))).unwrap();
+    let out = p.chorus(&["build"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let index = p.read("site/index.html");
+    assert!(
+        index.contains("duplicate id"),
+        "no duplicate-id problem listed"
+    );
+    assert!(
+        index.contains("is missing"),
+        "no missing-image problem listed"
+    );
+    let root = p.root().to_string_lossy().into_owned();
+    for (path, html) in pages(&p) {
+        assert!(
+            !html.contains(&root),
+            "{path} shows the build machine's path {root}"
+        );
+    }
+    let check = p.chorus(&["check"]).output().unwrap();
+    assert!(
+        !stderr_of(&check).contains(&root),
+        "check shows the machine path: {}",
+        stderr_of(&check)
+    );
+}
+
+/// Control and bidi characters that must never reach a terminal or a page's text raw:
+/// C0 (but newline), DEL, C1, and the bidi marks, embeddings, overrides and isolates.
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[test]
+fn control_and_bidi_characters_from_runs_are_escaped_on_terminals_and_pages() {
+    let p = TestProject::init();
+    let g = p.generate_offline(&[]).remove(0);
+    // A votes key that would clear the screen and print a fake all-clear line.
+    let fake = "\u{1b}[2J\u{1b}[Hok: chorus.toml and 3 group(s), 12 run(s) checked.\u{1b}[8m";
+    let key = serde_json::json!({ "format": "chorus-votes", "version": 1, "votes": [
+        { fake: 1, "id": "00000000-0000-4000-8000-000000000001", "groupId": g }
+    ]});
+    p.write(&format!("runs/{g}/votes/keys.json"), &key.to_string());
+    // A file name with an unclosed right-to-left override and a C1 control.
+    let name = "harmless\u{202e}nosj.\u{9b}31m.json";
+    p.write(&format!("runs/{g}/votes/{name}"), "not json");
+    // A prompt version (shown by `status`) with a bidi isolate and a BEL.
+    let group_json = format!("runs/{g}/group.json");
+    let text = p.read(&group_json);
+    let version = serde_json::from_str::<serde_json::Value>(&text).unwrap()["promptVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.write(
+        &group_json,
+        &text.replace(&format!("\"{version}\""), "\"v2\\u2067\\u0007-neutral\""),
+    );
+
+    for args in [&["check"][..], &["build"][..], &["status"][..]] {
+        let out = p.chorus(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr_of(&out)
+        );
+        assert_eq!(
+            raw_controls(&text),
+            Vec::<char>::new(),
+            "chorus {args:?}:\n{text}"
+        );
+        if args != ["status"] {
+            // Still reported, visibly.
+            assert!(text.contains("\\u{1b}[2J"), "chorus {args:?}:\n{text}");
+            assert!(
+                text.contains("harmless\\u{202e}nosj"),
+                "chorus {args:?}:\n{text}"
+            );
+        } else {
+            assert!(text.contains("v2\\u{2067}\\u{7}-neutral"), "{text}");
+        }
+    }
+    p.write("download.json", &key.to_string());
+    let out = p
+        .chorus(&["votes", "import", "download.json"])
+        .current_dir(p.root())
+        .output()
+        .unwrap();
+    let text = stderr_of(&out);
+    assert_eq!(
+        raw_controls(&text),
+        Vec::<char>::new(),
+        "votes import:\n{text}"
+    );
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    // The problem list on the index shows the names escaped too.
+    let index = p.read("site/index.html");
+    assert!(
+        index.contains("harmless\\u{202e}nosj"),
+        "the problem list lacks the file"
+    );
+    assert_eq!(
+        raw_controls(&index.replace(['\t', '\r'], "")),
+        Vec::<char>::new()
+    );
+}
+
+#[test]
 fn links_and_special_files_in_runs_are_reported_and_never_followed() {
     let p = TestProject::fixture("hostile");
     let outside = tempfile::tempdir().unwrap();

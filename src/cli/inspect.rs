@@ -25,15 +25,17 @@ pub(super) fn status(root: &Path, all: bool) -> Result<u8> {
     });
     rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
     if rows.is_empty() {
-        println!("No run groups in {}.", root.join("runs").display());
+        outln!("No run groups in {}.", root.join("runs").display());
     } else {
-        println!(
+        outln!(
             "{:<36}  {:<14}  {:<20}  queued generating done failed",
-            "group", "prompt", "created"
+            "group",
+            "prompt",
+            "created"
         );
         let shown = if all { rows.len() } else { STATUS_GROUPS };
         for (created, id, version, [q, g, d, f]) in rows.iter().take(shown) {
-            println!(
+            outln!(
                 "{:<36}  {:<14}  {:<20}  {:>6} {:>10} {:>4} {:>6}",
                 id,
                 version,
@@ -51,12 +53,12 @@ pub(super) fn status(root: &Path, all: bool) -> Result<u8> {
             }
         }
         if rows.len() > shown {
-            println!(
+            outln!(
                 "… and {} older group(s); `chorus status --all` lists every one.",
                 rows.len() - shown
             );
         }
-        println!(
+        outln!(
             "{} group(s), {} run(s): {} queued, {} generating, {} done, {} failed.",
             rows.len(),
             total.iter().sum::<usize>(),
@@ -68,7 +70,7 @@ pub(super) fn status(root: &Path, all: bool) -> Result<u8> {
     }
     print_batches(root);
     if !problems.is_empty() {
-        eprintln!(
+        errln!(
             "{} problem(s) in runs/; run `chorus check` for details.",
             problems.len()
         );
@@ -96,7 +98,7 @@ fn print_batches(root: &Path) {
         .ok()
         .and_then(|p| batch::BatchContext::for_status(&p).ok());
     if let Ok(batches) = batch::block_on(batch::survey(ctx.as_ref(), &runs)) {
-        print!("{}", batch::report::status_table(&batches));
+        write_out(&batch::report::status_table(&batches));
     }
 }
 
@@ -111,7 +113,7 @@ pub(super) fn check(root: &Path, online: bool) -> Result<u8> {
     let (runs, store_problems) = store::scan_groups(&root.join("runs"), |g| {
         Some((g.runs.len(), store::votes::check_group_votes(&g)))
     });
-    problems.extend(store_problems.iter().map(ToString::to_string));
+    problems.extend(store_problems.iter().map(|p| p.relative_to(root)));
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
     for (_, vote_problems) in &runs {
         problems.extend(vote_problems.iter().map(|p| {
@@ -124,15 +126,15 @@ pub(super) fn check(root: &Path, online: bool) -> Result<u8> {
     }
     let runs: Vec<usize> = runs.iter().map(|(n, _)| *n).collect();
     for p in &problems {
-        eprintln!("{p}");
+        errln!("{p}");
     }
     let groups = runs.len();
     let runs: usize = runs.iter().sum();
     let offline = if problems.is_empty() {
-        eprintln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
+        errln!("ok: chorus.toml and {groups} group(s), {runs} run(s) checked.");
         exit::OK
     } else {
-        eprintln!("{} problem(s) found.", problems.len());
+        errln!("{} problem(s) found.", problems.len());
         exit::PROBLEMS
     };
     match (online, &project) {
@@ -141,7 +143,7 @@ pub(super) fn check(root: &Path, online: bool) -> Result<u8> {
             code => Ok(code),
         },
         (true, Err(_)) => {
-            eprintln!("The online check needs a valid chorus.toml; fix the problems above first.");
+            errln!("The online check needs a valid chorus.toml; fix the problems above first.");
             Ok(offline)
         }
         (false, _) => Ok(offline),
@@ -158,7 +160,7 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
                 added += g.added;
                 known += g.known;
                 match &g.written {
-                    Some(path) => eprintln!(
+                    Some(path) => errln!(
                         "group {}: {} new vote(s){} -> {}",
                         g.group_id,
                         g.added,
@@ -169,19 +171,20 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
                         },
                         rel(path)
                     ),
-                    None => eprintln!(
+                    None => errln!(
                         "group {}: nothing new ({} vote(s) already imported)",
-                        g.group_id, g.known
+                        g.group_id,
+                        g.known
                     ),
                 }
             }
             if added == 0 {
-                eprintln!(
+                errln!(
                     "Nothing to import: all {known} vote(s) of {} were imported before.",
                     file.display()
                 );
             } else {
-                eprintln!(
+                errln!(
                     "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.",
                     groups.iter().filter(|g| g.added > 0).count()
                 );
@@ -190,9 +193,9 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
         }
         Err(problems) => {
             for p in &problems {
-                eprintln!("error: {p}");
+                errln!("error: {p}");
             }
-            eprintln!(
+            errln!(
                 "{} problem(s) in {}; nothing was imported. Fix the file (or re-download it from the blind page) and import it again.",
                 problems.len(),
                 file.display()

@@ -16,9 +16,46 @@ use crate::serve::{self, ServeOptions};
 use crate::site::{self, BuildOptions};
 use crate::store::{self, Status};
 
+/// `println!` for commands: see [`write_out`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` for commands: see [`write_err`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_err(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod inspect;
 mod models;
 mod run;
+
+/// Writes to stdout, with control and bidi characters escaped but line breaks kept
+/// (commands quote names and keys from runs/; see `untrusted`). A closed pipe (`chorus status --all | head -1`) is a normal end, not
+/// a panic: the rest of the output is dropped and the command finishes its work (a
+/// `generate` whose ids nobody reads still writes its runs). Other failures are said once
+/// on stderr.
+pub(crate) fn write_out(text: &str) {
+    use std::io::Write;
+    let text = crate::untrusted::escape_message(text);
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            write_err(&format!("warning: cannot write to stdout: {e}\n"));
+        }
+    }
+}
+
+/// Writes to stderr, escaped as [`write_out`] does; a closed stderr (`chorus check 2>&1 | head -1`) drops the message
+/// instead of panicking, so the exit code still says how the command went.
+pub(crate) fn write_err(text: &str) {
+    use std::io::Write;
+    let text = crate::untrusted::escape_message(text);
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -308,7 +345,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(exit::ERROR)
         }
     }
@@ -399,7 +436,7 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
             dir.join("themes/default").display()
         )
     })?;
-    eprintln!(
+    errln!(
         "Created a chorus project in {}.\nNext: `chorus generate --offline --build` (no key needed), \
          or export OPENROUTER_API_KEY and OPENAI_API_KEY and run `chorus generate`.",
         dir.display()
@@ -420,14 +457,14 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         },
     )
     .context("building the site")?;
-    for p in &report.problems {
-        eprintln!("warning: {p}");
+    for p in report.problems.iter().chain(&report.warnings) {
+        errln!("warning: {p}");
     }
     if std::env::var_os(site::TIMINGS_ENV).is_some() {
-        eprintln!("{}", site::phases_line(&report.timings).trim_start());
+        errln!("{}", site::phases_line(&report.timings).trim_start());
     }
     let index = report.out.join("index.html");
-    eprintln!(
+    errln!(
         "Built {} group(s) into {} in {} ms ({} rebuilt, the others unchanged; {} files, {} written, {} removed; {} images, {} thumbnails made).\nSite size: {}.\nOpen {} in a browser.",
         report.groups,
         report.out.display(),
@@ -442,10 +479,10 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         std::fs::canonicalize(&index).unwrap_or(index).display()
     );
     if let Some(warning) = site::size_warning(report.site_bytes, project.config.site.originals) {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     if !report.problems.is_empty() {
-        eprintln!(
+        errln!(
             "{} problem(s) in runs/ (the other groups were built); run `chorus check` for the list.",
             report.problems.len()
         );

@@ -20,19 +20,9 @@ pub struct ModelsArgs {
     pub json: bool,
 }
 
-/// A model id, name or reason from the network, made safe for a terminal: control and
-/// bidi characters become `\u{..}` escapes, so a list cannot redraw the screen.
+/// A model id or name from the network, safe for a terminal (see `untrusted`).
 fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if c.is_control() || bidi {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::untrusted::escape_controls(text).into_owned()
 }
 
 fn kit(project: &Project) -> Result<Kit> {
@@ -66,7 +56,7 @@ pub(super) fn models(root: &Path, args: ModelsArgs) -> Result<u8> {
     }
     let endpoints: Vec<_> = kinds.keys().cloned().collect();
     if endpoints.is_empty() {
-        eprintln!("No endpoint to ask: every selected Artist and Brush is built in (offline, procedural).");
+        errln!("No endpoint to ask: every selected Artist and Brush is built in (offline, procedural).");
         return Ok(exit::OK);
     }
     let kit = kit(&project)?;
@@ -89,20 +79,20 @@ pub(super) fn models(root: &Path, args: ModelsArgs) -> Result<u8> {
                     }));
                     continue;
                 }
-                println!("{head}: {} model(s), {} shown", models.len(), shown.len());
-                print!("{}", table(&shown));
+                outln!("{head}: {} model(s), {} shown", models.len(), shown.len());
+                outln!("{}", table(&shown).trim_end());
             }
             Ok(Listing::NoList(status)) => {
                 let why = format!("no model list (HTTP {status})");
                 if args.json {
                     json.push(serde_json::json!({"providers": names, "base_url": endpoint.base_url, "status": "no-list", "error": why}));
                 } else {
-                    println!("{head}: {why}");
+                    outln!("{head}: {why}");
                 }
             }
             Err(e) => {
                 failed = true;
-                eprintln!("error: {}", printable(&e.to_string()));
+                errln!("error: {}", printable(&e.to_string()));
                 if args.json {
                     json.push(serde_json::json!({"providers": names, "base_url": endpoint.base_url, "status": "error", "error": e.to_string()}));
                 }
@@ -110,7 +100,7 @@ pub(super) fn models(root: &Path, args: ModelsArgs) -> Result<u8> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(if failed { exit::ERROR } else { exit::OK })
 }
@@ -177,7 +167,7 @@ pub(super) fn check_online(project: &Project) -> Result<u8> {
         .iter()
         .filter_map(|f| f.entry.endpoint.as_ref())
         .collect();
-    eprintln!(
+    errln!(
         "{} model(s) checked against {} endpoint list(s), with no paid request: {}.",
         findings.len(),
         endpoints.len(),
@@ -197,11 +187,11 @@ fn report(findings: &[Finding], all: bool, json: bool) {
         if json {
             let line =
                 serde_json::json!({"event": "preflight", "level": level, "message": message});
-            eprintln!("{line}");
+            errln!("{line}");
         } else if level == "warning" {
-            eprintln!("warning: {}", printable(&message));
+            errln!("warning: {}", printable(&message));
         } else {
-            eprintln!("{}", printable(&message));
+            errln!("{}", printable(&message));
         }
     };
     for f in findings {

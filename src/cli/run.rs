@@ -52,7 +52,7 @@ pub(super) fn generate_cmd(root: &Path, args: GenerateArgs) -> Result<u8> {
     store::clean_leftovers(&batch.runs_dir);
     let queued = generate::write_plan(&batch.runs_dir, &plan)?;
     for g in &plan.groups {
-        println!("{}", g.run_group_id);
+        outln!("{}", g.run_group_id);
         reporter.emit(Event::Planned {
             group: g.run_group_id,
             runs: plan.artists.len(),
@@ -100,15 +100,15 @@ fn generate_via_batch(
     store::clean_leftovers(&ctx.runs_dir);
     let (runs, submitted) = batch::start(&ctx, plan, max_cost)?;
     for g in &plan.groups {
-        println!("{}", g.run_group_id);
+        outln!("{}", g.run_group_id);
     }
     batch::report::submitted(&submitted)
         .iter()
-        .for_each(|l| eprintln!("{l}"));
+        .for_each(|l| errln!("{l}"));
     let failed: Vec<&store::RunRecord> =
         runs.iter().filter(|r| r.status == Status::Failed).collect();
     for run in &failed {
-        eprintln!(
+        errln!(
             "failed: {} / {}: {}",
             run.run_group_id,
             run.artist_slug,
@@ -116,7 +116,7 @@ fn generate_via_batch(
         );
     }
     if !submitted.is_empty() {
-        eprintln!(
+        errln!(
             "Collect the results with `chorus resume --all` (same as `chorus collect --all`) once the batches end, within {} h; `chorus status` shows their progress.",
             batch::WINDOW_HOURS
         );
@@ -149,7 +149,7 @@ fn start_batch(
     let brush_refs: Vec<&config::Brush> = brushes.iter().collect();
     let missing = generate::missing_keys(artists, &brush_refs);
     if !missing.is_empty() {
-        eprintln!("error: {}", generate::missing_keys_message(&missing));
+        errln!("error: {}", generate::missing_keys_message(&missing));
         return Ok(None);
     }
     let reporter = Arc::new(Reporter::new(Style::detect(json)));
@@ -166,13 +166,13 @@ pub(super) fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
     let project = load_project(root)?;
     let plan = generate::plan_resume(&project, args.group)?;
     for file in &plan.cleaned {
-        eprintln!("removed {} (left by an interrupted write)", file.display());
+        errln!("removed {} (left by an interrupted write)", file.display());
     }
     for p in &plan.problems {
-        eprintln!("warning: {p}");
+        errln!("warning: {p}");
     }
     if plan.runs.is_empty() {
-        eprintln!("Nothing to resume: every run is done.");
+        errln!("Nothing to resume: every run is done.");
         return Ok(exit::OK);
     }
     let Some((reporter, mut batch, providers)) =
@@ -207,7 +207,7 @@ pub(super) fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
             .map_err(|e| anyhow!(e))??;
         batch::report::continued(&done)
             .iter()
-            .for_each(|l| eprintln!("{l}"));
+            .for_each(|l| errln!("{l}"));
         waiting = done.still_running();
         failed = done.collected.failed.len();
         runs = done.direct;
@@ -218,7 +218,7 @@ pub(super) fn resume_cmd(root: &Path, args: ResumeArgs) -> Result<u8> {
         batch.budget = Some(Budget::new(max));
     }
     for g in &plan.groups {
-        println!("{}", g.run_group_id);
+        outln!("{}", g.run_group_id);
     }
     let code = if jobs.is_empty() {
         exit::OK
@@ -245,7 +245,7 @@ fn finish_batch(
     let outcome = generate::drive(batch, jobs, concurrency)?;
     reporter.summary(&outcome.runs);
     if outcome.interrupted {
-        eprintln!(
+        errln!(
             "Stopped by Ctrl-C; every file on disk is whole. Continue with `chorus resume --all`."
         );
         return Ok(exit::INTERRUPTED);

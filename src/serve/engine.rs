@@ -71,7 +71,7 @@ impl Engine {
             .and_then(|project| Site::load(project, &self.opts).map_err(|e| e.to_string()));
         match result {
             Ok((site, report)) => {
-                let summary = format!(
+                let mut summary = format!(
                     "Built {} group(s) in {} ms ({} files, {} written, {} removed).",
                     report.groups,
                     started.elapsed().as_millis(),
@@ -79,6 +79,9 @@ impl Engine {
                     report.written,
                     report.removed
                 );
+                for w in &report.warnings {
+                    summary += &format!("\nwarning: {w}");
+                }
                 let changed = report.written + report.removed > 0;
                 self.site = Some(site);
                 self.finish(self.built_status(), summary, changed)
@@ -99,7 +102,9 @@ impl Engine {
             return Some(self.build_all());
         };
         let started = Instant::now();
-        match site.rebuild_changed(changed) {
+        let result = site.rebuild_changed(changed);
+        let warnings = site.warnings().to_vec();
+        match result {
             Ok(r)
                 if r.written + r.removed == 0
                     && self.status.as_ref() == Some(&self.built_status()) =>
@@ -120,6 +125,11 @@ impl Engine {
                 );
                 if std::env::var_os(crate::site::TIMINGS_ENV).is_some() {
                     summary += &crate::site::phases_line(&r.timings);
+                }
+                if r.full {
+                    for w in &warnings {
+                        summary += &format!("\nwarning: {w}");
+                    }
                 }
                 let status = self.built_status();
                 Some(self.finish(status, summary, r.written + r.removed > 0))

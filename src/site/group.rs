@@ -17,7 +17,7 @@ use super::ratings::{merge_tallies, VoteTally};
 use super::summary::{GroupCard, GroupSummary, RunBrief};
 use super::{exports, render_page, theme::Theme, voice, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
-use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord, StoreProblem};
+use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord};
 
 /// One image prepared: the result, variants made, and whether the source was read.
 type Prepare = Result<(Prepared, usize, bool), String>;
@@ -82,13 +82,7 @@ pub(crate) fn build_group(
     let rel = |p: &Path| p.strip_prefix(cx.root).unwrap_or(p).to_path_buf();
     let mut problems: Vec<String> = store_problems
         .iter()
-        .map(|p| {
-            StoreProblem {
-                file: rel(&p.file),
-                ..p.clone()
-            }
-            .to_string()
-        })
+        .map(|p| p.relative_to(cx.root))
         .collect();
     let mut stats = ImageStats::default();
 
@@ -133,7 +127,8 @@ pub(crate) fn build_group(
                     prepared.insert(file, p);
                 }
                 Err(reason) => {
-                    problems.push(format!("{}: {reason}", rel(&src).display()));
+                    let problem = format!("{}: {reason}", rel(&src).display());
+                    problems.push(crate::untrusted::escape_controls(&problem).into_owned());
                     stats.failed.push((src, reason));
                 }
             }
@@ -441,10 +436,13 @@ fn analyse(
             Ok(sig) => {
                 signatures.insert(run.artist_slug.clone(), sig);
             }
-            Err(analysis::AnalysisError::Decode { path, source }) => problems.push(format!(
-                "{}: not a readable image ({source}); regenerate the run or remove the file",
-                rel(&path).display()
-            )),
+            Err(analysis::AnalysisError::Decode { path, source }) => {
+                let problem = format!(
+                    "{}: not a readable image ({source}); regenerate the run or remove the file",
+                    rel(&path).display()
+                );
+                problems.push(crate::untrusted::escape_controls(&problem).into_owned());
+            }
             Err(e) => return Err(e.into()),
         }
     }

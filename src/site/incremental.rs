@@ -21,7 +21,7 @@ use super::scan::{list_folders, Scan, Seen};
 use super::theme::{self, Theme};
 use super::{
     path_hash, BuildOptions, BuildReport, Kept, OutFile, Output, Phases, SiteContext, SiteError,
-    CACHE_DIR, OUTPUT_MARKER,
+    CACHE_DIR, MARKER_DONE, OUTPUT_MARKER,
 };
 use crate::config::Project;
 
@@ -51,7 +51,10 @@ enum Stop {
 
 impl From<SiteError> for Stop {
     fn from(e: SiteError) -> Stop {
-        Stop::Site(e)
+        match e {
+            SiteError::CacheLacks(what) => Stop::Inconsistent(Inconsistent(what)),
+            e => Stop::Site(e),
+        }
     }
 }
 
@@ -141,6 +144,11 @@ impl Site {
     /// groups were built.
     pub fn problems(&self) -> Vec<String> {
         self.manifest.problems()
+    }
+
+    /// What the last theme load had to say (files taken from the built-in theme).
+    pub fn warnings(&self) -> &[String] {
+        &self.theme.warnings
     }
 
     /// Brings the output up to date with `changed` files: a run file rebuilds its group
@@ -242,7 +250,7 @@ impl Site {
         // A different setting, a removed output or a removed cache: build everything.
         let full = tampered
             || settings != self.manifest.settings
-            || !self.out.join(OUTPUT_MARKER).is_file()
+            || !output.finished()
             || !self.state.join("cards").is_dir()
             // The voice views need every group's features (a cache from before them).
             || (!self.opts.no_analysis && !super::voice::features_dir(&self.state).is_dir());
@@ -506,6 +514,7 @@ impl Site {
         report.files = self.manifest.file_count();
         report.site_bytes = self.manifest.site_bytes();
         report.problems = self.manifest.problems();
+        report.warnings = self.theme.warnings.clone();
         report.timings = clock.laps;
         report
     }
@@ -555,10 +564,7 @@ impl Site {
         };
         // GitHub Pages would otherwise run Jekyll, which hides files starting with `_` or `.`.
         add(".nojekyll", b"");
-        add(
-            OUTPUT_MARKER,
-            b"This folder is written by `chorus build`; files not made by it are removed.\n",
-        );
+        add(OUTPUT_MARKER, MARKER_DONE);
         files
     }
 

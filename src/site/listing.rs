@@ -213,7 +213,7 @@ pub fn listing_files(
             .chain(&version_picks)
             .flat_map(|(p, _)| p.iter().map(|g| g.id.as_str()))
             .collect(),
-    );
+    )?;
     let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
         .par_iter()
         .zip(&all_mine)
@@ -551,15 +551,11 @@ impl Job<'_> {
     }
 }
 
-/// A group's card from the cache. A missing card means the cache was tampered with; the
-/// build says so rather than showing a gap.
+/// A group's card from the cache. A missing card (the cache was tampered with) is never
+/// shown as a gap: the build starts again from nothing and makes it.
 fn card(cards_dir: &Path, g: &GroupSummary) -> Result<GroupCard, SiteError> {
-    read_card(cards_dir, &g.id).ok_or_else(|| {
-        SiteError::Output(format!(
-            "the build cache lacks group {}'s card; delete .chorus-cache and build again",
-            g.id
-        ))
-    })
+    read_card(cards_dir, &g.id)
+        .ok_or_else(|| SiteError::CacheLacks(format!("group {}'s card", g.id)))
 }
 
 /// Prompt versions, newest first by their newest group.

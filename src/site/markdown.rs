@@ -61,9 +61,12 @@ pub fn cut_at(text: &str, max: usize) -> &str {
 
 /// Replaces control characters other than tab, newline and carriage return (NUL among
 /// them) with U+FFFD: they are parse errors in HTML and invalid in XML, and escaping does
-/// not remove them.
+/// not remove them. So are the bidi embeddings, overrides and isolates: an unclosed
+/// U+202E in a name would show the rest of its line reversed.
 pub fn scrub_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    let bad = |c: char| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || crate::untrusted::is_bidi_control(c)
+    };
     if text.contains(bad) {
         text.replace(bad, "\u{FFFD}").into()
     } else {

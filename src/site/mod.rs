@@ -34,9 +34,19 @@ use crate::fsutil::write_rebuildable;
 use images::ImageStats;
 pub use incremental::{Rebuild, Site};
 
-/// Marks a folder as chorus output, so stale files may be pruned from it safely.
+/// Marks a folder as chorus output, so stale files may be pruned from it safely. It is
+/// written before anything else (holding [`MARKER_STARTED`]), so a build interrupted on
+/// its first run leaves a folder the next build recognises, and holds [`MARKER_DONE`]
+/// once a build has finished: until then every build renders everything.
 pub const OUTPUT_MARKER: &str = ".chorus-site";
 pub use crate::config::CACHE_DIR;
+/// The marker's text while a folder's first build (or the first since it was emptied)
+/// has not finished.
+const MARKER_STARTED: &[u8] =
+    b"This folder is being written by `chorus build`; files not made by it are removed.\n";
+/// The marker's text once a build has finished writing the folder.
+pub(crate) const MARKER_DONE: &[u8] =
+    b"This folder is written by `chorus build`; files not made by it are removed.\n";
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -63,6 +73,10 @@ pub enum SiteError {
     },
     #[error("{0}")]
     Output(String),
+    /// The build cache lacks something it should hold (a card removed by hand, say): the
+    /// update starts again from an empty manifest, which makes it again.
+    #[error("the build cache lacks {0}")]
+    CacheLacks(String),
 }
 
 /// What a build did.
@@ -80,6 +94,9 @@ pub struct BuildReport {
     pub images: ImageStats,
     /// Problems in runs/ (and unreadable images); the sound groups were still built.
     pub problems: Vec<String>,
+    /// What the build says besides (a theme folder missing files, filled from the
+    /// built-in theme); not problems in runs/, so `--strict` ignores them.
+    pub warnings: Vec<String>,
     /// Total size of the output folder, in bytes.
     pub site_bytes: u64,
     /// Wall time of each phase, in order (for the bench).
@@ -271,25 +288,34 @@ pub(crate) struct Output {
 
 impl Output {
     /// Refuses a non-empty folder that chorus did not write, so `--out ~/Documents`
-    /// cannot lose data; creates the folder otherwise.
+    /// cannot lose data; otherwise creates the folder and claims it with the marker
+    /// before anything else is written, so an interrupted build never leaves a folder
+    /// the next build would refuse.
     pub(crate) fn open(dir: &Path) -> Result<Output, SiteError> {
         let io = |source| SiteError::Io {
             path: dir.to_path_buf(),
             source,
         };
-        if dir.is_dir()
-            && !dir.join(OUTPUT_MARKER).exists()
-            && std::fs::read_dir(dir).map_err(io)?.next().is_some()
-        {
-            return Err(SiteError::Output(format!(
-                "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
-                dir.display()
-            )));
+        let marker = dir.join(OUTPUT_MARKER);
+        if !marker.exists() {
+            if dir.is_dir() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+                return Err(SiteError::Output(format!(
+                    "{} exists, is not empty and was not written by chorus; empty it or choose another --out",
+                    dir.display()
+                )));
+            }
+            crate::fsutil::write_atomic(&marker, MARKER_STARTED).map_err(io)?;
         }
-        std::fs::create_dir_all(dir).map_err(io)?;
         Ok(Output {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Whether a build has finished writing this folder (and nothing removed the marker
+    /// since): otherwise the next build renders everything.
+    pub(crate) fn finished(&self) -> bool {
+        crate::store::read_capped(&self.dir.join(OUTPUT_MARKER), 4096)
+            .is_ok_and(|text| text == MARKER_DONE)
     }
 
     /// Writes one file unless it already holds these bytes. Returns whether it wrote, and

@@ -12,6 +12,7 @@ use super::analysis::{self, GroupNumbers, RunStats};
 use super::group::read_numbers;
 use super::model::{self, format_ms, format_usd, ArtistTotals};
 use super::summary::GroupSummary;
+use super::SiteError;
 
 /// An Artist's totals over `newest_first` (the order the cost is summed in, so the figure
 /// never moves with how the groups were listed).
@@ -62,13 +63,19 @@ pub(super) fn newest_with_numbers<'a>(
     (with.into_iter().take(cap).collect(), total)
 }
 
-/// The stored numbers of these groups, read in parallel; a missing file is left out.
+/// The stored numbers of these groups (each one whose summary says it has them), read in
+/// parallel. A missing file means the cache was tampered with: the build starts again
+/// from nothing rather than leave the group out.
 pub(super) fn read_numbers_of<'a>(
     cards_dir: &Path,
     ids: BTreeSet<&'a str>,
-) -> BTreeMap<&'a str, GroupNumbers> {
+) -> Result<BTreeMap<&'a str, GroupNumbers>, SiteError> {
     ids.into_par_iter()
-        .filter_map(|id| Some((id, read_numbers(cards_dir, id)?)))
+        .map(|id| {
+            read_numbers(cards_dir, id)
+                .map(|n| (id, n))
+                .ok_or_else(|| SiteError::CacheLacks(format!("group {id}'s analysis numbers")))
+        })
         .collect()
 }
 
@@ -165,7 +172,7 @@ mod tests {
         let ids: Vec<&str> = pick.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(ids, ["g5", "g4", "g2"]);
         // Read once, then handed out in the pick's order; nothing past the cap is read.
-        let numbers = read_numbers_of(cards.path(), ids.iter().copied().collect());
+        let numbers = read_numbers_of(cards.path(), ids.iter().copied().collect()).unwrap();
         assert_eq!(numbers.len(), 3);
         let newest = numbers_of(&numbers, &pick);
         let slugs: Vec<&str> = newest.iter().map(|n| n.slugs[0].as_str()).collect();

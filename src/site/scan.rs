@@ -48,16 +48,7 @@ pub(crate) fn list_folders(runs_dir: &Path, root: &Path, scan: &Scan) -> Listed 
         Scan::All => {
             let mut problems = Vec::new();
             let dirs = crate::store::group_dirs(runs_dir, &mut problems);
-            let problems = problems
-                .into_iter()
-                .map(|p| {
-                    crate::store::StoreProblem {
-                        file: p.file.strip_prefix(root).unwrap_or(&p.file).to_path_buf(),
-                        ..p
-                    }
-                    .to_string()
-                })
-                .collect();
+            let problems = problems.iter().map(|p| p.relative_to(root)).collect();
             (dirs, Some(problems))
         }
         Scan::Only(dirs) => (dirs.iter().cloned().collect(), None),

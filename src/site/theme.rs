@@ -19,53 +19,111 @@ pub struct Theme {
     pub sources: std::collections::BTreeMap<String, (PathBuf, String)>,
     /// (path relative to the output's `static/`, bytes)
     pub statics: Vec<(PathBuf, Vec<u8>)>,
+    /// What the build should say about the theme (files taken from the built-in one).
+    pub warnings: Vec<String>,
+}
+
+/// (template name, text, where it came from) of every template.
+type Templates = Vec<(String, String, PathBuf)>;
+
+/// The built-in default theme's templates.
+fn builtin_templates() -> Templates {
+    let Some(dir) = DEFAULT_THEME.get_dir("templates") else {
+        return Vec::new();
+    };
+    embedded_files(dir)
+        .into_iter()
+        .map(|file| {
+            let rel = file.path().strip_prefix("templates").unwrap_or(file.path());
+            (
+                rel.to_string_lossy().replace('\\', "/"),
+                file.contents_utf8().unwrap_or_default().to_string(),
+                PathBuf::from("<built-in default theme>/templates").join(rel),
+            )
+        })
+        .collect()
+}
+
+/// The built-in default theme's static files.
+fn builtin_statics() -> Vec<(PathBuf, Vec<u8>)> {
+    let Some(dir) = DEFAULT_THEME.get_dir("static") else {
+        return Vec::new();
+    };
+    embedded_files(dir)
+        .into_iter()
+        .map(|file| {
+            let rel = file.path().strip_prefix("static").unwrap_or(file.path());
+            (rel.to_path_buf(), file.contents().to_vec())
+        })
+        .collect()
+}
+
+/// A theme folder is usually a copy `chorus init` made of the default theme, which a newer
+/// chorus may have added files to: pages would then lose a feature and keep a link to it
+/// (no leaderboard template, yet the header links the leaderboard). Every template and
+/// static file of the built-in theme that the folder (and the project's templates/) lacks
+/// is taken from the built-in theme, and the build says which.
+fn fill_from_builtin(
+    theme_dir: &Path,
+    templates: &mut Templates,
+    statics: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> Option<String> {
+    let mut filled = Vec::new();
+    for t in builtin_templates() {
+        if !templates.iter().any(|(name, _, _)| *name == t.0) {
+            filled.push(format!("templates/{}", t.0));
+            templates.push(t);
+        }
+    }
+    for f in builtin_statics() {
+        if !statics.iter().any(|(rel, _)| *rel == f.0) {
+            filled.push(format!(
+                "static/{}",
+                f.0.to_string_lossy().replace('\\', "/")
+            ));
+            statics.push(f);
+        }
+    }
+    statics.sort_by(|a, b| a.0.cmp(&b.0));
+    (!filled.is_empty()).then(|| {
+        format!(
+            "{} lacks {} (added to chorus after the theme was copied?); the built-in default \
+             theme's are used. Copy them in from a new `chorus init`, or delete the theme folder \
+             to use the built-in theme throughout.",
+            theme_dir.display(),
+            filled.join(", ")
+        )
+    })
 }
 
 /// Loads `theme` for the project at `root`.
 pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
     let theme_dir = root.join("themes").join(theme);
-    let mut templates: Vec<(String, String, PathBuf)> = Vec::new();
-    let mut statics = Vec::new();
-
-    if theme_dir.is_dir() {
-        templates.extend(
-            read_dir_files(&theme_dir.join("templates"))?
-                .into_iter()
-                .filter_map(|(rel, bytes, path)| {
-                    Some((
-                        rel.to_str()?.replace('\\', "/"),
-                        String::from_utf8(bytes).ok()?,
-                        path,
-                    ))
-                }),
-        );
-        statics = read_dir_files(&theme_dir.join("static"))?
+    let from_folder = theme_dir.is_dir();
+    let (mut templates, mut statics) = if from_folder {
+        let templates: Templates = read_dir_files(&theme_dir.join("templates"))?
+            .into_iter()
+            .filter_map(|(rel, bytes, path)| {
+                Some((
+                    rel.to_str()?.replace('\\', "/"),
+                    String::from_utf8(bytes).ok()?,
+                    path,
+                ))
+            })
+            .collect();
+        let statics: Vec<(PathBuf, Vec<u8>)> = read_dir_files(&theme_dir.join("static"))?
             .into_iter()
             .map(|(rel, bytes, _)| (rel, bytes))
             .collect();
+        (templates, statics)
     } else if theme == "default" {
-        if let Some(dir) = DEFAULT_THEME.get_dir("templates") {
-            for file in embedded_files(dir) {
-                let rel = file.path().strip_prefix("templates").unwrap_or(file.path());
-                templates.push((
-                    rel.to_string_lossy().replace('\\', "/"),
-                    file.contents_utf8().unwrap_or_default().to_string(),
-                    PathBuf::from("<built-in default theme>/templates").join(rel),
-                ));
-            }
-        }
-        if let Some(dir) = DEFAULT_THEME.get_dir("static") {
-            for file in embedded_files(dir) {
-                let rel = file.path().strip_prefix("static").unwrap_or(file.path());
-                statics.push((rel.to_path_buf(), file.contents().to_vec()));
-            }
-        }
+        (builtin_templates(), builtin_statics())
     } else {
         return Err(SiteError::Theme(format!(
             "theme {theme:?} not found: expected the folder {} (set site.theme in chorus.toml)",
             theme_dir.display()
         )));
-    }
+    };
 
     // Zola's rule: the project's templates/ override the theme's, file by file.
     let overrides = root.join("templates");
@@ -77,6 +135,11 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
             templates.retain(|(n, _, _)| n != &name);
             templates.push((name, text, path));
         }
+    }
+    let mut warnings = Vec::new();
+    if from_folder {
+        let rel_dir = theme_dir.strip_prefix(root).unwrap_or(&theme_dir);
+        warnings.extend(fill_from_builtin(rel_dir, &mut templates, &mut statics));
     }
 
     let mut tera = tera::Tera::default();
@@ -111,6 +174,7 @@ pub fn load(root: &Path, theme: &str) -> Result<Theme, SiteError> {
         tera,
         sources,
         statics,
+        warnings,
     })
 }
 

@@ -15,9 +15,10 @@ use crate::config::validate_slug;
 use crate::fsutil::TEMP_PREFIX;
 
 /// One problem in `runs/`: the file, the field (empty when the whole file is at fault)
-/// and what is wrong.
+/// and what is wrong. Shown with control and bidi characters escaped: the file name, the
+/// field and the reason may quote what a pull request put there.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{}: {reason}", file.display(), if field.is_empty() { String::new() } else { format!(": field \"{field}\"") })]
+#[error("{}", crate::untrusted::escape_controls(&format!("{}{}: {reason}", file.display(), if field.is_empty() { String::new() } else { format!(": field \"{field}\"") })))]
 pub struct StoreProblem {
     pub file: PathBuf,
     pub field: String,
@@ -25,6 +26,20 @@ pub struct StoreProblem {
 }
 
 impl StoreProblem {
+    /// The problem as chorus shows it, on a page or a terminal: its file named from the
+    /// project root (`runs/<id>/x.json`), never by the machine's folders.
+    pub fn relative_to(&self, root: &Path) -> String {
+        StoreProblem {
+            file: self
+                .file
+                .strip_prefix(root)
+                .unwrap_or(&self.file)
+                .to_path_buf(),
+            ..self.clone()
+        }
+        .to_string()
+    }
+
     fn new(file: &Path, field: &str, reason: impl Into<String>) -> StoreProblem {
         StoreProblem {
             file: file.to_path_buf(),
@@ -162,10 +177,12 @@ pub fn load_group_dir(dir: &Path) -> (Option<LoadedGroup>, Vec<StoreProblem>) {
 }
 
 /// The group's place in time, `(createdAt, runGroupId)`, from its group.json alone; `None`
-/// when that file cannot be read (loading the group says why).
+/// when that file cannot be read or names another folder's group (loading the group says
+/// why).
 pub fn group_order(dir: &Path) -> Option<(String, String)> {
     let group: GroupRecord = read_record(&dir.join(GROUP_FILE), MAX_GROUP_JSON_BYTES).ok()?;
-    Some((order_key(&group), group.run_group_id.to_string()))
+    let id = group.run_group_id.to_string();
+    (dir.file_name()? == id.as_str()).then(|| (order_key(&group), id))
 }
 
 /// Sorts groups as the runs do: by creation time to the nanosecond (then by id).
@@ -199,15 +216,19 @@ fn load_group(dir: &Path, problems: &mut Vec<StoreProblem>) -> Option<LoadedGrou
         }
     };
     let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    // The folder name is the group's identity (its pages are groups/<id>/): a copy of
+    // another group's folder would list that group twice and overwrite its pages.
     if dir_name != group.run_group_id.to_string() {
         problems.push(StoreProblem::new(
             &group_path,
             "runGroupId",
             format!(
-                "{} does not match its folder name {dir_name:?}",
+                "{} does not match its folder name {dir_name:?}, so the folder is skipped; \
+                 rename the folder to its group id, or remove it if it is a copy",
                 group.run_group_id
             ),
         ));
+        return None;
     }
     if group.artists.len() > MAX_ARTISTS_PER_GROUP {
         problems.push(StoreProblem::new(
@@ -323,13 +344,12 @@ fn check_run(
             problem(
                 "imageFile",
                 format!(
-                    "image {} is missing; restore it from git, or run `chorus resume {}` to paint it again",
-                    image.display(),
+                    "image {file} is missing; restore it from git, or run `chorus resume {}` to paint it again",
                     group.run_group_id
                 ),
             );
         } else if let Err(reason) = check_image_file(&image) {
-            problem("imageFile", format!("{}: {reason}", image.display()));
+            problem("imageFile", format!("{file}: {reason}"));
         }
     } else if run.status == Status::Done {
         problem(

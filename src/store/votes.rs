@@ -58,8 +58,9 @@ pub struct CountedVote {
 }
 
 /// What a problem with votes is about: a file, and in it a vote (1-based, with its id).
+/// Shown with control and bidi characters escaped (see `untrusted`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{}: {reason}", file.display(), vote.as_ref().map(|(n, id)| format!(": vote {n}{}", id.map(|i| format!(" (id {i})")).unwrap_or_default())).unwrap_or_default())]
+#[error("{}", crate::untrusted::escape_controls(&format!("{}{}: {reason}", file.display(), vote.as_ref().map(|(n, id)| format!(": vote {n}{}", id.map(|i| format!(" (id {i})")).unwrap_or_default())).unwrap_or_default())))]
 pub struct VoteProblem {
     pub file: PathBuf,
     pub vote: Option<(usize, Option<Uuid>)>,
@@ -328,9 +329,10 @@ pub fn group_votes(
             }
             if let Some((known, at)) = seen.get(&vote.id) {
                 if *known != vote {
+                    // Named within the folder: the list on the index shows no machine path.
                     problem(format!(
-                        "duplicate id: {} holds a different vote with this id; this one is not counted",
-                        at.display()
+                        "duplicate id: {} in the same folder holds a different vote with this id; this one is not counted",
+                        at.file_name().unwrap_or_default().to_string_lossy()
                     ));
                 }
                 continue;
