@@ -3,90 +3,10 @@
 //! dropped under runs/<group>/votes/) into leaderboards, incrementally and reproducibly.
 
 mod common;
+#[path = "common/votes.rs"]
+mod fixtures;
 
-use std::collections::BTreeMap;
-
-use chorus::store::{sha256_hex, votes::vote_token};
-use common::TestProject;
-
-const ARTISTS: [&str; 4] = [
-    "offline-maximalist",
-    "offline-minimalist",
-    "offline-naturalist",
-    "offline-surrealist",
-];
-
-/// A project with two built groups of the offline Artists.
-fn project() -> (TestProject, Vec<String>) {
-    let p = TestProject::init();
-    let ids = p.generate_offline(&["--repeat", "2", "--seed", "3"]);
-    p.chorus(&["build"]).assert().success();
-    (p, ids)
-}
-
-/// Each Artist's blind token in a group, checked against the blind page.
-fn tokens(p: &TestProject, group: &str) -> BTreeMap<&'static str, String> {
-    let page = p.read(&format!("site/groups/{group}/blind.html"));
-    ARTISTS
-        .iter()
-        .map(|slug| {
-            let bytes = std::fs::read(p.path(&format!("runs/{group}/{slug}.png"))).unwrap();
-            let token = vote_token(group, slug, &sha256_hex(&bytes));
-            assert!(
-                page.contains(&format!("data-token=\"{token}\"")),
-                "the blind page offers {slug}'s image as {token}"
-            );
-            (*slug, token)
-        })
-        .collect()
-}
-
-/// A vote as a blind page writes it: `winner` best of the group's four images.
-fn vote(id: &str, group: &str, t: &BTreeMap<&str, String>, winner: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": id,
-        "groupId": group,
-        "winner": t[winner],
-        "losers": ARTISTS.iter().filter(|a| **a != winner).map(|a| t[a].clone()).collect::<Vec<_>>(),
-        "votedAt": "2026-11-30T12:00:00.000Z",
-        "voter": "anonymous",
-    })
-}
-
-fn votes_file(votes: Vec<serde_json::Value>) -> String {
-    serde_json::to_string_pretty(&serde_json::json!({
-        "format": "chorus-votes", "version": 1, "votes": votes
-    }))
-    .unwrap()
-}
-
-/// Every file under runs/ with its content: "nothing written" means this is unchanged.
-fn runs_snapshot(p: &TestProject) -> Vec<(String, Vec<u8>)> {
-    p.files_under("runs")
-        .into_iter()
-        .map(|f| {
-            let bytes = std::fs::read(p.path(&format!("runs/{f}"))).unwrap();
-            (f, bytes)
-        })
-        .collect()
-}
-
-fn uuid(n: u8) -> String {
-    format!("00000000-0000-4000-8000-0000000000{n:02}")
-}
-
-fn import(p: &TestProject, file: &str) -> (i32, String) {
-    // A relative FILE is read from the current folder, as any command-line tool does.
-    let out = p
-        .chorus(&["votes", "import", file])
-        .current_dir(p.root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use fixtures::{import, project, runs_snapshot, tokens, uuid, vote, votes_file};
 
 #[test]
 fn bad_vote_files_are_refused_with_the_vote_named_and_nothing_is_written() {
@@ -287,3 +207,5 @@ fn a_votes_file_dropped_under_runs_counts_and_a_broken_one_is_a_problem() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("votes/broken.json: vote 1"));
 }
+
+

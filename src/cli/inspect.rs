@@ -139,7 +139,10 @@ pub(super) fn check(root: &Path) -> Result<u8> {
 pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
     let project = load_project(root)?;
     match store::votes::import(&project.runs_dir(), file) {
-        Ok(groups) => {
+        Ok(store::votes::ImportReport {
+            groups,
+            cleaned_labels,
+        }) => {
             let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
             let (mut added, mut known) = (0, 0);
             for g in &groups {
@@ -162,6 +165,12 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
                         g.group_id, g.known
                     ),
                 }
+            }
+            if cleaned_labels > 0 {
+                eprintln!(
+                    "note: cleaned the voter label of {cleaned_labels} vote(s): control and direction characters dropped, whitespace made single spaces, at most {} characters kept",
+                    store::votes::MAX_VOTER_CHARS
+                );
             }
             if added == 0 {
                 eprintln!(

@@ -14,6 +14,10 @@ use super::files::{read_capped, MAX_IMAGE_BYTES};
 use super::{load_group_dir, sha256_hex, to_json, LoadedGroup};
 use crate::fsutil::{write_atomic, TEMP_PREFIX};
 
+mod label;
+
+pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
+
 /// The `format` every votes file carries.
 pub const VOTES_FORMAT: &str = "chorus-votes";
 /// The version this chorus writes and the only one it reads.
@@ -22,8 +26,6 @@ pub const VOTES_VERSION: u32 = 1;
 pub const VOTES_DIR: &str = "votes";
 /// The most a votes file may hold (a vote is about 300 bytes).
 pub const MAX_VOTES_FILE_BYTES: u64 = 4 * 1024 * 1024;
-/// The longest voter label.
-pub const MAX_VOTER_CHARS: usize = 64;
 
 /// A votes file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +49,15 @@ pub struct Vote {
     /// RFC 3339, as the browser's clock said.
     pub voted_at: String,
     /// What the viewer chose to be called; "anonymous" unless they said otherwise.
+    /// Always cleaned ([`clean_voter`]) once read.
     pub voter: String,
+}
+
+/// A votes file as read: its votes, and how many voter labels had to be cleaned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedVotes {
+    pub file: VotesFile,
+    pub cleaned_labels: usize,
 }
 
 /// A vote with its images resolved to Artists.
@@ -145,7 +155,9 @@ impl GroupTokens {
 }
 
 /// Parses and checks a votes file on its own (format, version, fields, unique ids).
-pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProblem>> {
+/// Voter labels are cleaned, not refused (see `label`), and a lone surrogate, which a
+/// browser may have written in a label, no longer makes the whole file unreadable.
+pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<ParsedVotes, Vec<VoteProblem>> {
     let whole = |reason: String| {
         vec![VoteProblem {
             file: file.to_path_buf(),
@@ -153,7 +165,8 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
             reason,
         }]
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let mended = mend_lone_surrogates(bytes);
+    let value: serde_json::Value = serde_json::from_slice(mended.as_deref().unwrap_or(bytes))
         .map_err(|e| whole(format!("not valid JSON ({e}); is it a chorus votes file?")))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(VOTES_FORMAT) {
         return Err(whole(format!(
@@ -183,6 +196,7 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
     let mut problems = Vec::new();
     let mut parsed = Vec::new();
     let mut seen: BTreeMap<Uuid, usize> = BTreeMap::new();
+    let mut cleaned_labels = 0;
     for (i, v) in votes.iter().enumerate() {
         let id = v
             .get("id")
@@ -195,7 +209,7 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
                 reason,
             })
         };
-        let vote: Vote = match serde_path_to_error::deserialize(v) {
+        let mut vote: Vote = match serde_path_to_error::deserialize(v) {
             Ok(vote) => vote,
             Err(e) => {
                 let field = e.path().to_string();
@@ -208,6 +222,11 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
                 continue;
             }
         };
+        let voter = clean_voter(&vote.voter);
+        if voter != vote.voter {
+            cleaned_labels += 1;
+            vote.voter = voter;
+        }
         if let Err(reason) = check_fields(&vote) {
             problem(reason);
             continue;
@@ -221,10 +240,13 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
         parsed.push(vote);
     }
     if problems.is_empty() {
-        Ok(VotesFile {
-            format: VOTES_FORMAT.into(),
-            version: VOTES_VERSION,
-            votes: parsed,
+        Ok(ParsedVotes {
+            file: VotesFile {
+                format: VOTES_FORMAT.into(),
+                version: VOTES_VERSION,
+                votes: parsed,
+            },
+            cleaned_labels,
         })
     } else {
         Err(problems)
@@ -257,11 +279,6 @@ fn check_fields(vote: &Vote) -> Result<(), String> {
         return Err(format!(
             "field \"votedAt\": {:?} is not an RFC 3339 time",
             vote.voted_at
-        ));
-    }
-    if vote.voter.chars().count() > MAX_VOTER_CHARS || vote.voter.chars().any(char::is_control) {
-        return Err(format!(
-            "field \"voter\": at most {MAX_VOTER_CHARS} characters, no control characters"
         ));
     }
     Ok(())
@@ -307,7 +324,7 @@ pub fn group_votes(
             })
             .and_then(|bytes| parse_votes(&file, &bytes));
         let votes = match parsed {
-            Ok(v) => v.votes,
+            Ok(v) => v.file.votes,
             Err(p) => {
                 problems.extend(p);
                 continue;
@@ -372,12 +389,19 @@ pub struct GroupImport {
     pub written: Option<PathBuf>,
 }
 
+/// What an import did: each group's new votes, and how many labels it cleaned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportReport {
+    pub groups: Vec<GroupImport>,
+    pub cleaned_labels: usize,
+}
+
 /// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
 /// file, every vote against its group's images, ids against the votes already there) and
 /// nothing is written unless all of it is sound. Votes already imported are skipped, so
 /// importing a file twice changes nothing. Each group's new votes go to one new file,
 /// `runs/<group-id>/votes/<hash of its content>.json`, written atomically.
-pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<VoteProblem>> {
+pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProblem>> {
     let whole = |reason: String| {
         vec![VoteProblem {
             file: file.to_path_buf(),
@@ -386,7 +410,10 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<Vote
         }]
     };
     let bytes = read_capped(file, MAX_VOTES_FILE_BYTES).map_err(whole)?;
-    let parsed = parse_votes(file, &bytes)?;
+    let ParsedVotes {
+        file: parsed,
+        cleaned_labels,
+    } = parse_votes(file, &bytes)?;
     if parsed.votes.is_empty() {
         return Err(whole(
             "holds no votes; vote on a group's blind page first, then download".into(),
@@ -434,7 +461,7 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<Vote
                 .and_then(|b| parse_votes(&f, &b))
             {
                 Ok(v) => {
-                    for vote in v.votes {
+                    for vote in v.file.votes {
                         existing.entry(vote.id).or_insert((vote, f.clone()));
                     }
                 }
@@ -500,7 +527,10 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<Vote
         }
         done.push(report);
     }
-    Ok(done)
+    Ok(ImportReport {
+        groups: done,
+        cleaned_labels,
+    })
 }
 
 #[cfg(test)]
@@ -532,6 +562,7 @@ mod tests {
         assert_eq!(
             parse_votes(p, &file(vec![vote_json(ID, A, &[B])], 1))
                 .unwrap()
+                .file
                 .votes
                 .len(),
             1
