@@ -7,7 +7,12 @@ mod common;
 #[path = "common/votes.rs"]
 mod fixtures;
 
-use fixtures::{import, project, stored_voters, tokens, uuid, vote_by, votes_file};
+use fixtures::{
+    import, project, stored, stored_voters, tokens, uuid, vote, vote_by, votes_file, ARTISTS,
+};
+
+/// The most a votes file may hold, as docs/votes.md says.
+const CAP: usize = 4 * 1024 * 1024;
 
 #[test]
 fn a_label_the_old_blind_page_cut_badly_is_cleaned_and_every_vote_imported() {
@@ -52,6 +57,66 @@ fn a_label_the_old_blind_page_cut_badly_is_cleaned_and_every_vote_imported() {
     );
 }
 
+#[test]
+fn a_file_near_the_cap_is_written_as_files_the_build_and_later_imports_accept() {
+    let (p, ids) = project();
+    let g = &ids[0];
+    let t = tokens(&p, g);
+    // As a browser with many votes would download it, but compact: just under the cap.
+    let mut votes = Vec::new();
+    let mut size = 64;
+    for n in 0.. {
+        let v = vote(&uuid(n), g, &t, ARTISTS[n as usize % 4]);
+        let len = serde_json::to_string(&v).unwrap().len() + 1;
+        if size + len > CAP - 64 {
+            break;
+        }
+        size += len;
+        votes.push(v);
+    }
+    let count = votes.len();
+    let text = serde_json::to_string(&serde_json::json!({
+        "format": "chorus-votes", "version": 1, "votes": votes
+    }))
+    .unwrap();
+    assert!(
+        text.len() <= CAP && text.len() > CAP - 1024,
+        "{}",
+        text.len()
+    );
+    p.write("many.json", &text);
+
+    let (code, stderr) = import(&p, "many.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("Imported {count} vote(s) into 1 group(s)")),
+        "{stderr}"
+    );
+    for (name, _) in stored(&p, g) {
+        let len = std::fs::metadata(p.path(&format!("runs/{g}/votes/{name}")))
+            .unwrap()
+            .len();
+        assert!(len as usize <= CAP, "{name} is {len} bytes, over the cap");
+    }
+    let out = p.chorus(&["build", "--strict"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "every vote counts:\n{stderr}");
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains(&format!("From {count} blind votes on 1 group")));
+
+    // The group still takes votes.
+    p.write(
+        "next.json",
+        &votes_file(vec![vote(&uuid(999_999), g, &t, "offline-minimalist")]),
+    );
+    let (code, stderr) = import(&p, "next.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("Imported 1 vote(s) into 1 group(s)"),
+        "{stderr}"
+    );
+}
 
 
 

@@ -148,23 +148,25 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
             for g in &groups {
                 added += g.added;
                 known += g.known;
-                match &g.written {
-                    Some(path) => eprintln!(
-                        "group {}: {} new vote(s){} -> {}",
-                        g.group_id,
-                        g.added,
-                        if g.known > 0 {
-                            format!(", {} already imported", g.known)
-                        } else {
-                            String::new()
-                        },
-                        rel(path)
-                    ),
-                    None => eprintln!(
+                if g.written.is_empty() {
+                    eprintln!(
                         "group {}: nothing new ({} vote(s) already imported)",
                         g.group_id, g.known
-                    ),
+                    );
+                    continue;
                 }
+                let files: Vec<String> = g.written.iter().map(|p| rel(p)).collect();
+                eprintln!(
+                    "group {}: {} new vote(s){} -> {}",
+                    g.group_id,
+                    g.added,
+                    if g.known > 0 {
+                        format!(", {} already imported", g.known)
+                    } else {
+                        String::new()
+                    },
+                    files.join(", ")
+                );
             }
             if cleaned_labels > 0 {
                 eprintln!(

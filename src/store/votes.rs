@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::files::{read_capped, MAX_IMAGE_BYTES};
-use super::{load_group_dir, sha256_hex, to_json, LoadedGroup};
-use crate::fsutil::{write_atomic, TEMP_PREFIX};
+use super::{sha256_hex, LoadedGroup};
+use crate::fsutil::TEMP_PREFIX;
 
+mod import;
 mod label;
+mod write;
 
+pub use import::{import, GroupImport, ImportReport};
 pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
 
 /// The `format` every votes file carries.
@@ -377,160 +380,6 @@ pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
         return Vec::new();
     }
     group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1
-}
-
-/// What an import did for one group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupImport {
-    pub group_id: Uuid,
-    pub added: usize,
-    pub known: usize,
-    /// The file written, when any vote was new.
-    pub written: Option<PathBuf>,
-}
-
-/// What an import did: each group's new votes, and how many labels it cleaned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportReport {
-    pub groups: Vec<GroupImport>,
-    pub cleaned_labels: usize,
-}
-
-/// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
-/// file, every vote against its group's images, ids against the votes already there) and
-/// nothing is written unless all of it is sound. Votes already imported are skipped, so
-/// importing a file twice changes nothing. Each group's new votes go to one new file,
-/// `runs/<group-id>/votes/<hash of its content>.json`, written atomically.
-pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProblem>> {
-    let whole = |reason: String| {
-        vec![VoteProblem {
-            file: file.to_path_buf(),
-            vote: None,
-            reason,
-        }]
-    };
-    let bytes = read_capped(file, MAX_VOTES_FILE_BYTES).map_err(whole)?;
-    let ParsedVotes {
-        file: parsed,
-        cleaned_labels,
-    } = parse_votes(file, &bytes)?;
-    if parsed.votes.is_empty() {
-        return Err(whole(
-            "holds no votes; vote on a group's blind page first, then download".into(),
-        ));
-    }
-
-    let mut by_group: BTreeMap<Uuid, Vec<(usize, &Vote)>> = BTreeMap::new();
-    for (i, v) in parsed.votes.iter().enumerate() {
-        by_group.entry(v.group_id).or_default().push((i + 1, v));
-    }
-    let mut problems = Vec::new();
-    let mut plans: Vec<(GroupImport, PathBuf, Vec<Vote>)> = Vec::new();
-    for (gid, votes) in &by_group {
-        let problem = |n: usize, v: &Vote, reason: String| VoteProblem {
-            file: file.to_path_buf(),
-            vote: Some((n, Some(v.id))),
-            reason,
-        };
-        // The id is a parsed UUID, so this path stays inside runs/.
-        let dir = runs_dir.join(gid.to_string());
-        let loaded = std::fs::symlink_metadata(&dir)
-            .is_ok_and(|m| m.is_dir())
-            .then(|| load_group_dir(&dir).0)
-            .flatten();
-        let Some(g) = loaded else {
-            for (n, v) in votes {
-                problems.push(problem(*n, v, format!(
-                    "field \"groupId\": unknown group {gid}: there is no readable {} (was the vote cast on another project's site?)",
-                    dir.join(super::GROUP_FILE).display()
-                )));
-            }
-            continue;
-        };
-        let tokens = GroupTokens::read(&g);
-        let mut existing: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
-        for f in votes_files(&dir) {
-            match read_capped(&f, MAX_VOTES_FILE_BYTES)
-                .map_err(|reason| {
-                    vec![VoteProblem {
-                        file: f.clone(),
-                        vote: None,
-                        reason,
-                    }]
-                })
-                .and_then(|b| parse_votes(&f, &b))
-            {
-                Ok(v) => {
-                    for vote in v.file.votes {
-                        existing.entry(vote.id).or_insert((vote, f.clone()));
-                    }
-                }
-                Err(p) => problems.extend(p.into_iter().map(|mut p| {
-                    p.reason += " (fix or remove this file before importing more votes)";
-                    p
-                })),
-            }
-        }
-        let mut new = Vec::new();
-        let mut known = 0;
-        for (n, v) in votes {
-            if let Some((old, at)) = existing.get(&v.id) {
-                if old == *v {
-                    known += 1;
-                } else {
-                    problems.push(problem(
-                        *n,
-                        v,
-                        format!(
-                            "duplicate id: {} already holds a different vote with this id",
-                            at.display()
-                        ),
-                    ));
-                }
-                continue;
-            }
-            match tokens.resolve(v) {
-                Ok(_) => new.push((*v).clone()),
-                Err(reason) => problems.push(problem(*n, v, reason)),
-            }
-        }
-        plans.push((
-            GroupImport {
-                group_id: *gid,
-                added: new.len(),
-                known,
-                written: None,
-            },
-            dir,
-            new,
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-
-    let mut done = Vec::new();
-    for (mut report, dir, mut new) in plans {
-        if !new.is_empty() {
-            new.sort_by(|a, b| (&a.voted_at, a.id).cmp(&(&b.voted_at, b.id)));
-            let bytes = to_json(&VotesFile {
-                format: VOTES_FORMAT.into(),
-                version: VOTES_VERSION,
-                votes: new,
-            });
-            let path = dir
-                .join(VOTES_DIR)
-                .join(format!("{}.json", &sha256_hex(&bytes)[..16]));
-            write_atomic(&path, &bytes)
-                .map_err(|e| whole(format!("cannot write {}: {e}", path.display())))?;
-            report.written = Some(path);
-        }
-        done.push(report);
-    }
-    Ok(ImportReport {
-        groups: done,
-        cleaned_labels,
-    })
 }
 
 #[cfg(test)]
