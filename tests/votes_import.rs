@@ -8,7 +8,8 @@ mod common;
 mod fixtures;
 
 use fixtures::{
-    import, project, stored, stored_voters, tokens, uuid, vote, vote_by, votes_file, ARTISTS,
+    import, project, runs_snapshot, stored, stored_voters, tokens, uuid, vote, vote_by, votes_file,
+    ARTISTS,
 };
 
 /// The most a votes file may hold, as docs/votes.md says.
@@ -118,6 +119,35 @@ fn a_file_near_the_cap_is_written_as_files_the_build_and_later_imports_accept() 
     );
 }
 
+#[test]
+fn a_write_that_fails_half_way_leaves_runs_as_it_was() {
+    let (p, ids) = project();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let (first, second) = (&sorted[0], &sorted[1]);
+    let (t1, t2) = (tokens(&p, first), tokens(&p, second));
+    // The second group's votes folder cannot be made: a file stands in its place.
+    p.write(&format!("runs/{second}/votes"), "not a folder\n");
+    let before = runs_snapshot(&p);
+    p.write(
+        "both.json",
+        &votes_file(vec![
+            vote(&uuid(1), first, &t1, "offline-naturalist"),
+            vote(&uuid(2), second, &t2, "offline-naturalist"),
+        ]),
+    );
+    let (code, stderr) = import(&p, "both.json");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write runs/{second}/votes/")),
+        "the failed write is named:\n{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert!(
+        runs_snapshot(&p) == before,
+        "the first group's new file was taken back:\n{stderr}"
+    );
+}
 
 
 

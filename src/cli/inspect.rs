@@ -187,7 +187,7 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        Err(problems) => {
+        Err(store::votes::ImportError::Refused(problems)) => {
             for p in &problems {
                 eprintln!("error: {p}");
             }
@@ -196,6 +196,29 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
                 problems.len(),
                 file.display()
             );
+            Ok(exit::ERROR)
+        }
+        Err(store::votes::ImportError::Write {
+            path,
+            error,
+            removed,
+            left,
+        }) => {
+            let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+            eprintln!("error: cannot write {}: {error}", rel(&path));
+            if left.is_empty() {
+                eprintln!(
+                    "The {removed} file(s) this import had written before were removed again; nothing was imported. Fix the cause and import {} again.",
+                    file.display()
+                );
+            } else {
+                let left: Vec<String> = left.iter().map(|p| rel(p)).collect();
+                eprintln!(
+                    "error: these file(s) were written and could not be removed again: {}. They hold sound votes, which the next build counts; once the cause is fixed, import {} again (the votes they hold are skipped as already imported).",
+                    left.join(", "),
+                    file.display()
+                );
+            }
             Ok(exit::ERROR)
         }
     }

@@ -18,7 +18,7 @@ mod import;
 mod label;
 mod write;
 
-pub use import::{import, GroupImport, ImportReport};
+pub use import::{import, GroupImport, ImportError, ImportReport};
 pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
 
 /// The `format` every votes file carries.

@@ -32,13 +32,35 @@ pub struct ImportReport {
     pub cleaned_labels: usize,
 }
 
+/// Why an import wrote nothing (or, at worst, says exactly what it left).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportError {
+    /// The file is not sound; nothing was written.
+    Refused(Vec<VoteProblem>),
+    /// Writing `path` failed. The files this import had written before it are removed
+    /// again (`removed` of them); `left` names any that could not be.
+    Write {
+        path: PathBuf,
+        error: String,
+        removed: usize,
+        left: Vec<PathBuf>,
+    },
+}
+
+impl From<Vec<VoteProblem>> for ImportError {
+    fn from(problems: Vec<VoteProblem>) -> Self {
+        ImportError::Refused(problems)
+    }
+}
+
 /// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
 /// file, every vote against its group's images, ids against the votes already there) and
 /// nothing is written unless all of it is sound. Votes already imported are skipped, so
 /// importing a file twice changes nothing. Each group's new votes go to one new file,
 /// `runs/<group-id>/votes/<hash of its content>.json` (several when one would be over
-/// the cap), written atomically.
-pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProblem>> {
+/// the cap), written atomically. Across groups it is all or nothing: when a write fails,
+/// the files written before it are removed again.
+pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError> {
     let whole = |reason: String| {
         vec![VoteProblem {
             file: file.to_path_buf(),
@@ -54,7 +76,8 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProb
     if parsed.votes.is_empty() {
         return Err(whole(
             "holds no votes; vote on a group's blind page first, then download".into(),
-        ));
+        )
+        .into());
     }
 
     let mut by_group: BTreeMap<Uuid, Vec<(usize, &Vote)>> = BTreeMap::new();
@@ -143,19 +166,28 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProb
         ));
     }
     if !problems.is_empty() {
-        return Err(problems);
+        return Err(ImportError::Refused(problems));
     }
 
     let mut done = Vec::new();
+    let mut written = Written::default();
     for (mut report, dir, mut new) in plans {
         if !new.is_empty() {
             new.sort_by(|a, b| (&a.voted_at, a.id).cmp(&(&b.voted_at, b.id)));
+            let votes_dir = dir.join(VOTES_DIR);
+            if std::fs::symlink_metadata(&votes_dir).is_err() {
+                written.dirs.push(votes_dir.clone());
+            }
             for bytes in render_parts(&new, MAX_VOTES_FILE_BYTES as usize) {
-                let path = dir
-                    .join(VOTES_DIR)
-                    .join(format!("{}.json", &sha256_hex(&bytes)[..16]));
-                write_atomic(&path, &bytes)
-                    .map_err(|e| whole(format!("cannot write {}: {e}", path.display())))?;
+                let path = votes_dir.join(format!("{}.json", &sha256_hex(&bytes)[..16]));
+                // Named by its content: a file already there holds these very votes, and
+                // is not this import's to take back.
+                if std::fs::symlink_metadata(&path).is_err() {
+                    if let Err(e) = write_atomic(&path, &bytes) {
+                        return Err(written.take_back(path, e));
+                    }
+                    written.files.push(path.clone());
+                }
                 report.written.push(path);
             }
         }
@@ -165,4 +197,33 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, Vec<VoteProb
         groups: done,
         cleaned_labels,
     })
+}
+
+/// What an import has written so far, to take back when a later write fails.
+#[derive(Default)]
+struct Written {
+    files: Vec<PathBuf>,
+    /// `votes/` folders this import made.
+    dirs: Vec<PathBuf>,
+}
+
+impl Written {
+    fn take_back(self, path: PathBuf, error: std::io::Error) -> ImportError {
+        let left: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|f| std::fs::remove_file(f).is_err())
+            .cloned()
+            .collect();
+        for d in &self.dirs {
+            // Only an empty folder goes; one that holds anything stays.
+            let _ = std::fs::remove_dir(d);
+        }
+        ImportError::Write {
+            path,
+            error: error.to_string(),
+            removed: self.files.len() - left.len(),
+            left,
+        }
+    }
 }
