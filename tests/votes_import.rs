@@ -149,5 +149,42 @@ fn a_write_that_fails_half_way_leaves_runs_as_it_was() {
     );
 }
 
+#[test]
+fn unknown_fields_are_refused_and_ids_are_unique_within_a_group_as_documented() {
+    let (p, ids) = project();
+    let (g0, g1) = (&ids[0], &ids[1]);
+    let (t0, t1) = (tokens(&p, g0), tokens(&p, g1));
+    let before = runs_snapshot(&p);
+    let text = votes_file(vec![vote(&uuid(1), g0, &t0, "offline-naturalist")]).replacen(
+        '{',
+        "{\n  \"comment\": \"typo of votes?\",",
+        1,
+    );
+    p.write("extra.json", &text);
+    let (code, stderr) = import(&p, "extra.json");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("extra.json: field \"comment\": unknown field"),
+        "{stderr}"
+    );
+    assert!(runs_snapshot(&p) == before);
+
+    // The same id in another group is another vote: the build counts votes by group.
+    p.write(
+        "g0.json",
+        &votes_file(vec![vote(&uuid(1), g0, &t0, "offline-naturalist")]),
+    );
+    p.write(
+        "g1.json",
+        &votes_file(vec![vote(&uuid(1), g1, &t1, "offline-surrealist")]),
+    );
+    assert_eq!(import(&p, "g0.json").0, 0);
+    let (code, stderr) = import(&p, "g1.json");
+    assert_eq!(code, 0, "{stderr}");
+    p.chorus(&["build", "--strict"]).assert().success();
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains("From 2 blind votes on 2 groups"));
+}
 
 

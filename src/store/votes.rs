@@ -25,6 +25,9 @@ pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
 pub const VOTES_FORMAT: &str = "chorus-votes";
 /// The version this chorus writes and the only one it reads.
 pub const VOTES_VERSION: u32 = 1;
+/// The fields of a votes file; any other is refused, as in each vote (a typo should
+/// not pass silently).
+const TOP_LEVEL_FIELDS: &[&str] = &["format", "version", "votes"];
 /// Where a group keeps its votes.
 pub const VOTES_DIR: &str = "votes";
 /// The most a votes file may hold (a vote is about 300 bytes).
@@ -192,6 +195,23 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<ParsedVotes, Vec<VotePro
                 )
             )))
         }
+    }
+    let unknown: Vec<VoteProblem> = value
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .filter(|k| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
+        .map(|k| VoteProblem {
+            file: file.to_path_buf(),
+            vote: None,
+            reason: format!(
+                "field {k:?}: unknown field; a votes file holds only {}",
+                TOP_LEVEL_FIELDS.join(", ")
+            ),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
     }
     let Some(votes) = value.get("votes").and_then(|v| v.as_array()) else {
         return Err(whole("field \"votes\": expected a list of votes".into()));
@@ -436,6 +456,14 @@ mod tests {
         let mut extra = vote_json(ID, A, &[B]);
         extra["artistSlug"] = "x".into();
         assert!(parse_votes(p, &file(vec![extra], 1)).is_err());
+        let mut top: serde_json::Value =
+            serde_json::from_slice(&file(vec![vote_json(ID, A, &[B])], 1)).unwrap();
+        top["vote"] = serde_json::json!([]);
+        let unknown = parse_votes(p, &serde_json::to_vec(&top).unwrap()).unwrap_err();
+        assert_eq!(
+            unknown[0].to_string(),
+            "v.json: field \"vote\": unknown field; a votes file holds only format, version, votes"
+        );
     }
 
     #[test]
