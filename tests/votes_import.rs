@@ -187,4 +187,80 @@ fn unknown_fields_are_refused_and_ids_are_unique_within_a_group_as_documented() 
         .contains("From 2 blind votes on 2 groups"));
 }
 
+#[test]
+fn votes_that_no_longer_apply_are_skipped_with_a_reason_and_the_rest_imported() {
+    let (p, ids) = project();
+    let (g0, g1) = (&ids[0], &ids[1]);
+    let (t0, t1) = (tokens(&p, g0), tokens(&p, g1));
+    p.write(
+        "first.json",
+        &votes_file(vec![vote(&uuid(1), g0, &t0, "offline-naturalist")]),
+    );
+    assert_eq!(import(&p, "first.json").0, 0);
+    // g1's minimalist is painted again: the votes cast on its old image name a token the
+    // group no longer has.
+    std::fs::copy(
+        p.path(&format!("runs/{g0}/offline-minimalist.png")),
+        p.path(&format!("runs/{g1}/offline-minimalist.png")),
+    )
+    .unwrap();
+    // A second gallery on the same github.io origin shares the browser's votes.
+    let elsewhere = "7d1c1b9e-0000-4000-8000-000000000000";
+    let mut reused = vote(&uuid(1), g0, &t0, "offline-surrealist");
+    reused["voter"] = "someone else".into();
+    let file = votes_file(vec![
+        vote(&uuid(2), g0, &t0, "offline-naturalist"),
+        vote(&uuid(3), elsewhere, &t0, "offline-naturalist"),
+        vote(&uuid(4), elsewhere, &t0, "offline-surrealist"),
+        vote(&uuid(5), g1, &t1, "offline-minimalist"),
+        reused,
+    ]);
+    p.write("browser.json", &file);
+    for round in ["first", "second"] {
+        let (code, stderr) = import(&p, "browser.json");
+        assert_eq!(code, 0, "{round} import:\n{stderr}");
+        for expected in [
+            format!("skipped 2 vote(s) for group {elsewhere}"),
+            "no such group under runs/".into(),
+            format!("skipped 1 vote(s) for group {g1}"),
+            "painted again".into(),
+            format!("skipped 1 vote(s) for group {g0}"),
+            "already holds a different vote with this id".into(),
+        ] {
+            assert!(
+                stderr.contains(&expected),
+                "{round}: {expected:?} in:\n{stderr}"
+            );
+        }
+        let summary = if round == "first" {
+            "Imported 1 vote(s) into 1 group(s)"
+        } else {
+            "Nothing to import"
+        };
+        assert!(stderr.contains(summary), "{round}:\n{stderr}");
+    }
+
+    // A votes file import cannot read skips its group's votes, naming it; the rest go in.
+    p.write(&format!("runs/{g0}/votes/broken.json"), "{not json");
+    p.chorus(&["build"]).output().unwrap();
+    let t1 = tokens(&p, g1);
+    p.write(
+        "later.json",
+        &votes_file(vec![
+            vote(&uuid(7), g0, &t0, "offline-naturalist"),
+            vote(&uuid(8), g1, &t1, "offline-naturalist"),
+        ]),
+    );
+    let (code, stderr) = import(&p, "later.json");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("skipped 1 vote(s) for group {g0}"))
+            && stderr.contains("broken.json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Imported 1 vote(s) into 1 group(s)"),
+        "{stderr}"
+    );
+}
 

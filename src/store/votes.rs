@@ -18,7 +18,7 @@ mod import;
 mod label;
 mod write;
 
-pub use import::{import, GroupImport, ImportError, ImportReport};
+pub use import::{import, GroupImport, ImportError, ImportReport, Skipped};
 pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
 
 /// The `format` every votes file carries.
@@ -147,13 +147,7 @@ impl GroupTokens {
         let winner = name(&vote.winner, "winner")?;
         let mut losers = Vec::with_capacity(vote.losers.len());
         for (i, l) in vote.losers.iter().enumerate() {
-            let slug = name(l, &format!("losers[{i}]"))?;
-            if slug == winner || losers.contains(&slug) {
-                return Err(format!(
-                    "field \"losers[{i}]\": {l:?} appears twice in the vote"
-                ));
-            }
-            losers.push(slug);
+            losers.push(name(l, &format!("losers[{i}]"))?);
         }
         losers.sort();
         Ok(CountedVote { winner, losers })
@@ -297,6 +291,14 @@ fn check_fields(vote: &Vote) -> Result<(), String> {
         return Err(format!(
             "field \"losers\": {bad:?} is not an image token (20 hex digits)"
         ));
+    }
+    // Distinct images: a token twice would count one pair twice, or a win over itself.
+    for (i, l) in vote.losers.iter().enumerate() {
+        if *l == vote.winner || vote.losers[..i].contains(l) {
+            return Err(format!(
+                "field \"losers[{i}]\": {l:?} appears twice in the vote"
+            ));
+        }
     }
     if chrono::DateTime::parse_from_rfc3339(&vote.voted_at).is_err() {
         return Err(format!(
@@ -495,7 +497,8 @@ mod tests {
         );
         let unknown = t.resolve(&vote(&tok("a", "9"), &[&tok("b", "2")]));
         assert!(unknown.unwrap_err().contains("not an image"));
-        let twice = t.resolve(&vote(&tok("a", "1"), &[&tok("a", "1")]));
-        assert!(twice.unwrap_err().contains("twice"));
+        let mut twice = vote(&tok("a", "1"), &[&tok("b", "2"), &tok("a", "1")]);
+        twice.voted_at = "2026-11-30T12:00:00Z".into();
+        assert!(check_fields(&twice).unwrap_err().contains("losers[1]"));
     }
 }

@@ -25,10 +25,21 @@ pub struct GroupImport {
     pub written: Vec<PathBuf>,
 }
 
-/// What an import did: each group's new votes, and how many labels it cleaned.
+/// Votes an import left out because they no longer apply, by group and reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub group_id: Uuid,
+    /// Each vote's number in the file (1-based) and its id.
+    pub votes: Vec<(usize, Uuid)>,
+    pub reason: String,
+}
+
+/// What an import did: each group's new votes, the votes it skipped, and how many labels
+/// it cleaned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportReport {
     pub groups: Vec<GroupImport>,
+    pub skipped: Vec<Skipped>,
     pub cleaned_labels: usize,
 }
 
@@ -53,10 +64,14 @@ impl From<Vec<VoteProblem>> for ImportError {
     }
 }
 
-/// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
-/// file, every vote against its group's images, ids against the votes already there) and
-/// nothing is written unless all of it is sound. Votes already imported are skipped, so
-/// importing a file twice changes nothing. Each group's new votes go to one new file,
+/// Imports a downloaded votes file into `runs_dir`: everything is checked first, and a
+/// file that is not sound (format, version, fields, ids twice in it) is refused whole.
+/// Votes that no longer apply (their group is gone or is another gallery's, their image
+/// was painted again, their id was taken by another vote, or their group holds a votes
+/// file that cannot be read) are skipped with the reason, and the rest imported: a
+/// browser keeps offering every vote it holds, so refusing the file for one would refuse
+/// every later download too. Votes already imported are skipped silently, so importing
+/// a file twice changes nothing. Each group's new votes go to one new file,
 /// `runs/<group-id>/votes/<hash of its content>.json` (several when one would be over
 /// the cap), written atomically. Across groups it is all or nothing: when a write fails,
 /// the files written before it are removed again.
@@ -84,94 +99,20 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
     for (i, v) in parsed.votes.iter().enumerate() {
         by_group.entry(v.group_id).or_default().push((i + 1, v));
     }
-    let mut problems = Vec::new();
-    let mut plans: Vec<(GroupImport, PathBuf, Vec<Vote>)> = Vec::new();
-    for (gid, votes) in &by_group {
-        let problem = |n: usize, v: &Vote, reason: String| VoteProblem {
-            file: file.to_path_buf(),
-            vote: Some((n, Some(v.id))),
-            reason,
-        };
-        // The id is a parsed UUID, so this path stays inside runs/.
-        let dir = runs_dir.join(gid.to_string());
-        let loaded = std::fs::symlink_metadata(&dir)
-            .is_ok_and(|m| m.is_dir())
-            .then(|| load_group_dir(&dir).0)
-            .flatten();
-        let Some(g) = loaded else {
-            for (n, v) in votes {
-                problems.push(problem(*n, v, format!(
-                    "field \"groupId\": unknown group {gid}: there is no readable {} (was the vote cast on another project's site?)",
-                    dir.join(GROUP_FILE).display()
-                )));
-            }
-            continue;
-        };
-        let tokens = GroupTokens::read(&g);
-        let mut existing: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
-        for f in votes_files(&dir) {
-            match read_capped(&f, MAX_VOTES_FILE_BYTES)
-                .map_err(|reason| {
-                    vec![VoteProblem {
-                        file: f.clone(),
-                        vote: None,
-                        reason,
-                    }]
-                })
-                .and_then(|b| parse_votes(&f, &b))
-            {
-                Ok(v) => {
-                    for vote in v.file.votes {
-                        existing.entry(vote.id).or_insert((vote, f.clone()));
-                    }
-                }
-                Err(p) => problems.extend(p.into_iter().map(|mut p| {
-                    p.reason += " (fix or remove this file before importing more votes)";
-                    p
-                })),
-            }
-        }
-        let mut new = Vec::new();
-        let mut known = 0;
-        for (n, v) in votes {
-            if let Some((old, at)) = existing.get(&v.id) {
-                if old == *v {
-                    known += 1;
-                } else {
-                    problems.push(problem(
-                        *n,
-                        v,
-                        format!(
-                            "duplicate id: {} already holds a different vote with this id",
-                            at.display()
-                        ),
-                    ));
-                }
-                continue;
-            }
-            match tokens.resolve(v) {
-                Ok(_) => new.push((*v).clone()),
-                Err(reason) => problems.push(problem(*n, v, reason)),
-            }
-        }
-        plans.push((
-            GroupImport {
-                group_id: *gid,
-                added: new.len(),
-                known,
-                written: Vec::new(),
-            },
-            dir,
-            new,
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(ImportError::Refused(problems));
-    }
+    let mut skips = Skips::default();
+    let plans: Vec<Plan> = by_group
+        .iter()
+        .map(|(gid, votes)| plan_group(runs_dir, *gid, votes, &mut skips))
+        .collect();
 
     let mut done = Vec::new();
     let mut written = Written::default();
-    for (mut report, dir, mut new) in plans {
+    for Plan {
+        mut report,
+        dir,
+        mut new,
+    } in plans
+    {
         if !new.is_empty() {
             new.sort_by(|a, b| (&a.voted_at, a.id).cmp(&(&b.voted_at, b.id)));
             let votes_dir = dir.join(VOTES_DIR);
@@ -195,6 +136,7 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
     }
     Ok(ImportReport {
         groups: done,
+        skipped: skips.into_list(),
         cleaned_labels,
     })
 }
@@ -226,4 +168,130 @@ impl Written {
             left,
         }
     }
+}
+
+/// One group's share of an import: what it will write and report.
+struct Plan {
+    report: GroupImport,
+    dir: PathBuf,
+    new: Vec<Vote>,
+}
+
+/// The votes skipped so far, by group and reason.
+#[derive(Default)]
+struct Skips(BTreeMap<(Uuid, String), Vec<(usize, Uuid)>>);
+
+impl Skips {
+    fn add(&mut self, group: Uuid, reason: &str, (n, vote): (usize, &Vote)) {
+        self.0
+            .entry((group, reason.to_string()))
+            .or_default()
+            .push((n, vote.id));
+    }
+
+    fn into_list(self) -> Vec<Skipped> {
+        self.0
+            .into_iter()
+            .map(|((group_id, reason), votes)| Skipped {
+                group_id,
+                votes,
+                reason,
+            })
+            .collect()
+    }
+}
+
+/// What to do with one group's votes: the new ones to write, the known ones to count,
+/// and the ones that no longer apply, skipped into `skips`.
+fn plan_group(runs_dir: &Path, gid: Uuid, votes: &[(usize, &Vote)], skips: &mut Skips) -> Plan {
+    // The id is a parsed UUID, so this path stays inside runs/.
+    let dir = runs_dir.join(gid.to_string());
+    let shown = |p: &Path| {
+        let base = runs_dir.parent().unwrap_or(runs_dir);
+        p.strip_prefix(base).unwrap_or(p).display().to_string()
+    };
+    let mut plan = Plan {
+        report: GroupImport {
+            group_id: gid,
+            added: 0,
+            known: 0,
+            written: Vec::new(),
+        },
+        dir: dir.clone(),
+        new: Vec::new(),
+    };
+    let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+    let loaded = is_dir.then(|| load_group_dir(&dir).0).flatten();
+    let Some(g) = loaded else {
+        let reason = if is_dir {
+            format!(
+                "{} cannot be read (`chorus check` says why)",
+                shown(&dir.join(GROUP_FILE))
+            )
+        } else {
+            "no such group under runs/ (deleted since the vote, or the vote was cast in another gallery on the same site: galleries on one origin, such as you.github.io, share a browser's votes)".to_string()
+        };
+        votes.iter().for_each(|&v| skips.add(gid, &reason, v));
+        return plan;
+    };
+    let existing = match existing_votes(&dir) {
+        Ok(existing) => existing,
+        Err(problem) => {
+            let reason = format!(
+                "{} cannot be read ({}); without its votes none can be added beside them: fix or remove that file, then import again",
+                shown(&problem.file),
+                problem.reason
+            );
+            votes.iter().for_each(|&v| skips.add(gid, &reason, v));
+            return plan;
+        }
+    };
+    let tokens = GroupTokens::read(&g);
+    for &(n, v) in votes {
+        match existing.get(&v.id) {
+            Some((old, _)) if old == v => plan.report.known += 1,
+            Some((_, at)) => skips.add(
+                gid,
+                &format!(
+                    "{} already holds a different vote with this id; the one imported first stands",
+                    shown(at)
+                ),
+                (n, v),
+            ),
+            None if tokens.resolve(v).is_err() => skips.add(
+                gid,
+                "names an image the group no longer has (a run painted again since the vote)",
+                (n, v),
+            ),
+            None => plan.new.push(v.clone()),
+        }
+    }
+    plan.report.added = plan.new.len();
+    plan
+}
+
+/// The votes already under a group's `votes/`, by id, with the file holding each; or the
+/// first problem of a file that cannot be read.
+fn existing_votes(dir: &Path) -> Result<BTreeMap<Uuid, (Vote, PathBuf)>, VoteProblem> {
+    let mut existing = BTreeMap::new();
+    for f in votes_files(dir) {
+        let parsed = read_capped(&f, MAX_VOTES_FILE_BYTES)
+            .map_err(|reason| {
+                vec![VoteProblem {
+                    file: f.clone(),
+                    vote: None,
+                    reason,
+                }]
+            })
+            .and_then(|b| parse_votes(&f, &b));
+        match parsed {
+            Ok(v) => {
+                for vote in v.file.votes {
+                    existing.entry(vote.id).or_insert((vote, f.clone()));
+                }
+            }
+            Err(mut problems) => return Err(problems.remove(0)),
+        }
+    }
+    Ok(existing)
 }
