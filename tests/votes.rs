@@ -114,7 +114,7 @@ fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
         board[first..].find("Offline Naturalist") < board[first..].find("Offline Surrealist"),
         "the naturalist leads"
     );
-    assert!(board.contains("<td class=\"heat-5\" title=\"Offline Naturalist was picked over Offline Minimalist 3 times, Offline Minimalist over Offline Naturalist 0 times\">3–0</td>"));
+    assert!(board.contains("<td class=\"heat-5\" title=\"Offline Naturalist was picked over Offline Minimalist 3 times, Offline Minimalist over Offline Naturalist 0 times; in the other 1 vote that showed both, another Artist was picked\">3–0</td>"));
     assert!(p
         .read("site/leaderboards/v2-neutral.html")
         .contains("From 4 blind votes"));
@@ -181,4 +181,32 @@ fn a_votes_file_dropped_under_runs_counts_and_a_broken_one_is_a_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("votes/broken.json: vote 1"));
 }
 
+#[test]
+fn the_head_to_head_tells_a_pair_that_only_lost_together_from_one_never_shown() {
+    let (p, ids) = project();
+    let g = &ids[0];
+    let t = tokens(&p, g);
+    p.write(
+        "votes.json",
+        &votes_file(vec![
+            vote(&uuid(1), g, &t, "offline-naturalist"),
+            vote(&uuid(2), g, &t, "offline-naturalist"),
+        ]),
+    );
+    assert_eq!(import(&p, "votes.json").0, 0);
+    p.chorus(&["build"]).assert().success();
+    let board = p.read("site/leaderboards/index.html");
+    assert!(
+        !board.contains("were never shown together"),
+        "the minimalist and the surrealist were shown together twice:\n{board}"
+    );
+    assert!(
+        board.contains("title=\"Offline Minimalist and Offline Surrealist were shown together in 2 votes; another Artist was picked each time, and best of N does not say which of the two came second\""),
+        "{board}"
+    );
+    assert!(
+        board.contains("Best of N says that the picked image beat each of the others shown, and nothing about how the others rank among themselves"),
+        "the page says what a cell can and cannot tell"
+    );
+}
 
