@@ -153,45 +153,11 @@ pub(super) fn check(root: &Path, online: bool) -> Result<u8> {
 pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
     let project = load_project(root)?;
     match store::votes::import(&project.runs_dir(), file) {
-        Ok(groups) => {
-            let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
-            let (mut added, mut known) = (0, 0);
-            for g in &groups {
-                added += g.added;
-                known += g.known;
-                match &g.written {
-                    Some(path) => errln!(
-                        "group {}: {} new vote(s){} -> {}",
-                        g.group_id,
-                        g.added,
-                        if g.known > 0 {
-                            format!(", {} already imported", g.known)
-                        } else {
-                            String::new()
-                        },
-                        rel(path)
-                    ),
-                    None => errln!(
-                        "group {}: nothing new ({} vote(s) already imported)",
-                        g.group_id,
-                        g.known
-                    ),
-                }
-            }
-            if added == 0 {
-                errln!(
-                    "Nothing to import: all {known} vote(s) of {} were imported before.",
-                    file.display()
-                );
-            } else {
-                errln!(
-                    "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.",
-                    groups.iter().filter(|g| g.added > 0).count()
-                );
-            }
+        Ok(report) => {
+            print_import(root, file, &report);
             Ok(exit::OK)
         }
-        Err(problems) => {
+        Err(store::votes::ImportError::Refused(problems)) => {
             for p in &problems {
                 errln!("error: {p}");
             }
@@ -202,5 +168,102 @@ pub(super) fn votes_import(root: &Path, file: &Path) -> Result<u8> {
             );
             Ok(exit::ERROR)
         }
+        Err(store::votes::ImportError::Write {
+            path,
+            error,
+            removed,
+            left,
+        }) => {
+            let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+            errln!("error: cannot write {}: {error}", rel(&path));
+            if left.is_empty() {
+                errln!(
+                    "The {removed} file(s) this import had written before were removed again; nothing was imported. Fix the cause and import {} again.",
+                    file.display()
+                );
+            } else {
+                let left: Vec<String> = left.iter().map(|p| rel(p)).collect();
+                errln!(
+                    "error: these file(s) were written and could not be removed again: {}. They hold sound votes, which the next build counts; once the cause is fixed, import {} again (the votes they hold are skipped as already imported).",
+                    left.join(", "),
+                    file.display()
+                );
+            }
+            Ok(exit::ERROR)
+        }
+    }
+}
+
+/// What an import did, group by group, then what it skipped and why, then the sum.
+fn print_import(root: &Path, file: &Path, report: &store::votes::ImportReport) {
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let (mut added, mut known) = (0, 0);
+    for g in &report.groups {
+        added += g.added;
+        known += g.known;
+        if g.written.is_empty() {
+            if g.known > 0 {
+                errln!(
+                    "group {}: nothing new ({} vote(s) already imported)",
+                    g.group_id,
+                    g.known
+                );
+            }
+            continue;
+        }
+        let files: Vec<String> = g.written.iter().map(|p| rel(p)).collect();
+        errln!(
+            "group {}: {} new vote(s){} -> {}",
+            g.group_id,
+            g.added,
+            if g.known > 0 {
+                format!(", {} already imported", g.known)
+            } else {
+                String::new()
+            },
+            files.join(", ")
+        );
+    }
+    let mut skipped = 0;
+    for s in &report.skipped {
+        skipped += s.votes.len();
+        let mut numbers: Vec<String> = s.votes.iter().take(5).map(|(n, _)| n.to_string()).collect();
+        if s.votes.len() > 5 {
+            numbers.push("…".into());
+        }
+        errln!(
+            "skipped {} vote(s) for group {} (vote {}): {}",
+            s.votes.len(),
+            s.group_id,
+            numbers.join(", "),
+            s.reason
+        );
+    }
+    if report.cleaned_labels > 0 {
+        errln!(
+            "note: cleaned the voter label of {} vote(s): control and direction characters dropped, whitespace made single spaces, at most {} characters kept",
+            report.cleaned_labels,
+            store::votes::MAX_VOTER_CHARS
+        );
+    }
+    let skipped_note = format!("{skipped} vote(s) that no longer apply were skipped (see above)");
+    if added == 0 {
+        let mut parts = Vec::new();
+        if known > 0 || skipped == 0 {
+            parts.push(format!(
+                "all {known} vote(s) of {} were imported before",
+                file.display()
+            ));
+        }
+        if skipped > 0 {
+            parts.push(skipped_note);
+        }
+        errln!("Nothing to import: {}.", parts.join("; "));
+    } else {
+        errln!(
+            "Imported {added} vote(s) into {} group(s); run `chorus build` to update the leaderboards.{}",
+            report.groups.iter().filter(|g| g.added > 0).count(),
+            if skipped > 0 { format!(" {skipped_note}.") } else { String::new() }
+        );
     }
 }

@@ -191,11 +191,12 @@ pub enum VotesCommand {
         long_about = "Add the votes of a file downloaded from a blind page (\"Download your votes\") \
 to the history: each group's new votes become one file under runs/<group-id>/votes/, which the \
 next `chorus build` turns into the leaderboards.\n\n\
-The whole file is checked first: its format and version, every vote's fields, that its group \
-exists and that its images are that group's, and that no id is used twice. If anything is \
-wrong, every problem is listed (file, vote number and id, field) and nothing is written (exit \
-code 1). Votes already imported are skipped, so importing the same file twice changes nothing. \
-The format is described in docs/votes.md.",
+The whole file is checked first: its format and version, its fields and every vote's, and that \
+no id is used twice in it. If any of that is wrong, every problem is listed (file, vote number \
+and id, field) and nothing is written (exit code 1). Votes that no longer apply (their group is \
+not under runs/, their image was painted again, their id is taken by a different vote) are \
+skipped with the reason, and the rest imported. Votes already imported are skipped, so \
+importing the same file twice changes nothing. The format is described in docs/votes.md.",
         after_help = EXIT_CODES
     )]
     Import {

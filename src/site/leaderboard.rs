@@ -198,30 +198,7 @@ fn matrix(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<MatrixRow> {
             let cells = row
                 .iter()
                 .enumerate()
-                .map(|(j, &won)| {
-                    let lost = s.wins[j][i];
-                    let (me, them) = (&names_of[i].0, &names_of[j].0);
-                    if i == j {
-                        Cell {
-                            text: "–".into(),
-                            class: "heat-diag".into(),
-                            label: String::new(),
-                        }
-                    } else if won + lost == 0 {
-                        Cell {
-                            text: "·".into(),
-                            class: "heat-na".into(),
-                            label: format!("{me} and {them} were never shown together"),
-                        }
-                    } else {
-                        let share = f64::from(won) / f64::from(won + lost);
-                        Cell {
-                            text: format!("{won}–{lost}"),
-                            class: format!("heat-{}", ((share * 6.0) as usize).min(5)),
-                            label: format!("{me} was picked over {them} {won} times, {them} over {me} {lost} times"),
-                        }
-                    }
-                })
+                .map(|(j, &won)| cell(s, i, j, won, (&names_of[i].0, &names_of[j].0)))
                 .collect();
             MatrixRow {
                 name: names_of[i].0.clone(),
@@ -230,6 +207,54 @@ fn matrix(s: &Standings, names: &BTreeMap<String, Named>) -> Vec<MatrixRow> {
             }
         })
         .collect()
+}
+
+/// One cell of the head-to-head: the row's wins over the column's, said in words with what
+/// best of N does not tell (how two Artists rank when a third was picked).
+fn cell(s: &Standings, i: usize, j: usize, won: u32, (me, them): (&str, &str)) -> Cell {
+    let lost = s.wins[j][i];
+    let shown = s.shown[i][j];
+    let third = shown.saturating_sub(won + lost);
+    if i == j {
+        return Cell {
+            text: "–".into(),
+            class: "heat-diag".into(),
+            label: String::new(),
+        };
+    }
+    if shown == 0 {
+        return Cell {
+            text: "·".into(),
+            class: "heat-na".into(),
+            label: format!("{me} and {them} were never shown together"),
+        };
+    }
+    if won + lost == 0 {
+        return Cell {
+            text: "0–0".into(),
+            class: "heat-na".into(),
+            label: format!("{me} and {them} were shown together in {}; another Artist was picked each time, and best of N does not say which of the two came second", votes(shown)),
+        };
+    }
+    let share = f64::from(won) / f64::from(won + lost);
+    let mut label =
+        format!("{me} was picked over {them} {won} times, {them} over {me} {lost} times");
+    if third > 0 {
+        label += &format!(
+            "; in the other {} that showed both, another Artist was picked",
+            votes(third)
+        );
+    }
+    Cell {
+        text: format!("{won}–{lost}"),
+        class: format!("heat-{}", ((share * 6.0) as usize).min(5)),
+        label,
+    }
+}
+
+/// "1 vote", "3 votes".
+fn votes(n: u32) -> String {
+    format!("{n} vote{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -258,5 +283,18 @@ mod tests {
         assert_eq!(m[0].cells[0].class, "heat-diag");
         let r = rows(&s, &BTreeMap::new());
         assert_eq!((r[0].votes, r[0].picked), (4, 3));
+
+        // b and c only ever lost to a together: shown together, but no order between them.
+        let s = standings(&[VoteTally {
+            winner: "a".into(),
+            losers: vec!["b".into(), "c".into()],
+            count: 2,
+        }]);
+        let m = matrix(&s, &BTreeMap::new());
+        assert_eq!(
+            (m[1].cells[2].text.as_str(), m[1].cells[2].class.as_str()),
+            ("0–0", "heat-na")
+        );
+        assert!(m[1].cells[2].label.contains("shown together in 2 votes"));
     }
 }

@@ -67,6 +67,9 @@ pub struct Standings {
     pub ratings: Vec<Rating>,
     /// `wins[i][j]`: how often the Artist of `ratings[i]` was picked over `ratings[j]`.
     pub wins: Vec<Vec<u32>>,
+    /// `shown[i][j]`: the votes that showed both. Best of N says nothing of a pair when a
+    /// third Artist was picked, so this can exceed `wins[i][j] + wins[j][i]`.
+    pub shown: Vec<Vec<u32>>,
     pub votes: u32,
 }
 
@@ -174,6 +177,7 @@ pub fn standings(tallies: &[VoteTally]) -> Standings {
     let mut votes = vec![0u32; k];
     let mut picked = vec![0u32; k];
     let mut wins = vec![vec![0u32; k]; k];
+    let mut shown = vec![vec![0u32; k]; k];
     let mut total = 0u32;
     for (w, losers, c) in &games.kinds {
         let c = *c as u32;
@@ -183,6 +187,14 @@ pub fn standings(tallies: &[VoteTally]) -> Standings {
         for &l in losers {
             votes[l] += c;
             wins[*w][l] += c;
+        }
+        let all: Vec<usize> = std::iter::once(*w).chain(losers.iter().copied()).collect();
+        for &a in &all {
+            for &b in &all {
+                if a != b {
+                    shown[a][b] += c;
+                }
+            }
         }
     }
 
@@ -208,13 +220,16 @@ pub fn standings(tallies: &[VoteTally]) -> Standings {
             }
         })
         .collect();
-    let wins = order
-        .iter()
-        .map(|&i| order.iter().map(|&j| wins[i][j]).collect())
-        .collect();
+    let ranked = |m: &[Vec<u32>]| -> Vec<Vec<u32>> {
+        order
+            .iter()
+            .map(|&i| order.iter().map(|&j| m[i][j]).collect())
+            .collect()
+    };
     Standings {
         ratings,
-        wins,
+        wins: ranked(&wins),
+        shown: ranked(&shown),
         votes: total,
     }
 }
@@ -301,6 +316,7 @@ mod tests {
             assert_eq!(s.wins[0][1], n);
             assert_eq!(s.wins[1][0], 0);
             assert_eq!(s.wins[0][2], 0, "a and c never met");
+            assert_eq!((s.shown[0][1], s.shown[0][2]), (n, 0));
             widths.push(s.ratings[0].high - s.ratings[0].low);
         }
         assert!(
@@ -330,6 +346,10 @@ mod tests {
         let s = standings(&tallies);
         assert_eq!(s.ratings[0].slug, "c");
         assert_eq!(s.votes, 4);
+        // b and d lost together in all four votes: shown together, never one over the other.
+        let at = |slug: &str| s.ratings.iter().position(|r| r.slug == slug).unwrap();
+        let (b, d) = (at("b"), at("d"));
+        assert_eq!((s.shown[b][d], s.wins[b][d], s.wins[d][b]), (4, 0, 0));
         assert!(s.ratings.iter().all(|r| r.votes == 4));
         assert_eq!(standings(&tallies), s, "deterministic");
         assert_eq!(
@@ -341,7 +361,7 @@ mod tests {
     #[test]
     fn no_votes_no_ratings() {
         let s = standings(&[]);
-        assert!(s.ratings.is_empty() && s.wins.is_empty() && s.votes == 0);
+        assert!(s.ratings.is_empty() && s.wins.is_empty() && s.shown.is_empty() && s.votes == 0);
     }
 
     #[test]

@@ -11,19 +11,27 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::files::{read_capped, MAX_IMAGE_BYTES};
-use super::{load_group_dir, sha256_hex, to_json, LoadedGroup};
-use crate::fsutil::{write_atomic, TEMP_PREFIX};
+use super::{sha256_hex, LoadedGroup};
+use crate::fsutil::TEMP_PREFIX;
+
+mod import;
+mod label;
+mod write;
+
+pub use import::{import, GroupImport, ImportError, ImportReport, Skipped};
+pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
 
 /// The `format` every votes file carries.
 pub const VOTES_FORMAT: &str = "chorus-votes";
 /// The version this chorus writes and the only one it reads.
 pub const VOTES_VERSION: u32 = 1;
+/// The fields of a votes file; any other is refused, as in each vote (a typo should
+/// not pass silently).
+const TOP_LEVEL_FIELDS: &[&str] = &["format", "version", "votes"];
 /// Where a group keeps its votes.
 pub const VOTES_DIR: &str = "votes";
 /// The most a votes file may hold (a vote is about 300 bytes).
 pub const MAX_VOTES_FILE_BYTES: u64 = 4 * 1024 * 1024;
-/// The longest voter label.
-pub const MAX_VOTER_CHARS: usize = 64;
 
 /// A votes file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +55,15 @@ pub struct Vote {
     /// RFC 3339, as the browser's clock said.
     pub voted_at: String,
     /// What the viewer chose to be called; "anonymous" unless they said otherwise.
+    /// Always cleaned ([`clean_voter`]) once read.
     pub voter: String,
+}
+
+/// A votes file as read: its votes, and how many voter labels had to be cleaned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedVotes {
+    pub file: VotesFile,
+    pub cleaned_labels: usize,
 }
 
 /// A vote with its images resolved to Artists.
@@ -132,13 +148,7 @@ impl GroupTokens {
         let winner = name(&vote.winner, "winner")?;
         let mut losers = Vec::with_capacity(vote.losers.len());
         for (i, l) in vote.losers.iter().enumerate() {
-            let slug = name(l, &format!("losers[{i}]"))?;
-            if slug == winner || losers.contains(&slug) {
-                return Err(format!(
-                    "field \"losers[{i}]\": {l:?} appears twice in the vote"
-                ));
-            }
-            losers.push(slug);
+            losers.push(name(l, &format!("losers[{i}]"))?);
         }
         losers.sort();
         Ok(CountedVote { winner, losers })
@@ -146,7 +156,9 @@ impl GroupTokens {
 }
 
 /// Parses and checks a votes file on its own (format, version, fields, unique ids).
-pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProblem>> {
+/// Voter labels are cleaned, not refused (see `label`), and a lone surrogate, which a
+/// browser may have written in a label, no longer makes the whole file unreadable.
+pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<ParsedVotes, Vec<VoteProblem>> {
     let whole = |reason: String| {
         vec![VoteProblem {
             file: file.to_path_buf(),
@@ -154,7 +166,8 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
             reason,
         }]
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let mended = mend_lone_surrogates(bytes);
+    let value: serde_json::Value = serde_json::from_slice(mended.as_deref().unwrap_or(bytes))
         .map_err(|e| whole(format!("not valid JSON ({e}); is it a chorus votes file?")))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(VOTES_FORMAT) {
         return Err(whole(format!(
@@ -178,12 +191,30 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
             )))
         }
     }
+    let unknown: Vec<VoteProblem> = value
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .filter(|k| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
+        .map(|k| VoteProblem {
+            file: file.to_path_buf(),
+            vote: None,
+            reason: format!(
+                "field {k:?}: unknown field; a votes file holds only {}",
+                TOP_LEVEL_FIELDS.join(", ")
+            ),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
     let Some(votes) = value.get("votes").and_then(|v| v.as_array()) else {
         return Err(whole("field \"votes\": expected a list of votes".into()));
     };
     let mut problems = Vec::new();
     let mut parsed = Vec::new();
     let mut seen: BTreeMap<Uuid, usize> = BTreeMap::new();
+    let mut cleaned_labels = 0;
     for (i, v) in votes.iter().enumerate() {
         let id = v
             .get("id")
@@ -196,7 +227,7 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
                 reason,
             })
         };
-        let vote: Vote = match serde_path_to_error::deserialize(v) {
+        let mut vote: Vote = match serde_path_to_error::deserialize(v) {
             Ok(vote) => vote,
             Err(e) => {
                 let field = e.path().to_string();
@@ -209,6 +240,11 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
                 continue;
             }
         };
+        let voter = clean_voter(&vote.voter);
+        if voter != vote.voter {
+            cleaned_labels += 1;
+            vote.voter = voter;
+        }
         if let Err(reason) = check_fields(&vote) {
             problem(reason);
             continue;
@@ -222,10 +258,13 @@ pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<VotesFile, Vec<VoteProbl
         parsed.push(vote);
     }
     if problems.is_empty() {
-        Ok(VotesFile {
-            format: VOTES_FORMAT.into(),
-            version: VOTES_VERSION,
-            votes: parsed,
+        Ok(ParsedVotes {
+            file: VotesFile {
+                format: VOTES_FORMAT.into(),
+                version: VOTES_VERSION,
+                votes: parsed,
+            },
+            cleaned_labels,
         })
     } else {
         Err(problems)
@@ -254,15 +293,18 @@ fn check_fields(vote: &Vote) -> Result<(), String> {
             "field \"losers\": {bad:?} is not an image token (20 hex digits)"
         ));
     }
+    // Distinct images: a token twice would count one pair twice, or a win over itself.
+    for (i, l) in vote.losers.iter().enumerate() {
+        if *l == vote.winner || vote.losers[..i].contains(l) {
+            return Err(format!(
+                "field \"losers[{i}]\": {l:?} appears twice in the vote"
+            ));
+        }
+    }
     if chrono::DateTime::parse_from_rfc3339(&vote.voted_at).is_err() {
         return Err(format!(
             "field \"votedAt\": {:?} is not an RFC 3339 time",
             vote.voted_at
-        ));
-    }
-    if vote.voter.chars().count() > MAX_VOTER_CHARS || vote.voter.chars().any(char::is_control) {
-        return Err(format!(
-            "field \"voter\": at most {MAX_VOTER_CHARS} characters, no control characters"
         ));
     }
     Ok(())
@@ -308,7 +350,7 @@ pub fn group_votes(
             })
             .and_then(|bytes| parse_votes(&file, &bytes));
         let votes = match parsed {
-            Ok(v) => v.votes,
+            Ok(v) => v.file.votes,
             Err(p) => {
                 problems.extend(p);
                 continue;
@@ -364,147 +406,6 @@ pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
     group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1
 }
 
-/// What an import did for one group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupImport {
-    pub group_id: Uuid,
-    pub added: usize,
-    pub known: usize,
-    /// The file written, when any vote was new.
-    pub written: Option<PathBuf>,
-}
-
-/// Imports a downloaded votes file into `runs_dir`: everything is checked first (the
-/// file, every vote against its group's images, ids against the votes already there) and
-/// nothing is written unless all of it is sound. Votes already imported are skipped, so
-/// importing a file twice changes nothing. Each group's new votes go to one new file,
-/// `runs/<group-id>/votes/<hash of its content>.json`, written atomically.
-pub fn import(runs_dir: &Path, file: &Path) -> Result<Vec<GroupImport>, Vec<VoteProblem>> {
-    let whole = |reason: String| {
-        vec![VoteProblem {
-            file: file.to_path_buf(),
-            vote: None,
-            reason,
-        }]
-    };
-    let bytes = read_capped(file, MAX_VOTES_FILE_BYTES).map_err(whole)?;
-    let parsed = parse_votes(file, &bytes)?;
-    if parsed.votes.is_empty() {
-        return Err(whole(
-            "holds no votes; vote on a group's blind page first, then download".into(),
-        ));
-    }
-
-    let mut by_group: BTreeMap<Uuid, Vec<(usize, &Vote)>> = BTreeMap::new();
-    for (i, v) in parsed.votes.iter().enumerate() {
-        by_group.entry(v.group_id).or_default().push((i + 1, v));
-    }
-    let mut problems = Vec::new();
-    let mut plans: Vec<(GroupImport, PathBuf, Vec<Vote>)> = Vec::new();
-    for (gid, votes) in &by_group {
-        let problem = |n: usize, v: &Vote, reason: String| VoteProblem {
-            file: file.to_path_buf(),
-            vote: Some((n, Some(v.id))),
-            reason,
-        };
-        // The id is a parsed UUID, so this path stays inside runs/.
-        let dir = runs_dir.join(gid.to_string());
-        let loaded = std::fs::symlink_metadata(&dir)
-            .is_ok_and(|m| m.is_dir())
-            .then(|| load_group_dir(&dir).0)
-            .flatten();
-        let Some(g) = loaded else {
-            for (n, v) in votes {
-                problems.push(problem(*n, v, format!(
-                    "field \"groupId\": unknown group {gid}: there is no readable {} (was the vote cast on another project's site?)",
-                    dir.join(super::GROUP_FILE).display()
-                )));
-            }
-            continue;
-        };
-        let tokens = GroupTokens::read(&g);
-        let mut existing: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
-        for f in votes_files(&dir) {
-            match read_capped(&f, MAX_VOTES_FILE_BYTES)
-                .map_err(|reason| {
-                    vec![VoteProblem {
-                        file: f.clone(),
-                        vote: None,
-                        reason,
-                    }]
-                })
-                .and_then(|b| parse_votes(&f, &b))
-            {
-                Ok(v) => {
-                    for vote in v.votes {
-                        existing.entry(vote.id).or_insert((vote, f.clone()));
-                    }
-                }
-                Err(p) => problems.extend(p.into_iter().map(|mut p| {
-                    p.reason += " (fix or remove this file before importing more votes)";
-                    p
-                })),
-            }
-        }
-        let mut new = Vec::new();
-        let mut known = 0;
-        for (n, v) in votes {
-            if let Some((old, at)) = existing.get(&v.id) {
-                if old == *v {
-                    known += 1;
-                } else {
-                    problems.push(problem(
-                        *n,
-                        v,
-                        format!(
-                            "duplicate id: {} already holds a different vote with this id",
-                            at.display()
-                        ),
-                    ));
-                }
-                continue;
-            }
-            match tokens.resolve(v) {
-                Ok(_) => new.push((*v).clone()),
-                Err(reason) => problems.push(problem(*n, v, reason)),
-            }
-        }
-        plans.push((
-            GroupImport {
-                group_id: *gid,
-                added: new.len(),
-                known,
-                written: None,
-            },
-            dir,
-            new,
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-
-    let mut done = Vec::new();
-    for (mut report, dir, mut new) in plans {
-        if !new.is_empty() {
-            new.sort_by(|a, b| (&a.voted_at, a.id).cmp(&(&b.voted_at, b.id)));
-            let bytes = to_json(&VotesFile {
-                format: VOTES_FORMAT.into(),
-                version: VOTES_VERSION,
-                votes: new,
-            });
-            let path = dir
-                .join(VOTES_DIR)
-                .join(format!("{}.json", &sha256_hex(&bytes)[..16]));
-            write_atomic(&path, &bytes)
-                .map_err(|e| whole(format!("cannot write {}: {e}", path.display())))?;
-            report.written = Some(path);
-        }
-        done.push(report);
-    }
-    Ok(done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +435,7 @@ mod tests {
         assert_eq!(
             parse_votes(p, &file(vec![vote_json(ID, A, &[B])], 1))
                 .unwrap()
+                .file
                 .votes
                 .len(),
             1
@@ -558,6 +460,14 @@ mod tests {
         let mut extra = vote_json(ID, A, &[B]);
         extra["artistSlug"] = "x".into();
         assert!(parse_votes(p, &file(vec![extra], 1)).is_err());
+        let mut top: serde_json::Value =
+            serde_json::from_slice(&file(vec![vote_json(ID, A, &[B])], 1)).unwrap();
+        top["vote"] = serde_json::json!([]);
+        let unknown = parse_votes(p, &serde_json::to_vec(&top).unwrap()).unwrap_err();
+        assert_eq!(
+            unknown[0].to_string(),
+            "v.json: field \"vote\": unknown field; a votes file holds only format, version, votes"
+        );
     }
 
     #[test]
@@ -589,7 +499,8 @@ mod tests {
         );
         let unknown = t.resolve(&vote(&tok("a", "9"), &[&tok("b", "2")]));
         assert!(unknown.unwrap_err().contains("not an image"));
-        let twice = t.resolve(&vote(&tok("a", "1"), &[&tok("a", "1")]));
-        assert!(twice.unwrap_err().contains("twice"));
+        let mut twice = vote(&tok("a", "1"), &[&tok("b", "2"), &tok("a", "1")]);
+        twice.voted_at = "2026-11-30T12:00:00Z".into();
+        assert!(check_fields(&twice).unwrap_err().contains("losers[1]"));
     }
 }

@@ -125,8 +125,12 @@ console.log("votes");
   if (before.buttons !== fx.ballot) fail(`votes: ${before.buttons} enabled vote buttons, expected ${fx.ballot}`);
   if (before.revealed) fail(`votes: ${before.revealed} names revealed before any vote`);
   if (before.download) fail("votes: a download link before any vote");
-  await page.type("#vote-voter", "browser-check");
-  await page.$eval("#vote-voter", (i) => i.dispatchEvent(new Event("change")));
+  // A pasted label (issue 26): a tab, and an emoji where the old slice(0, 64) on UTF-16
+  // units left a lone surrogate that every later download carried and import refused.
+  // Setting the value, as a paste does, bypasses the field's maxlength.
+  const pasted = "x".repeat(61) + "\t\u202e😀😀😀";
+  const label = "x".repeat(61) + " 😀😀";
+  await page.$eval("#vote-voter", (i, v) => { i.value = v; i.dispatchEvent(new Event("change")); }, pasted);
   const buttons = await page.$$("button.vote-button");
   await buttons[1].click();
   const after = await page.evaluate(() => {
@@ -159,7 +163,7 @@ console.log("votes");
     const data = JSON.parse(fs.readFileSync(saved, "utf8"));
     const v = data.votes?.[0];
     if (data.format !== "chorus-votes" || data.version !== 1 || data.votes.length !== 1) fail(`votes: downloaded ${JSON.stringify(data).slice(0, 200)}`);
-    else if (v.groupId !== fx.newest || v.winner !== after.token || v.losers.length !== fx.ballot - 1 || v.voter !== "browser-check") fail(`votes: the vote is ${JSON.stringify(v)}`);
+    else if (v.groupId !== fx.newest || v.winner !== after.token || v.losers.length !== fx.ballot - 1 || v.voter !== label) fail(`votes: the vote is ${JSON.stringify(v)}`);
     else note(`votes: downloaded ${file}: one vote, ${after.token} best of ${fx.ballot}, voter "${v.voter}"`);
     for (const needle of [...fx.slugs, ...fx.names]) if (fs.readFileSync(saved, "utf8").toLowerCase().includes(needle.toLowerCase())) fail(`votes: the votes file names an Artist (${needle})`);
     const run = (args) => new Promise((resolve) => execFile(fx.chorus, ["--root", fx.root, ...args], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stderr })));

@@ -16,6 +16,7 @@
   var forget = document.getElementById("vote-forget");
   var KEY = "chorus-votes";
   var VOTER_KEY = "chorus-voter";
+  var ANONYMOUS = "anonymous";
   var blobUrl = null;
 
   var store = null;
@@ -27,11 +28,36 @@
     store = null;
   }
 
+  // The label rule of src/store/votes/label.rs, written the same way so that import has
+  // nothing to clean in what this page wrote: whitespace (pasted tabs, line breaks) is
+  // one space, control and direction characters and lone surrogates are dropped, and at
+  // most 64 characters are kept, counted in code points (slice(0, 64) on UTF-16 units
+  // cut emoji in half).
+  var SPACE = /[\u0009-\u000d \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+  var DROPPED = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffd\ud800-\udfff]/;
+  function cleanLabel(label) {
+    var chars = Array.from(typeof label === "string" ? label : "");
+    var out = [];
+    for (var i = 0; i < chars.length; i++) {
+      // A pair (an emoji) is one element of length 2; only a lone surrogate has length 1.
+      var c = chars[i].length === 1 && SPACE.test(chars[i]) ? " " : chars[i];
+      if ((c.length === 1 && DROPPED.test(c)) || (c === " " && (!out.length || out[out.length - 1] === " "))) continue;
+      if (out.length === 64) break;
+      out.push(c);
+    }
+    while (out.length && out[out.length - 1] === " ") out.pop();
+    return out.length ? out.join("") : ANONYMOUS;
+  }
+
+  // Votes kept by an older page may carry a label it cut badly; cleaned here, they stop
+  // spoiling every later download.
   function load() {
     if (!store) return [];
     try {
       var data = JSON.parse(store.getItem(KEY) || "null");
-      return data && data.version === 1 && Array.isArray(data.votes) ? data.votes : [];
+      var votes = data && data.version === 1 && Array.isArray(data.votes) ? data.votes : [];
+      votes.forEach(function (v) { if (v) v.voter = cleanLabel(v.voter); });
+      return votes;
     } catch (e) {
       return [];
     }
@@ -109,7 +135,7 @@
       var winner = b.getAttribute("data-token");
       var losers = buttons.map(function (x) { return x.getAttribute("data-token"); })
         .filter(function (t) { return t !== winner; });
-      var voter = (voterInput.value || "").trim().slice(0, 64) || "anonymous";
+      var voter = cleanLabel(voterInput.value);
       votes.push({ id: uuid(), groupId: groupId, winner: winner, losers: losers,
         votedAt: new Date().toISOString(), voter: voter });
       save(votes);
@@ -118,10 +144,17 @@
     });
   });
 
+  // The label as it will be written, shown back in the field.
+  function keptLabel(value) {
+    var label = cleanLabel(value);
+    return label === ANONYMOUS ? "" : label;
+  }
+
   if (store) {
-    voterInput.value = store.getItem(VOTER_KEY) || "";
+    voterInput.value = keptLabel(store.getItem(VOTER_KEY));
     voterInput.addEventListener("change", function () {
-      store.setItem(VOTER_KEY, voterInput.value.trim().slice(0, 64));
+      voterInput.value = keptLabel(voterInput.value);
+      store.setItem(VOTER_KEY, voterInput.value);
     });
   }
 
