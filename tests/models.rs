@@ -324,6 +324,28 @@ async fn the_answering_snapshot_is_recorded_and_shown() {
         export.contains(&format!("\"answeredModel\": \"{ANSWERED_SNAPSHOT}\"")),
         "{export}"
     );
+    let note = "answered by 2 different snapshots";
+    assert!(!p.read("site/artists/a.html").contains(note));
+
+    // A second group, then the provider moves the alias to a new snapshot: the Artist's
+    // page and the prompt's page say its runs came from two model versions.
+    let out = chorus(&p, &["generate"]).await;
+    let second = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let file = format!("runs/{second}/a.json");
+    let moved = p
+        .read(&file)
+        .replace(ANSWERED_SNAPSHOT, "mock-model-2026-12-01");
+    p.write(&file, &moved);
+    let out = chorus(&p, &["build"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for page in ["site/artists/a.html", "site/prompts/p1.html"] {
+        let html = p.read(page);
+        assert!(html.contains(note), "{page}");
+        assert!(
+            html.contains(&format!("{ANSWERED_SNAPSHOT}, mock-model-2026-12-01")),
+            "{page}"
+        );
+    }
 }
 
 /// An Images endpoint that behaves as gpt-image-2 does: 400 for dall-e parameters, base64.

@@ -20,7 +20,8 @@ pub struct ModelsArgs {
     pub json: bool,
 }
 
-/// A model id or name from the network, safe for a terminal (see `untrusted`).
+/// A model id or name from the network, escaped before the table measures its width
+/// (`outln!` would escape it anyway, but after the columns were padded).
 fn printable(text: &str) -> String {
     crate::untrusted::escape_controls(text).into_owned()
 }
@@ -92,7 +93,7 @@ pub(super) fn models(root: &Path, args: ModelsArgs) -> Result<u8> {
             }
             Err(e) => {
                 failed = true;
-                errln!("error: {}", printable(&e.to_string()));
+                errln!("error: {e}");
                 if args.json {
                     json.push(serde_json::json!({"providers": names, "base_url": endpoint.base_url, "status": "error", "error": e.to_string()}));
                 }
@@ -189,9 +190,9 @@ fn report(findings: &[Finding], all: bool, json: bool) {
                 serde_json::json!({"event": "preflight", "level": level, "message": message});
             errln!("{line}");
         } else if level == "warning" {
-            errln!("warning: {}", printable(&message));
+            errln!("warning: {message}");
         } else {
-            errln!("{}", printable(&message));
+            errln!("{message}");
         }
     };
     for f in findings {
