@@ -481,6 +481,45 @@ mod tests {
         assert_eq!(parse_retry_after(None, None, now), None);
     }
 
+    /// The "no such model" answers as each provider documents them today; other 404s
+    /// (a batch id Anthropic does not know) are not about the model.
+    #[test]
+    fn missing_models_are_told_from_other_not_found_answers() {
+        for (status, body) in [
+            (
+                404,
+                r#"{"error":{"message":"The model `x` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
+            ),
+            (
+                404,
+                r#"{"type":"error","error":{"type":"not_found_error","message":"model: claude-3-opus-20240229"},"request_id":"req_1"}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"google/gemini-pro-1.5 is not a valid model ID","code":400},"user_id":"u"}"#,
+            ),
+            (
+                404,
+                r#"{"error":{"message":"No endpoints found for google/gemini-pro-1.5.","code":404}}"#,
+            ),
+        ] {
+            assert!(model_missing(status, body), "{body}");
+        }
+        for (status, body) in [
+            (
+                404,
+                r#"{"type":"error","error":{"type":"not_found_error","message":"batch msgbatch_1 not found"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Invalid value: 'hd'.","code":"invalid_value"}}"#,
+            ),
+            (404, "not json"),
+        ] {
+            assert!(!model_missing(status, body), "{body}");
+        }
+    }
+
     #[test]
     fn classification() {
         let caller = Caller {
