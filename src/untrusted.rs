@@ -3,6 +3,8 @@
 //! a fake "ok" line) or bidi controls (an unclosed U+202E reverses the rest of its line,
 //! so `harmless\u{202e}nosj.exe` reads as `harmless` + `exe.json`). Every message that
 //! quotes such text goes through [`escape_controls`] before a terminal or a page shows it.
+//! Pages escape it with [`escape_html`]; every cut of such text to a byte budget is
+//! [`cut_at`], so a cut never splits a character.
 
 use std::borrow::Cow;
 
@@ -51,6 +53,36 @@ pub fn escape_message(text: &str) -> Cow<'_, str> {
             .collect::<Vec<_>>()
             .join("\n"),
     )
+}
+
+/// Escapes the five HTML-significant characters, for element content and quoted attribute
+/// values alike. (Tera's default escaper also turns `/` into `&#x2F;`, which mangles every
+/// URL in the page source; these five are what safety needs.)
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` cut to at most `max` bytes, at the character boundary at or before `max`.
+pub fn cut_at(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]

@@ -273,6 +273,28 @@ async fn server_errors_twice_then_success() {
     );
 }
 
+/// A provider's error body is untrusted: the retry line that quotes it shows its terminal
+/// escapes and bidi controls as visible escapes, so it cannot clear the screen or print a
+/// fake line.
+#[tokio::test]
+async fn a_quoted_error_body_cannot_drive_the_terminal() {
+    let m = MockProvider::start().await;
+    m.chat_ok().await;
+    m.chat_server_error_saying(1, "\u{1b}[2J\u{1b}[Hok: all done\u{202e}")
+        .await;
+    let (_p, out, _run) = chat_case(&m, "").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("\\u{1b}[2J"),
+        "the escape is shown as text: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn timeout_is_retried_then_fails_with_its_reason() {
     let m = MockProvider::start().await;

@@ -119,7 +119,10 @@ impl Reporter {
         }
     }
 
+    /// Prints a line of its own above the bars. The text may quote a provider's answer
+    /// (an error body, a model id), so its controls are escaped first.
     fn line(&self, text: &str) {
+        let text = crate::untrusted::escape_message(text);
         if self.style == Style::Live {
             let _ = self.multi.println(text);
         } else {
@@ -226,8 +229,9 @@ impl Sink for Reporter {
                     wait_ms,
                 } => self.bar(*group, artist, |b| {
                     b.set_message(format!(
-                        "{stage} stage, retry {attempt} in {:.1} s: {reason}",
-                        *wait_ms as f64 / 1000.0
+                        "{stage} stage, retry {attempt} in {:.1} s: {}",
+                        *wait_ms as f64 / 1000.0,
+                        crate::untrusted::escape_controls(reason)
                     ))
                 }),
                 Event::RunFinished { group, artist, .. } => {

@@ -14,8 +14,9 @@ use super::events::Event;
 use super::image::{self, ImageCaps};
 use super::providers::{BrushProvider, BrushRequest, ImageSource, ProviderError};
 use super::retry::Attempts;
+use super::run::{blocking, cost, fail, stage_done, stage_meta, touch, Recorder};
 use super::throttle::Gate;
-use super::{blocking, cost, fail, stage_done, stage_meta, touch, GenerateError, Recorder};
+use super::GenerateError;
 use crate::config::Brush;
 use crate::store::{self, PaidImage, RunRecord, StageMeta, SupersededStage, Waiting};
 
@@ -156,7 +157,7 @@ async fn paint(
 ) -> Result<Result<(RunRecord, ImageSource), RunRecord>, GenerateError> {
     let batch = rec.batch;
     if batch.stop.is_set() {
-        return super::interrupted(rec, run, "brush").await.map(Err);
+        return super::run::interrupted(rec, run, "brush").await.map(Err);
     }
     let started = Instant::now();
     let request = BrushRequest {

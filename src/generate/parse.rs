@@ -185,11 +185,7 @@ fn truncate_words(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_string();
     }
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let head = &text[..cut];
+    let head = crate::untrusted::cut_at(text, limit);
     head.rsplit_once(char::is_whitespace)
         .map_or(head, |(h, _)| h)
         .trim_end()

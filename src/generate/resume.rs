@@ -4,7 +4,8 @@
 
 use uuid::Uuid;
 
-use super::{procedural_brush, providers, GenerateError};
+use super::plan::procedural_brush;
+use super::{providers, GenerateError};
 use crate::config::{validate_slug, Artist, Brush, Kind, Project};
 use crate::store::{self, GroupRecord, RunRecord, Status};
 
@@ -62,7 +63,7 @@ pub fn plan_resume(project: &Project, target: Option<Uuid>) -> Result<ResumePlan
             .filter(|a| loaded.run(&a.slug).is_none())
             .filter(|a| validate_slug(&a.slug).is_ok())
             .filter(|a| !store::run_file(&loaded.dir, &a.slug).exists())
-            .map(|a| super::queued_run(group, &a.slug))
+            .map(|a| super::plan::queued_run(group, &a.slug))
             .collect();
         let pending: Vec<&RunRecord> = loaded
             .runs

@@ -4,7 +4,7 @@
 //! is markup that points at files the server itself answers (`__chorus/…`): the pages'
 //! Content-Security-Policy allows no inline script or style, and the preview keeps it.
 
-use crate::site::theme::escape_html;
+use crate::untrusted::escape_html;
 
 /// Where pages listen for rebuilds, relative to the site root so it works under any base path.
 pub const EVENTS_PATH: &str = "__chorus/events";

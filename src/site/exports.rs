@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::model::{self, GroupView};
 use super::summary::GroupSummary;
-use super::theme::escape_html;
+use crate::untrusted::escape_html;
 
 /// How many groups `atom.xml` carries, newest first.
 pub const FEED_GROUPS: usize = 50;

@@ -47,17 +47,7 @@ pub fn render_markdown(text: &str) -> String {
     scrub_controls(&clean).into_owned()
 }
 
-/// `text` cut to at most `max` bytes, at a character boundary.
-pub fn cut_at(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+use crate::untrusted::cut_at;
 
 /// Replaces control characters other than tab, newline and carriage return (NUL among
 /// them) with U+FFFD: they are parse errors in HTML and invalid in XML, and escaping does

@@ -18,7 +18,7 @@ pub struct GroupView {
     pub prompt_url: String,
     pub prompt_text: String,
     pub prompt_sha256: String,
-    /// The brief's subject (see `store::brief_of`), so groups read apart in headings.
+    /// The brief's subject (see `config::brief_of`), so groups read apart in headings.
     pub brief: String,
     /// The group's seed, which tells apart groups made from the same prompt.
     pub seed: u64,
@@ -291,7 +291,7 @@ pub fn group_view(
         prompt_url: prompt_url(&g.prompt_version),
         prompt_text: g.prompt_text.clone(),
         prompt_sha256: g.prompt_sha256.clone(),
-        brief: crate::store::brief_of(&g.prompt_text),
+        brief: crate::config::brief_of(&g.prompt_text),
         seed: g.seed,
         created_at: rfc3339(&g.created_at),
         created_date: g.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),

@@ -228,22 +228,7 @@ impl Theme {
     }
 }
 
-/// Tera's default escaper also turns `/` into `&#x2F;`, which mangles every URL in the
-/// page source; escaping the five HTML-significant characters is what safety needs.
-pub fn escape_html(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    for c in input.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::untrusted::escape_html;
 
 fn embedded_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
     let mut files: Vec<&include_dir::File> = dir.files().collect();

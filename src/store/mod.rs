@@ -63,28 +63,6 @@ pub fn write_run(runs_dir: &Path, run: &RunRecord) -> std::io::Result<()> {
     )
 }
 
-/// The brief's subject, as pages and the offline Artists name it: the first quoted
-/// phrase of the prompt when there is one, else its first non-empty line, at most 120
-/// characters.
-pub fn brief_of(prompt: &str) -> String {
-    let quoted = prompt
-        .split('"')
-        .nth(1)
-        .filter(|q| !q.trim().is_empty() && q.len() < 120);
-    let theme = quoted.unwrap_or_else(|| {
-        prompt
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("the brief")
-    });
-    theme
-        .chars()
-        .take(120)
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
 /// Hex SHA-256, used for prompt hashes and content-addressed caches.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -100,9 +100,15 @@ impl MockProvider {
 
     /// 500, `times` times.
     pub async fn chat_server_error(&self, times: u64) {
+        self.chat_server_error_saying(times, "upstream exploded")
+            .await;
+    }
+
+    /// 500 with `body`, `times` times.
+    pub async fn chat_server_error_saying(&self, times: u64, body: &str) {
         self.mount(
             CHAT,
-            ResponseTemplate::new(500).set_body_string("upstream exploded"),
+            ResponseTemplate::new(500).set_body_string(body),
             Some(times),
         )
         .await;

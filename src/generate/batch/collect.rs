@@ -13,7 +13,8 @@ use super::{
     parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Stage, PRICE_FACTOR,
 };
 use crate::generate::providers::{ArtistReply, BrushReply, ProviderError};
-use crate::generate::{cost, image, stage_done, GenerateError};
+use crate::generate::run::{cost, record_reply, stage_done};
+use crate::generate::{image, GenerateError};
 use crate::store::{self, BatchRef, RunRecord, StageMeta, StageStatus, Status};
 
 /// A batch still running at the provider (also what `chorus status` shows of a batch).
@@ -272,7 +273,7 @@ fn record_statement(
         .artist(&run.artist_slug)
         .map(|a| a.price.clone())
         .unwrap_or_default();
-    crate::generate::record_reply(run, meta, reply, &price, PRICE_FACTOR);
+    record_reply(run, meta, reply, &price, PRICE_FACTOR);
     run.meta.artist = Some(meta.clone());
     // The run goes on to its Brush: still queued until that starts.
     run.status = Status::Queued;

@@ -292,7 +292,7 @@ pub fn estimate(ctx: &BatchContext, runs: &[RunRecord]) -> Result<f64, String> {
         ) else {
             continue;
         };
-        if !super::stage_done(&run.meta.artist) {
+        if !super::run::stage_done(&run.meta.artist) {
             usd += super::budget::estimate_artist(artist, &group.prompt_text)? * PRICE_FACTOR;
         }
         let factor = if brush_batches(brush) {
@@ -369,11 +369,11 @@ pub async fn continue_runs(
                 && !just_failed.contains(&r.run_id)
         };
         let artists: Vec<usize> = (0..runs.len())
-            .filter(|&i| free(&runs[i]) && !super::stage_done(&runs[i].meta.artist))
+            .filter(|&i| free(&runs[i]) && !super::run::stage_done(&runs[i].meta.artist))
             .collect();
         submitted.extend(submit(ctx, &mut runs, &artists, Stage::Artist).await?);
         let brushes: Vec<usize> = (0..runs.len())
-            .filter(|&i| free(&runs[i]) && super::stage_done(&runs[i].meta.artist))
+            .filter(|&i| free(&runs[i]) && super::run::stage_done(&runs[i].meta.artist))
             .collect();
         submitted.extend(submit(ctx, &mut runs, &brushes, Stage::Brush).await?);
     }

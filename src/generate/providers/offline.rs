@@ -233,7 +233,7 @@ fn word_count(text: &str) -> u64 {
 
 /// The brief's subject (one definition for the whole tool).
 fn theme_of(prompt: &str) -> String {
-    crate::store::brief_of(prompt)
+    crate::config::brief_of(prompt)
 }
 
 fn capitalise(s: &str) -> String {

@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::svg::esc;
 use super::voice::signed;
+use crate::untrusted::escape_html as esc;
 
 /// Distinct marker colours (CSS classes `mk-0` … `mk-7`) and shapes.
 pub const MARKERS: usize = 8;

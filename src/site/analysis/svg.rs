@@ -8,21 +8,7 @@ use std::fmt::Write;
 
 use super::palette::Swatch;
 
-/// Escapes text for SVG/HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::untrusted::escape_html as esc;
 
 /// How many colour steps a heatmap uses (CSS classes `heat-0` … `heat-5`, light and
 /// dark schemes in analysis.css).
