@@ -143,7 +143,7 @@ fn voice_rows(
     cold: Option<Duration>,
     fresh: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use chorus::site::manifest::{state_dir, Manifest};
+    use chorus::site::engine::manifest::{state_dir, Manifest};
     let state = state_dir(cache_dir, site_dir);
     let manifest = Manifest::load(&state);
     let voice_dir = state.join("voice");
@@ -152,7 +152,7 @@ fn voice_rows(
             let _ = std::fs::remove_dir_all(&voice_dir);
         }
         let started = Instant::now();
-        let voices = chorus::site::voice::version_voices(&state, &manifest);
+        let voices = chorus::site::listings::voice::version_voices(&state, &manifest);
         (started.elapsed(), voices)
     };
     let mut colds = Vec::new();

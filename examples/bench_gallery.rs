@@ -119,7 +119,7 @@ fn main() {
     let cold = colds.swap_remove(colds.len() / 2);
     let warm = child_build(&args.dir);
     // Pages only: a theme edit changes every page, the images stay cached.
-    let base = chorus::site::theme::DEFAULT_THEME
+    let base = chorus::site::render::theme::DEFAULT_THEME
         .get_file("templates/base.html")
         .and_then(|f| f.contents_utf8())
         .expect("default base.html");
@@ -406,7 +406,7 @@ fn compare_resizers(dir: &Path) {
         .collect();
     let decoded: Vec<image::RgbImage> = sources
         .iter()
-        .map(|p| chorus::site::images::decode_rgb(&std::fs::read(p).unwrap()).unwrap())
+        .map(|p| chorus::site::group::images::decode_rgb(&std::fs::read(p).unwrap()).unwrap())
         .collect();
     let n = decoded.len() as f64;
     let time = |f: &dyn Fn(&image::RgbImage)| -> f64 {
@@ -420,15 +420,20 @@ fn compare_resizers(dir: &Path) {
         let bytes: Vec<Vec<u8>> = sources.iter().map(|p| std::fs::read(p).unwrap()).collect();
         let t = Instant::now();
         for b in &bytes {
-            let _ = chorus::site::images::decode_rgb(b).unwrap();
+            let _ = chorus::site::group::images::decode_rgb(b).unwrap();
         }
         t.elapsed().as_secs_f64() * 1000.0 / n
     };
     let fr = time(&|img| {
         for w in [400, 800] {
             std::hint::black_box(
-                chorus::site::images::resize_rgb(img, w, w, chorus::site::images::LANCZOS3)
-                    .unwrap(),
+                chorus::site::group::images::resize_rgb(
+                    img,
+                    w,
+                    w,
+                    chorus::site::group::images::LANCZOS3,
+                )
+                .unwrap(),
             );
         }
     });
@@ -447,8 +452,13 @@ fn compare_resizers(dir: &Path) {
         .flat_map(|img| {
             [400u32, 800].map(|w| {
                 (
-                    chorus::site::images::resize_rgb(img, w, w, chorus::site::images::LANCZOS3)
-                        .unwrap(),
+                    chorus::site::group::images::resize_rgb(
+                        img,
+                        w,
+                        w,
+                        chorus::site::group::images::LANCZOS3,
+                    )
+                    .unwrap(),
                     w,
                 )
             })
@@ -461,12 +471,16 @@ fn compare_resizers(dir: &Path) {
         }
         t.elapsed().as_secs_f64() * 1000.0 / n
     };
-    let je = time_enc(&|px, w| chorus::site::images::encode_jpeg(px, w, w).unwrap().len());
+    let je = time_enc(&|px, w| {
+        chorus::site::group::images::encode_jpeg(px, w, w)
+            .unwrap()
+            .len()
+    });
     let ie = time_enc(&|px, w| {
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(
             &mut out,
-            chorus::site::images::JPEG_QUALITY,
+            chorus::site::group::images::JPEG_QUALITY,
         )
         .encode(px, w, w, image::ExtendedColorType::Rgb8)
         .unwrap();

@@ -17,7 +17,7 @@ pub fn is_unsafe_char(c: char) -> bool {
 
 /// The bidi controls that open a range until a matching pop (or the paragraph's end):
 /// embeddings and overrides (U+202A–U+202E) and isolates (U+2066–U+2069). Pages replace
-/// them in any text (see `site::markdown::scrub_controls`); right-to-left prose needs
+/// them in any text (see `site::render::markdown::scrub_controls`); right-to-left prose needs
 /// none of them, and the marks U+200E and U+200F, which open nothing, stay there.
 pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

@@ -263,7 +263,7 @@ fn fuzz_statement_sanitiser() {
     let strategy = prop_oneof![mutated("statement"), generated];
     fuzz("statement", strategy, |bytes| {
         let input = String::from_utf8_lossy(bytes);
-        let html = chorus::site::markdown::render_markdown(&input);
+        let html = chorus::site::render::markdown::render_markdown(&input);
         assert_safe(&html, &input);
         assert!(!html.contains('\u{0}'), "NUL survived: {input:?}");
     });

@@ -134,7 +134,7 @@ fn an_incremental_build_in_a_new_process_equals_a_clean_build() {
     // A template change renders everything again.
     p.write(
         "templates/run.html",
-        &chorus::site::theme::DEFAULT_THEME
+        &chorus::site::render::theme::DEFAULT_THEME
             .get_file("templates/run.html")
             .unwrap()
             .contents_utf8()
@@ -481,7 +481,7 @@ fn each_originals_choice_publishes_what_it_says() {
 fn build_with_id(p: &TestProject, id: &str) -> String {
     let out = p
         .chorus(&["build"])
-        .env(chorus::site::incremental::TEST_BUILD_ID_ENV, id)
+        .env(chorus::site::engine::incremental::TEST_BUILD_ID_ENV, id)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -431,7 +431,7 @@ fn init(root: &Path, args: InitArgs) -> Result<u8> {
         b"/site\n/.chorus-cache\nruns/**/.chorus-tmp-*\nruns/**/.chorus-paid-*\n",
     )?;
     write("runs/.gitkeep", b"")?;
-    site::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
+    site::render::theme::write_default_theme(&dir.join("themes/default")).with_context(|| {
         format!(
             "writing the default theme into {}",
             dir.join("themes/default").display()

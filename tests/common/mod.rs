@@ -106,7 +106,7 @@ impl TestProject {
     #[allow(dead_code)]
     pub fn thumb(&self, group: &str, image: &str, width: u32) -> String {
         let bytes = std::fs::read(self.path(&format!("runs/{group}/{image}"))).unwrap();
-        chorus::site::model::thumb_url(group, &chorus::store::sha256_hex(&bytes), width)
+        chorus::site::render::model::thumb_url(group, &chorus::store::sha256_hex(&bytes), width)
     }
 
     /// Every file under `rel`, relative to it, sorted.

@@ -12,7 +12,7 @@ use super::text::{
     distinctive_words, sentence_count, similarity_matrix, term_counts, word_count, TermCounts,
     WordScore,
 };
-use crate::site::model::{format_ms, format_usd};
+use crate::site::render::model::{format_ms, format_usd};
 
 /// How many distinctive words each Artist gets per group.
 pub const DISTINCTIVE_WORDS: usize = 6;

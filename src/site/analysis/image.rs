@@ -36,7 +36,7 @@ pub fn signature_of_image(rgb: &image::RgbImage) -> ImageSignature {
     let scale = f64::from(SAMPLE_SIDE) / f64::from(w.max(h));
     let side = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, SAMPLE_SIDE);
     // An area average over whole pixel blocks is enough for colour statistics.
-    let small = crate::site::images::resize_rgb(rgb, side(w), side(h), BOX)
+    let small = crate::site::group::images::resize_rgb(rgb, side(w), side(h), BOX)
         .unwrap_or_else(|_| image::RgbImage::from_pixel(1, 1, image::Rgb([0, 0, 0])));
     let pixels: Vec<[u8; 3]> = small.pixels().map(|p| p.0).collect();
     let grey = image::imageops::resize(

@@ -10,6 +10,7 @@ pub mod map;
 pub mod mds;
 pub mod palette;
 pub mod profile;
+pub mod ratings;
 pub mod svg;
 pub mod text;
 pub mod voice;

@@ -10,7 +10,7 @@ use super::group::{Figure, GroupNumbers};
 use super::palette::{average_palette, PALETTE_SIZE};
 use super::svg;
 use super::text::recurring;
-use crate::site::model::{format_ms, format_usd};
+use crate::site::render::model::{format_ms, format_usd};
 
 /// One of the Artist's runs, as far as the profile needs it.
 #[derive(Debug, Clone, Copy, Default)]

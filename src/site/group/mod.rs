@@ -2,21 +2,28 @@
 //! grid, blind page, one page per run), its images and thumbnails, its `runs.json`, a
 //! [`GroupCard`] for listings and a small [`GroupSummary`] come out. Nothing here looks at
 //! another group, so groups build in parallel, in bounded memory, and only when they
-//! changed. Listings are made from the summaries by `listing`.
+//! changed. Listings are made from the summaries by `listings`.
+
+pub mod blind;
+pub mod images;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::analysis::{self, Entry, SignatureCache};
-use super::images::{ImageCache, ImageStats, Prepared, SourceInfo};
-use super::manifest::{list_inputs, GroupEntry, InputFile};
-use super::model::{self, GroupView, ImageView, ThumbView};
-use super::ratings::{merge_tallies, VoteTally};
-use super::summary::{GroupCard, GroupSummary, RunBrief};
-use super::{exports, render_page, theme::Theme, voice, OutFile, Output, SiteContext, SiteError};
 use crate::config::Originals;
+use crate::site::analysis::ratings::{merge_tallies, VoteTally};
+use crate::site::analysis::{self, Entry, SignatureCache};
+use crate::site::engine::manifest::{list_inputs, GroupEntry, InputFile};
+use crate::site::group::images::{ImageCache, ImageStats, Prepared, SourceInfo};
+use crate::site::group::summary::{GroupCard, GroupSummary, RunBrief};
+use crate::site::render::model::{self, GroupView, ImageView, ThumbView};
+use crate::site::{
+    listings::exports, listings::voice, render::output::OutFile, render::output::Output,
+    render::render_page, render::theme::Theme, SiteContext, SiteError,
+};
 use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord};
 
 /// One image prepared: the result, variants made, and whether the source was read.
@@ -543,7 +550,7 @@ fn render_group_pages(
     if let Some(v) = views.filter(|_| has_blind) {
         let mut ctx = tera::Context::new();
         ctx.insert("group", g);
-        let runs = super::blind::blind_runs(v, g);
+        let runs = crate::site::group::blind::blind_runs(v, g);
         // Best of N: a vote needs at least two images to choose between.
         let ballot = runs.iter().filter(|b| b.token.is_some()).count();
         ctx.insert("ballot", &ballot);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{ArtistVoice, VersionVoice};
 use crate::site::analysis::map::{self, SeparationRow};
 use crate::site::analysis::voice::{self, VoiceNumbers};
-use crate::site::model;
+use crate::site::render::model;
 
 /// One row of a voice table, formatted for the page.
 #[derive(Debug, Clone, Serialize)]

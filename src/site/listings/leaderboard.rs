@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model;
-use super::ratings::{merge_tallies, standings, Standings, VoteTally};
-use super::summary::GroupSummary;
+use crate::site::analysis::ratings::{merge_tallies, standings, Standings, VoteTally};
+use crate::site::group::summary::GroupSummary;
+use crate::site::render::model;
 
 /// The leaderboard template; a theme without it has no leaderboards.
 pub const TEMPLATE: &str = "leaderboard.html";
@@ -23,7 +23,7 @@ pub fn url(version: Option<&str>) -> String {
 }
 
 /// Whether the theme has leaderboards.
-pub fn in_theme(theme: &super::theme::Theme) -> bool {
+pub fn in_theme(theme: &crate::site::render::theme::Theme) -> bool {
     theme.tera.get_template_names().any(|n| n == TEMPLATE)
 }
 

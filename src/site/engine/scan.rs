@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::manifest::{list_inputs, InputFile, Listing};
 use crate::fsutil::TEMP_PREFIX;
+use crate::site::engine::manifest::{list_inputs, InputFile, Listing};
 
 /// What the scan found of one group folder.
 pub(crate) enum Seen {

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::model::{self, GroupView};
-use super::summary::GroupSummary;
+use crate::site::group::summary::GroupSummary;
+use crate::site::render::model::{self, GroupView};
 use crate::untrusted::escape_html;
 
 /// How many groups `atom.xml` carries, newest first.
@@ -149,7 +149,7 @@ pub fn atom(groups: &[&GroupSummary], title: &str, base: &str) -> Vec<u8> {
     }
     s += "</feed>\n";
     // Control characters from run files are invalid in XML even when escaped.
-    super::markdown::scrub_controls(&s)
+    crate::site::render::markdown::scrub_controls(&s)
         .into_owned()
         .into_bytes()
 }

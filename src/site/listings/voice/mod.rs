@@ -14,15 +14,15 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::analysis::image::{hash_distance, histogram_distance, ImageSignature};
-use super::analysis::map::MapPoint;
-use super::analysis::mds::classical_mds;
-use super::analysis::text::term_counts;
-use super::analysis::voice::{self, RunAt, VoiceNumbers};
-use super::manifest::{GroupIndex, Manifest};
-use super::model;
-use super::summary::GroupSummary;
 use crate::fsutil::write_rebuildable;
+use crate::site::analysis::image::{hash_distance, histogram_distance, ImageSignature};
+use crate::site::analysis::map::MapPoint;
+use crate::site::analysis::mds::classical_mds;
+use crate::site::analysis::text::term_counts;
+use crate::site::analysis::voice::{self, RunAt, VoiceNumbers};
+use crate::site::engine::manifest::{GroupIndex, Manifest};
+use crate::site::group::summary::GroupSummary;
+use crate::site::render::model;
 use crate::store::sha256_hex;
 
 pub use self::view::{artist_view, version_view, ArtistVoiceView, VersionVoiceView, VoiceRow};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
 
-use super::SiteError;
+use crate::site::SiteError;
 
 /// The default theme as shipped, for `chorus init` and for projects without a copy.
 pub static DEFAULT_THEME: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes/default");

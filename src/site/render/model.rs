@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::markdown::{plain_excerpt, render_markdown};
 use crate::config::validate_slug;
+use crate::site::render::markdown::{plain_excerpt, render_markdown};
 use crate::store::{sha256_hex, LoadedGroup, RunRecord, StageMeta, Status};
 
 #[derive(Debug, Clone, Serialize)]

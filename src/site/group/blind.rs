@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::analysis::GroupAnalysis;
-use super::model::{GroupView, ImageView};
+use crate::site::analysis::GroupAnalysis;
+use crate::site::render::model::{GroupView, ImageView};
 
 /// One column of the blind page.
 #[derive(Debug, Serialize)]

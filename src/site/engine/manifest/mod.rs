@@ -17,9 +17,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::shards::Shards;
-use super::images::{stat, stat_of, SourceInfo};
-use super::summary::GroupSummary;
 use crate::fsutil::{write_rebuildable, TEMP_PREFIX};
+use crate::site::group::images::{stat, stat_of, SourceInfo};
+use crate::site::group::summary::GroupSummary;
 use crate::store::sha256_hex;
 
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
@@ -482,7 +482,7 @@ mod tests {
             runs: Vec::new(),
             has_numbers: false,
             votes: if votes {
-                vec![crate::site::ratings::VoteTally {
+                vec![crate::site::analysis::ratings::VoteTally {
                     winner: "a".into(),
                     losers: vec!["b".into()],
                     count: 2,

@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::manifest::Manifest;
 use crate::fsutil::TEMP_PREFIX;
+use crate::site::engine::manifest::Manifest;
 
 /// What a set of changed paths asks of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub fn affected(root: &Path, changed: &[PathBuf]) -> Affected {
 
 /// Each group's next older group's id, keyed by folder name; groups come as
 /// `(order, id, folder name)`.
-pub(super) fn older_neighbours(
+pub(in crate::site) fn older_neighbours(
     groups: impl Iterator<Item = (String, String, String)>,
 ) -> BTreeMap<String, Option<String>> {
     let mut groups: Vec<(String, String, String)> = groups.collect();
@@ -64,7 +64,7 @@ pub(super) fn older_neighbours(
 
 /// The neighbours the groups about to be built will have: the unchanged groups as the
 /// manifest has them, the changed ones as their group.json says.
-pub(super) fn predicted_neighbours(
+pub(in crate::site) fn predicted_neighbours(
     manifest: &Manifest,
     todo: &[(PathBuf, String)],
     gone: &[String],

@@ -11,17 +11,20 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::analysis;
-use super::group::read_card;
-use super::leaderboard;
-use super::manifest::Manifest;
-use super::model::{self, ArtistTotals, ColumnHead};
-use super::pager::{paginate, Slot};
-use super::profiles::{
+use crate::site::analysis;
+use crate::site::engine::manifest::Manifest;
+use crate::site::group::read_card;
+use crate::site::group::summary::{self, GroupCard, GroupSummary, RunCard};
+use crate::site::listings::leaderboard;
+use crate::site::listings::pager::{paginate, Slot};
+use crate::site::listings::profiles::{
     newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
 };
-use super::summary::{self, GroupCard, GroupSummary, RunCard};
-use super::{exports, render_page, theme::Theme, voice, SiteContext, SiteError};
+use crate::site::render::model::{self, ArtistTotals, ColumnHead};
+use crate::site::{
+    listings::exports, listings::voice, render::render_page, render::theme::Theme, SiteContext,
+    SiteError,
+};
 use crate::store::sha256_hex;
 
 /// Pages rendered at once: enough for both cores, few enough that a full build of a long

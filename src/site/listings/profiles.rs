@@ -8,15 +8,15 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::analysis::{self, GroupNumbers, RunStats};
-use super::group::read_numbers;
-use super::model::{self, format_ms, format_usd, ArtistTotals};
-use super::summary::GroupSummary;
-use super::SiteError;
+use crate::site::analysis::{self, GroupNumbers, RunStats};
+use crate::site::group::read_numbers;
+use crate::site::group::summary::GroupSummary;
+use crate::site::render::model::{self, format_ms, format_usd, ArtistTotals};
+use crate::site::SiteError;
 
 /// An Artist's totals over `newest_first` (the order the cost is summed in, so the figure
 /// never moves with how the groups were listed).
-pub(super) fn totals<'a>(
+pub(in crate::site) fn totals<'a>(
     newest_first: impl Iterator<Item = &'a GroupSummary>,
     slug: &str,
 ) -> ArtistTotals {
@@ -49,7 +49,7 @@ pub const PROFILE_GROUPS: usize = 1000;
 
 /// The newest `cap` (in use, [`PROFILE_GROUPS`]) of `oldest_first` that have analysis
 /// numbers, newest first, and how many have them in all.
-pub(super) fn newest_with_numbers<'a>(
+pub(in crate::site) fn newest_with_numbers<'a>(
     oldest_first: &[&'a GroupSummary],
     cap: usize,
 ) -> (Vec<&'a GroupSummary>, usize) {
@@ -66,7 +66,7 @@ pub(super) fn newest_with_numbers<'a>(
 /// The stored numbers of these groups (each one whose summary says it has them), read in
 /// parallel. A missing file means the cache was tampered with: the build starts again
 /// from nothing rather than leave the group out.
-pub(super) fn read_numbers_of<'a>(
+pub(in crate::site) fn read_numbers_of<'a>(
     cards_dir: &Path,
     ids: BTreeSet<&'a str>,
 ) -> Result<BTreeMap<&'a str, GroupNumbers>, SiteError> {
@@ -80,7 +80,7 @@ pub(super) fn read_numbers_of<'a>(
 }
 
 /// The numbers of `groups` as read, in their order.
-pub(super) fn numbers_of<'a>(
+pub(in crate::site) fn numbers_of<'a>(
     numbers: &'a BTreeMap<&str, GroupNumbers>,
     groups: &[&GroupSummary],
 ) -> Vec<&'a GroupNumbers> {
@@ -92,7 +92,7 @@ pub(super) fn numbers_of<'a>(
 
 /// The Artist's profile across its groups (oldest first in `mine`): the numbers of the
 /// newest [`PROFILE_GROUPS`] (`pick`), every run for cost, latency and failures.
-pub(super) fn profile_of(
+pub(in crate::site) fn profile_of(
     numbers: &BTreeMap<&str, GroupNumbers>,
     pick: &(Vec<&GroupSummary>, usize),
     mine: &[&GroupSummary],
@@ -147,7 +147,7 @@ mod tests {
                 let id = format!("g{k}");
                 let has_numbers = k != 3;
                 if has_numbers {
-                    let path = super::super::group::numbers_path(cards.path(), &id);
+                    let path = crate::site::group::numbers_path(cards.path(), &id);
                     std::fs::write(path, bincode::serialize(&numbers(k)).unwrap()).unwrap();
                 }
                 GroupSummary {

@@ -11,19 +11,20 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::analysis::SignatureCache;
-use super::changes::{affected, older_neighbours, predicted_neighbours, Affected};
-use super::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
-use super::images::{ImageCache, ImageStats};
-use super::listing::{listing_files, ListingContext, ListingFile};
-use super::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
-use super::scan::{list_folders, Scan, Seen};
-use super::theme::{self, Theme};
-use super::{
-    path_hash, BuildOptions, BuildReport, Kept, OutFile, Output, Phases, SiteContext, SiteError,
-    CACHE_DIR, MARKER_DONE, OUTPUT_MARKER,
-};
 use crate::config::Project;
+use crate::site::analysis::SignatureCache;
+use crate::site::engine::changes::{affected, older_neighbours, predicted_neighbours, Affected};
+use crate::site::engine::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
+use crate::site::engine::scan::{list_folders, Scan, Seen};
+use crate::site::group::images::{ImageCache, ImageStats};
+use crate::site::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
+use crate::site::listings::pages::{listing_files, ListingContext, ListingFile};
+use crate::site::render::theme::{self, Theme};
+use crate::site::{
+    engine::path_hash, engine::Kept, engine::Phases, render::output::OutFile,
+    render::output::Output, render::output::MARKER_DONE, BuildOptions, BuildReport, SiteContext,
+    SiteError, CACHE_DIR, OUTPUT_MARKER,
+};
 
 /// A built site, kept so the next change costs only what depends on it.
 pub struct Site {
@@ -107,7 +108,7 @@ impl Site {
             .cache_dir
             .clone()
             .unwrap_or_else(|| project.root.join(CACHE_DIR));
-        super::guard_folders(&out, &cache_dir)?;
+        crate::site::render::output::guard_folders(&out, &cache_dir)?;
         let theme = theme::load(&project.root, &project.config.site.theme)?;
         let site = SiteContext::new(&project, opts);
         // The output folder must exist for its state folder to be named by its real path.
@@ -229,7 +230,7 @@ impl Site {
         if let Some(load) = self.load_time.take() {
             clock.laps.push(("load manifest", load));
         }
-        super::guard_folders(&self.out, self.cache.dir())?;
+        crate::site::render::output::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = self.settings_key();
         // A link in the output means someone changed it: it is removed and everything built.
@@ -253,7 +254,7 @@ impl Site {
             || !output.finished()
             || !self.state.join("cards").is_dir()
             // The voice views need every group's features (a cache from before them).
-            || (!self.opts.no_analysis && !super::voice::features_dir(&self.state).is_dir());
+            || (!self.opts.no_analysis && !crate::site::listings::voice::features_dir(&self.state).is_dir());
         if full {
             // Nothing rendered before can be trusted to match; images stay cached.
             self.manifest.listings.clear();
@@ -375,7 +376,7 @@ impl Site {
         // summaries say (they differ only when a group.json turns out unusable).
         let cards_dir = self.state.join("cards");
         if !self.opts.no_analysis {
-            let dir = super::voice::features_dir(&self.state);
+            let dir = crate::site::listings::voice::features_dir(&self.state);
             std::fs::create_dir_all(&dir).map_err(|source| SiteError::Io { path: dir, source })?;
         }
         let cx = GroupContext {
@@ -537,7 +538,10 @@ impl Site {
                 let cards = self.state.join("cards");
                 let _ = std::fs::remove_file(card_path(&cards, &s.id));
                 let _ = std::fs::remove_file(numbers_path(&cards, &s.id));
-                let _ = std::fs::remove_file(super::voice::features_path(&self.state, &s.id));
+                let _ = std::fs::remove_file(crate::site::listings::voice::features_path(
+                    &self.state,
+                    &s.id,
+                ));
             }
         }
         Ok(removed)
@@ -582,11 +586,14 @@ impl Site {
                 [
                     card_path(&dir, id),
                     numbers_path(&dir, id),
-                    super::voice::features_path(&self.state, id),
+                    crate::site::listings::voice::features_path(&self.state, id),
                 ]
             })
             .collect();
-        for dir in [dir.clone(), super::voice::features_dir(&self.state)] {
+        for dir in [
+            dir.clone(),
+            crate::site::listings::voice::features_dir(&self.state),
+        ] {
             for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 if !keep.contains(&entry.path()) {
                     let _ = std::fs::remove_file(entry.path());

@@ -2,12 +2,12 @@
 //! the manifest for every group (counts, Artists, votes), and a
 //! [`GroupCard`] (what an index, Artist or prompt page shows of it) kept in the cache and
 //! read only for the pages being rendered. Both are plain data, made by `group` and read by
-//! `listing` and `exports`; nothing here touches files.
+//! `listings`; nothing here touches files.
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Counts, GroupView, ImageView};
-use super::ratings::VoteTally;
+use crate::site::analysis::ratings::VoteTally;
+use crate::site::render::model::{Counts, GroupView, ImageView};
 
 /// The part of a built group every listing and export needs, for all groups at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
