@@ -14,16 +14,12 @@ use crate::store::Tokens;
 
 /// Anthropic refuses a request without `max_tokens`; this is used when config gives none.
 pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
-/// OpenRouter attribution (https://openrouter.ai/docs/api-reference/overview#headers).
-pub(crate) const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
-pub(crate) const OPENROUTER_TITLE: &str = "chorus";
 
 /// `{base_url}/chat/completions` with an optional Bearer key.
 pub struct OpenAiChat {
     url: String,
     caller: Caller,
     body: Value,
-    openrouter: bool,
     kit: Kit,
 }
 
@@ -35,7 +31,6 @@ impl OpenAiChat {
             url: format!("{base}/chat/completions"),
             caller: Caller::artist(artist),
             body,
-            openrouter,
             kit,
         }
     }
@@ -71,18 +66,10 @@ impl ArtistProvider for OpenAiChat {
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
         let body = with_prompt(self.body.clone(), &request.prompt);
-        let mut headers = Vec::new();
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
-        if self.openrouter {
-            headers.push(("http-referer", OPENROUTER_REFERER.to_string()));
-            headers.push(("x-title", OPENROUTER_TITLE.to_string()));
-        }
         let reply = post_json(
             &self.kit,
             &self.url,
-            &headers,
+            &self.caller.headers(),
             &body,
             &self.caller,
             self.kit.chat_cap(),
@@ -178,14 +165,10 @@ impl ArtistProvider for AnthropicMessages {
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
         let body = with_prompt(self.body.clone(), &request.prompt);
-        let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
-        if let Some(key) = self.caller.key() {
-            headers.push(("x-api-key", key.to_string()));
-        }
         let reply = post_json(
             &self.kit,
             &self.url,
-            &headers,
+            &self.caller.headers(),
             &body,
             &self.caller,
             self.kit.chat_cap(),

@@ -68,14 +68,10 @@ impl BrushProvider for OpenAiImages {
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
         let mut body = self.body.clone();
         body["prompt"] = json!(request.image_prompt);
-        let mut headers = Vec::new();
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
         let reply = post_json(
             &self.kit,
             &self.url,
-            &headers,
+            &self.caller.headers(),
             &body,
             &self.caller,
             self.kit.image_reply_cap(),
@@ -151,20 +147,10 @@ impl BrushProvider for OpenRouterImages {
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
         let mut body = self.body.clone();
         body["messages"] = json!([{ "role": "user", "content": request.image_prompt }]);
-        let mut headers = vec![
-            (
-                "http-referer",
-                "https://github.com/chorus-art/chorus".to_string(),
-            ),
-            ("x-title", "chorus".to_string()),
-        ];
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
         let reply = post_json(
             &self.kit,
             &self.url,
-            &headers,
+            &self.caller.headers(),
             &body,
             &self.caller,
             self.kit.image_reply_cap(),
