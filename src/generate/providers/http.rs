@@ -176,6 +176,35 @@ pub struct JsonReply {
     pub warnings: Vec<String>,
 }
 
+/// One HTTP provider's request: where it goes, who sends it (the key, the label in
+/// messages) and the body it always carries, to which each call adds its prompt.
+pub struct JsonCall {
+    pub url: String,
+    pub caller: Caller,
+    pub body: Value,
+    pub kit: super::Kit,
+}
+
+impl JsonCall {
+    /// The parameters as sent, for the run's meta.
+    pub fn params(&self) -> std::collections::BTreeMap<String, Value> {
+        super::chat::params_of(&self.body)
+    }
+
+    /// POSTs `body` (this call's body with the prompt added) with the caller's headers.
+    pub async fn send(&self, body: &Value, cap: Cap) -> Result<JsonReply, ProviderError> {
+        post_json(
+            &self.kit,
+            &self.url,
+            &self.caller.headers(),
+            body,
+            &self.caller,
+            cap,
+        )
+        .await
+    }
+}
+
 /// POSTs `body` as JSON and classifies the answer. The reply is streamed and refused as
 /// soon as it passes `cap`: a provider cannot make chorus hold more than that.
 pub async fn post_json(
