@@ -26,7 +26,7 @@ fn snapshot(name: &str, actual: &str) {
         panic!(
             "tests/snapshots/{name} differs from what chorus printed now (if intended: \
              CHORUS_BLESS=1 cargo test --test snapshots, then review the diff):\n{}",
-            first_difference(&expected, &actual)
+            first_difference(&expected, actual)
         );
     }
 }
@@ -38,8 +38,8 @@ fn first_difference(expected: &str, actual: &str) -> String {
         .find(|&i| e.get(i) != a.get(i))
         .unwrap_or(0);
     let mut out = String::new();
-    for i in at.saturating_sub(2)..at {
-        out += &format!("   {:>4} {}\n", i + 1, e[i]);
+    for (i, line) in e.iter().enumerate().take(at).skip(at.saturating_sub(2)) {
+        out += &format!("   {:>4} {line}\n", i + 1);
     }
     out += &format!("-  {:>4} {}\n", at + 1, e.get(at).unwrap_or(&"<end>"));
     out += &format!("+  {:>4} {}\n", at + 1, a.get(at).unwrap_or(&"<end>"));
