@@ -209,3 +209,97 @@ fn the_head_to_head_tells_a_pair_that_only_lost_together_from_one_never_shown() 
         "the page says what a cell can and cannot tell"
     );
 }
+
+/// Every file under `dir` with its bytes, sorted by path.
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_linked_votes_folder_is_never_followed_by_import_check_or_either_build() {
+    let (p, ids) = project();
+    let g = &ids[0];
+    let t = tokens(&p, g);
+    // A pull request commits runs/<g>/votes as a link to a folder outside the project,
+    // which holds sound votes under a name that must not be published.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret-name.json"),
+        votes_file(vec![vote(&uuid(9), g, &t, "offline-surrealist")]),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.path(&format!("runs/{g}/votes"))).unwrap();
+    let outside_before = tree(outside.path());
+    let runs_before = runs_snapshot(&p);
+
+    // Import refuses, and writes nothing there (not even a temp file) nor under runs/.
+    p.write(
+        "votes.json",
+        &votes_file(vec![vote(&uuid(1), g, &t, "offline-naturalist")]),
+    );
+    let (code, stderr) = import(&p, "votes.json");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("runs/{g}/votes: is a symbolic link")),
+        "the link is named from the project root:\n{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(
+        tree(outside.path()),
+        outside_before,
+        "nothing written outside"
+    );
+    assert!(runs_snapshot(&p) == runs_before);
+
+    // check names the link as a problem and counts nothing behind it.
+    let out = p.chorus(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("runs/{g}/votes: is a symbolic link")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret-name"), "{stderr}");
+
+    // The incremental build (the project was built before the link came) and a clean
+    // build agree: both exit 3 under --strict, and make the same pages.
+    let incremental = p.chorus(&["build", "--strict"]).output().unwrap();
+    assert_eq!(
+        incremental.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&incremental.stderr)
+    );
+    let site = tree(&p.path("site"));
+    let index = p.read("site/index.html");
+    assert!(
+        index.contains(&format!("runs/{g}/votes: is a symbolic link")),
+        "the index lists the problem"
+    );
+    assert!(
+        !index.contains("secret-name"),
+        "no name from outside is published"
+    );
+    assert!(p
+        .read("site/leaderboards/index.html")
+        .contains("No blind votes yet"));
+    std::fs::remove_dir_all(p.path("site")).unwrap();
+    std::fs::remove_dir_all(p.path(".chorus-cache")).unwrap();
+    let clean = p.chorus(&["build", "--strict"]).output().unwrap();
+    assert_eq!(clean.status.code(), Some(3));
+    assert!(
+        tree(&p.path("site")) == site,
+        "clean and incremental builds differ"
+    );
+    assert_eq!(tree(outside.path()), outside_before);
+}

@@ -154,7 +154,8 @@ async fn download(
     let path = dir.join(&name);
     let written = blocking({
         let path = path.clone();
-        move || crate::fsutil::write_atomic(&path, &checked.bytes).map_err(|e| e.to_string())
+        let runs_dir = dir.parent().unwrap_or(&dir).to_path_buf();
+        move || store::write_under(&runs_dir, &path, &checked.bytes).map_err(|e| e.to_string())
     })
     .await;
     if let Err(e) = written {

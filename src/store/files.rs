@@ -67,6 +67,106 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The entries of a folder under `runs/`, sorted by name: `Ok(None)` when there is no
+/// such folder, `Ok(Some(..))` when it is a real folder, and why not otherwise. The one
+/// way chorus opens a folder there: a link to a folder (`runs/<G>/votes -> /elsewhere`)
+/// would let a pull request publish, count or overwrite what lies outside the project.
+pub fn read_folder(path: &Path) -> Result<Option<Vec<std::fs::DirEntry>>, String> {
+    if !is_folder(path)? {
+        return Ok(None);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut entries: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    Ok(Some(entries))
+}
+
+/// `Ok(false)` when nothing is at `path`, `Ok(true)` for a real folder, and why not for
+/// a link or anything else.
+fn is_folder(path: &Path) -> Result<bool, String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(
+            "is a symbolic link; chorus never follows links under runs/ (replace it with the folder itself)"
+                .into(),
+        );
+    }
+    if !kind.is_dir() {
+        return Err("is not a folder; chorus expects a folder here (remove it)".into());
+    }
+    Ok(true)
+}
+
+/// The folders from `runs_dir` down to `path`'s folder, `runs_dir` first.
+fn folders_to(runs_dir: &Path, path: &Path) -> Vec<std::path::PathBuf> {
+    let mut at = runs_dir.to_path_buf();
+    let mut out = vec![at.clone()];
+    if let Some(rel) = path.parent().and_then(|p| p.strip_prefix(runs_dir).ok()) {
+        for part in rel.components() {
+            at.push(part);
+            out.push(at.clone());
+        }
+    }
+    out
+}
+
+/// `path` named from the project root (`runs/<id>/votes`), never by the machine's folders.
+fn shown(runs_dir: &Path, path: &Path) -> String {
+    let base = runs_dir.parent().unwrap_or(runs_dir);
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Why a write of `path` would leave `runs_dir` through a symbolic link (one of the
+/// folders on the way is a link), if it would.
+pub fn linked_on_the_way(runs_dir: &Path, path: &Path) -> Option<String> {
+    folders_to(runs_dir, path)
+        .into_iter()
+        .find(|f| std::fs::symlink_metadata(f).is_ok_and(|m| m.file_type().is_symlink()))
+        .map(|f| {
+            format!(
+                "{}: is a symbolic link; chorus never writes through links under runs/ (replace it with a folder)",
+                shown(runs_dir, &f)
+            )
+        })
+}
+
+/// Refuses a write of `path` under `runs_dir` unless every folder between them is a real
+/// folder or not there yet (it is then made), and `path` itself is absent or a regular
+/// file: the one guard before chorus writes into `runs/`, so a linked folder can never
+/// carry a write, or its temp file, out of the project.
+pub fn guard_write(runs_dir: &Path, path: &Path) -> Result<(), String> {
+    if !path.starts_with(runs_dir) {
+        return Err(format!("{}: is not under runs/", path.display()));
+    }
+    if let Some(reason) = linked_on_the_way(runs_dir, path) {
+        return Err(reason);
+    }
+    for f in folders_to(runs_dir, path) {
+        is_folder(&f).map_err(|r| format!("{}: {r}", shown(runs_dir, &f)))?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => Err(format!(
+            "{}: is a symbolic link or special file; chorus never writes through these (remove it)",
+            shown(runs_dir, path)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` under `runs_dir` atomically, after [`guard_write`].
+pub fn write_under(runs_dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    guard_write(runs_dir, path).map_err(std::io::Error::other)?;
+    crate::fsutil::write_atomic(path, bytes)
+}
+
 /// The extension chorus publishes an image under, from its first bytes: `png`, `jpg`,
 /// `webp` or `gif`; `None` for anything else (HTML, SVG, text), whatever its name says.
 pub fn sniff_image(head: &[u8]) -> Option<&'static str> {

@@ -58,10 +58,11 @@ struct Seen {
 fn scan(runs_dir: &Path) -> Vec<Seen> {
     use rayon::prelude::*;
     let mut dirs = vec![(runs_dir.to_path_buf(), false)];
-    if let Ok(entries) = std::fs::read_dir(runs_dir) {
+    // Through the one opener: a linked runs/ or group folder is never cleaned.
+    if let Ok(Some(entries)) = super::read_folder(runs_dir) {
         dirs.extend(
             entries
-                .filter_map(Result::ok)
+                .into_iter()
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                 .map(|e| {
                     let group = e
@@ -74,14 +75,14 @@ fn scan(runs_dir: &Path) -> Vec<Seen> {
     }
     dirs.into_par_iter()
         .filter_map(|(path, group)| {
-            let entries = std::fs::read_dir(&path).ok()?;
+            let entries = super::read_folder(&path).ok()??;
             let mut seen = Seen {
                 path,
                 group,
                 leftovers: Vec::new(),
                 others: 0,
             };
-            for e in entries.filter_map(Result::ok) {
+            for e in entries {
                 let p = e.path();
                 if e.file_type().is_ok_and(|t| t.is_file()) && is_abandoned_temp(&p) {
                     seen.leftovers.push(p);

@@ -21,8 +21,6 @@ pub use read::{
 };
 pub use schema::*;
 
-use crate::fsutil::write_atomic;
-
 /// The schemaVersion this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
 pub const GROUP_FILE: &str = "group.json";
@@ -50,14 +48,16 @@ pub fn image_file_name(artist_slug: &str, extension: &str) -> String {
 }
 
 pub fn write_group(runs_dir: &Path, group: &GroupRecord) -> std::io::Result<()> {
-    write_atomic(
+    write_under(
+        runs_dir,
         &group_dir(runs_dir, &group.run_group_id).join(GROUP_FILE),
         &to_json(group),
     )
 }
 
 pub fn write_run(runs_dir: &Path, run: &RunRecord) -> std::io::Result<()> {
-    write_atomic(
+    write_under(
+        runs_dir,
         &run_file(&group_dir(runs_dir, &run.run_group_id), &run.artist_slug),
         &to_json(run),
     )

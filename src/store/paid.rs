@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::files::write_under;
 use super::{to_json, StageMeta};
-use crate::fsutil::write_atomic;
 
 /// File names of waiting answers start with this; never confused with a temp file.
 pub const PAID_PREFIX: &str = ".chorus-paid-";
@@ -54,11 +54,12 @@ pub fn write_paid(
     bytes: Option<&[u8]>,
 ) -> std::io::Result<()> {
     let (record, bin) = paths(group_dir, artist_slug);
+    let runs_dir = group_dir.parent().unwrap_or(group_dir);
     match bytes {
-        Some(bytes) => write_atomic(&bin, bytes)?,
+        Some(bytes) => write_under(runs_dir, &bin, bytes)?,
         None => remove(&bin)?,
     }
-    write_atomic(&record, &to_json(paid))
+    write_under(runs_dir, &record, &to_json(paid))
 }
 
 /// The waiting answer for a run, if there is a whole one.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use super::files::{
-    check_image_file, read_capped, MAX_ARTISTS_PER_GROUP, MAX_GROUP_JSON_BYTES, MAX_RUN_JSON_BYTES,
-    MAX_STATEMENT_BYTES,
+    check_image_file, read_capped, read_folder, MAX_ARTISTS_PER_GROUP, MAX_GROUP_JSON_BYTES,
+    MAX_RUN_JSON_BYTES, MAX_STATEMENT_BYTES,
 };
 use super::{GroupRecord, RunRecord, Status, GROUP_FILE, SCHEMA_VERSION};
 use crate::config::validate_slug;
@@ -120,19 +120,15 @@ pub fn scan_groups<T: Send>(
 /// The group folders under `runs_dir`, sorted. Symbolic links and special files are
 /// problems, never followed: a link would publish whatever it points at.
 pub fn group_dirs(runs_dir: &Path, problems: &mut Vec<StoreProblem>) -> Vec<PathBuf> {
-    if std::fs::symlink_metadata(runs_dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        problems.push(StoreProblem::new(
-            runs_dir,
-            "",
-            "is a symbolic link; chorus never follows links for runs/ (make it a folder)",
-        ));
-        return Vec::new();
-    }
-    let Ok(entries) = std::fs::read_dir(runs_dir) else {
-        return Vec::new();
+    let entries = match read_folder(runs_dir) {
+        Ok(entries) => entries.unwrap_or_default(),
+        Err(reason) => {
+            problems.push(StoreProblem::new(runs_dir, "", reason));
+            return Vec::new();
+        }
     };
     let mut dirs = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
+    for entry in entries {
         let path = entry.path();
         if is_hidden(&path) {
             continue;
@@ -143,7 +139,6 @@ pub fn group_dirs(runs_dir: &Path, problems: &mut Vec<StoreProblem>) -> Vec<Path
             _ => problems.push(special_file(&path)),
         }
     }
-    dirs.sort();
     dirs
 }
 
@@ -363,26 +358,34 @@ fn check_run(
 /// image's content; the name on disk must still look like an image to a reviewer.
 pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "gif"];
 
-/// Symbolic links and special files inside a group folder.
+/// Symbolic links and special files inside a group folder, and a `votes` that is not a
+/// real folder (its votes are never read; see `votes::votes_files`).
 fn special_entries(dir: &Path) -> Vec<StoreProblem> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+    let mut found: Vec<StoreProblem> = entries(dir)
+        .into_iter()
         .filter(|e| e.file_type().map_or(true, |t| !t.is_file() && !t.is_dir()))
-        .map(|e| e.path())
+        .filter(|e| e.file_name() != super::votes::VOTES_DIR)
+        .map(|e| special_file(&e.path()))
         .collect();
-    found.sort();
-    found.iter().map(|p| special_file(p)).collect()
+    if let Err(reason) = super::votes::votes_files(dir) {
+        found.push(StoreProblem::new(
+            &dir.join(super::votes::VOTES_DIR),
+            "",
+            format!("{reason}; its votes are not counted"),
+        ));
+    }
+    found.sort_by(|a, b| a.file.cmp(&b.file));
+    found
+}
+
+/// A group folder's entries, sorted; none when it cannot be read as a real folder.
+fn entries(dir: &Path) -> Vec<std::fs::DirEntry> {
+    read_folder(dir).ok().flatten().unwrap_or_default()
 }
 
 fn stray_run_files(dir: &Path, group: &GroupRecord) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut stray: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+    entries(dir)
+        .into_iter()
         .map(|e| e.path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
@@ -393,9 +396,7 @@ fn stray_run_files(dir: &Path, group: &GroupRecord) -> Vec<PathBuf> {
                     .iter()
                     .any(|a| p.file_stem().and_then(|s| s.to_str()) == Some(a.slug.as_str()))
         })
-        .collect();
-    stray.sort();
-    stray
+        .collect()
 }
 
 /// Reads one JSON record, refusing newer schema versions and naming the failing field.

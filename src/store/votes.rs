@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::files::{read_capped, MAX_IMAGE_BYTES};
+use super::files::{read_capped, read_folder, MAX_IMAGE_BYTES};
 use super::{sha256_hex, LoadedGroup};
 use crate::fsutil::TEMP_PREFIX;
 
@@ -30,6 +30,8 @@ pub const VOTES_VERSION: u32 = 1;
 const TOP_LEVEL_FIELDS: &[&str] = &["format", "version", "votes"];
 /// Where a group keeps its votes.
 pub const VOTES_DIR: &str = "votes";
+/// How an import record beside the votes files ends (see `record`).
+pub const RECORD_SUFFIX: &str = ".import.json";
 /// The most a votes file may hold (a vote is about 300 bytes).
 pub const MAX_VOTES_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -310,22 +312,23 @@ fn check_fields(vote: &Vote) -> Result<(), String> {
     Ok(())
 }
 
-/// The votes files of a group folder, sorted by name: `votes/*.json`, regular files only.
-pub fn votes_files(group_dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(group_dir.join(VOTES_DIR)) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+/// The votes files of a group folder, sorted by name: `votes/*.json` (import records, `*.import.json`, are not votes). No files when there is no `votes/`;
+/// why not when it is a link or not a folder (the group's problems say so, and its votes
+/// are never read: a link would count, and publish the names of, files from elsewhere).
+pub fn votes_files(group_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = read_folder(&group_dir.join(VOTES_DIR))?.unwrap_or_default();
+    Ok(entries
+        .into_iter()
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.ends_with(".json") && !name.starts_with('.') && !name.starts_with(TEMP_PREFIX)
+            name.ends_with(".json")
+                && !name.ends_with(RECORD_SUFFIX)
+                && !name.starts_with('.')
+                && !name.starts_with(TEMP_PREFIX)
         })
         .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
+        .collect())
 }
 
 /// The votes a group's folder holds, each counted once, with what could not be counted.
@@ -339,7 +342,7 @@ pub fn group_votes(
     let mut counted = Vec::new();
     let mut problems = Vec::new();
     let mut seen: BTreeMap<Uuid, (Vote, PathBuf)> = BTreeMap::new();
-    for file in votes_files(group_dir) {
+    for file in votes_files(group_dir).unwrap_or_default() {
         let parsed = read_capped(&file, MAX_VOTES_FILE_BYTES)
             .map_err(|reason| {
                 vec![VoteProblem {
@@ -400,7 +403,7 @@ pub fn group_votes(
 
 /// The problems of a loaded group's votes files, as `chorus check` reports them.
 pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
-    if votes_files(&g.dir).is_empty() {
+    if votes_files(&g.dir).map_or(true, |f| f.is_empty()) {
         return Vec::new();
     }
     group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1

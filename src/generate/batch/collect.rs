@@ -367,7 +367,7 @@ async fn record_image(
     let name = store::image_file_name(&run.artist_slug, checked.extension);
     let path = store::group_dir(&ctx.runs_dir, &run.run_group_id).join(&name);
     let written =
-        tokio::task::block_in_place(|| crate::fsutil::write_atomic(&path, &checked.bytes));
+        tokio::task::block_in_place(|| store::write_under(&ctx.runs_dir, &path, &checked.bytes));
     if let Err(e) = written {
         fail(
             run,

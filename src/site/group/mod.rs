@@ -24,7 +24,7 @@ use crate::site::{
     listings::exports, listings::voice, render::output::OutFile, render::output::Output,
     render::render_page, render::theme::Theme, SiteContext, SiteError,
 };
-use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord};
+use crate::store::{load_group_dir, sha256_hex, votes, LoadedGroup, RunRecord, MAX_IMAGE_BYTES};
 
 /// One image prepared: the result, variants made, and whether the source was read.
 type Prepare = Result<(Prepared, usize, bool), String>;
@@ -247,7 +247,7 @@ fn input_files(
                 (Some(info), _) => info.sha256.clone(),
                 (None, Some(f)) => f.sha256.clone(),
                 // Unreadable files get an empty hash, so they count as changed next time.
-                (None, None) => std::fs::read(dir.join(name))
+                (None, None) => crate::store::read_capped(&dir.join(name), MAX_IMAGE_BYTES)
                     .map(|b| sha256_hex(&b))
                     .unwrap_or_default(),
             };
@@ -299,7 +299,7 @@ fn group_votes(
     rel: &dyn Fn(&Path) -> PathBuf,
     problems: &mut Vec<String>,
 ) -> Vec<VoteTally> {
-    if votes::votes_files(&g.dir).is_empty() {
+    if votes::votes_files(&g.dir).map_or(true, |f| f.is_empty()) {
         return Vec::new();
     }
     let id = g.group.run_group_id.to_string();

@@ -10,8 +10,7 @@ use uuid::Uuid;
 use super::write::render_parts;
 use super::{parse_votes, votes_files, GroupTokens, ParsedVotes, Vote, VoteProblem};
 use super::{MAX_VOTES_FILE_BYTES, VOTES_DIR};
-use crate::fsutil::write_atomic;
-use crate::store::files::read_capped;
+use crate::store::files::{linked_on_the_way, read_capped, write_under};
 use crate::store::{load_group_dir, sha256_hex, GROUP_FILE};
 
 /// What an import did for one group.
@@ -99,6 +98,26 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
     for (i, v) in parsed.votes.iter().enumerate() {
         by_group.entry(v.group_id).or_default().push((i + 1, v));
     }
+    // Before anything is read or written there: a group whose votes/ (or whose folder)
+    // is a link refuses the import, so no vote and no temp file lands outside the project.
+    let refused: Vec<VoteProblem> = by_group
+        .keys()
+        .filter_map(|gid| {
+            let probe = runs_dir
+                .join(gid.to_string())
+                .join(VOTES_DIR)
+                .join("probe.json");
+            linked_on_the_way(runs_dir, &probe)
+        })
+        .map(|reason| VoteProblem {
+            file: file.to_path_buf(),
+            vote: None,
+            reason: format!("cannot add votes: {reason}"),
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(refused.into());
+    }
     let mut skips = Skips::default();
     let plans: Vec<Plan> = by_group
         .iter()
@@ -124,7 +143,7 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
                 // Named by its content: a file already there holds these very votes, and
                 // is not this import's to take back.
                 if std::fs::symlink_metadata(&path).is_err() {
-                    if let Err(e) = write_atomic(&path, &bytes) {
+                    if let Err(e) = write_under(runs_dir, &path, &bytes) {
                         return Err(written.take_back(path, e));
                     }
                     written.files.push(path.clone());
@@ -274,7 +293,12 @@ fn plan_group(runs_dir: &Path, gid: Uuid, votes: &[(usize, &Vote)], skips: &mut 
 /// first problem of a file that cannot be read.
 fn existing_votes(dir: &Path) -> Result<BTreeMap<Uuid, (Vote, PathBuf)>, VoteProblem> {
     let mut existing = BTreeMap::new();
-    for f in votes_files(dir) {
+    let files = votes_files(dir).map_err(|reason| VoteProblem {
+        file: dir.join(VOTES_DIR),
+        vote: None,
+        reason,
+    })?;
+    for f in files {
         let parsed = read_capped(&f, MAX_VOTES_FILE_BYTES)
             .map_err(|reason| {
                 vec![VoteProblem {

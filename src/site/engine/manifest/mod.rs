@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use self::shards::Shards;
 use crate::fsutil::{write_rebuildable, TEMP_PREFIX};
-use crate::site::group::images::{stat, stat_of, SourceInfo};
+use crate::site::group::images::{stat_of, SourceInfo};
 use crate::site::group::summary::GroupSummary;
-use crate::store::sha256_hex;
+use crate::store::{read_capped, sha256_hex, MAX_IMAGE_BYTES};
 
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
 /// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
@@ -107,25 +107,23 @@ pub type Listing = Vec<(String, u64, u128)>;
 #[derive(Debug)]
 pub struct Inconsistent(pub String);
 
-/// The folder's files by metadata, skipping hidden and temp files. Symlinks are listed
-/// (so a change to one is noticed) but `store` refuses to read through them.
+/// The folder's files by metadata, skipping hidden and temp files. Links and special
+/// files are listed by their own metadata (so adding one, say a linked `votes`, rebuilds
+/// the group and its problem is reported), never read: `store` refuses to.
 pub fn list_inputs(dir: &Path) -> Listing {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(Some(entries)) = crate::store::read_folder(dir) else {
         return Vec::new();
     };
     let mut files: Listing = entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_string();
-            // Only regular files: a FIFO would block the read, a link is never followed
-            // (`store` reports both).
-            if name.starts_with('.')
-                || name.starts_with(TEMP_PREFIX)
-                || !e.file_type().is_ok_and(|t| t.is_file())
-            {
+            let kind = e.file_type().ok()?;
+            if name.starts_with('.') || name.starts_with(TEMP_PREFIX) || kind.is_dir() {
                 return None;
             }
-            // By the entry: no second lookup of the folder's path for each file.
+            // By the entry (which does not follow links): no second lookup of the
+            // folder's path for each file.
             let (len, mtime) = stat_of(&e.metadata().ok()?)?;
             Some((name, len, mtime))
         })
@@ -156,24 +154,22 @@ pub fn listing_fingerprint(listing: &Listing) -> [u8; 16] {
     fingerprint(listing.iter().map(|(n, l, m)| (n.as_str(), *l, *m)))
 }
 
-/// `votes/<name>.json` of a group folder, by metadata; a linked `votes` folder is skipped
-/// (`store` never reads through it).
+/// `votes/<name>.json` of a group folder, by metadata; none when `votes` is a link or
+/// not a folder (it is then listed as an entry of the group folder itself).
 fn votes_inputs(dir: &Path) -> Listing {
-    let votes = dir.join(crate::store::votes::VOTES_DIR);
-    if !std::fs::symlink_metadata(&votes).is_ok_and(|m| m.is_dir()) {
+    let votes = crate::store::votes::VOTES_DIR;
+    let Ok(Some(entries)) = crate::store::read_folder(&dir.join(votes)) else {
         return Vec::new();
-    }
-    crate::store::votes::votes_files(dir)
+    };
+    entries
         .into_iter()
-        .filter(|p| crate::store::is_regular_file(p))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?;
-            let (len, mtime) = stat(&p)?;
-            Some((
-                format!("{}/{name}", crate::store::votes::VOTES_DIR),
-                len,
-                mtime,
-            ))
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if name.starts_with('.') || name.starts_with(TEMP_PREFIX) || !name.ends_with(".json") {
+                return None;
+            }
+            let (len, mtime) = stat_of(&e.metadata().ok()?)?;
+            Some((format!("{votes}/{name}"), len, mtime))
         })
         .collect()
 }
@@ -192,7 +188,8 @@ impl GroupEntry {
                 return None;
             }
             if *mtime != known.mtime_ns {
-                let bytes = std::fs::read(dir.join(name)).ok()?;
+                // Through the one opener: a link or FIFO put where a file was is never read.
+                let bytes = read_capped(&dir.join(name), MAX_IMAGE_BYTES).ok()?;
                 if sha256_hex(&bytes) != known.sha256 {
                     return None;
                 }
