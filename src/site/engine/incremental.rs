@@ -202,6 +202,10 @@ impl Site {
         let s = &self.project.config.site;
         feed(format!("{:?}|{}|{}", s.originals, s.per_page, self.opts.no_analysis).as_bytes());
         feed(self.project.runs_dir().as_os_str().as_encoded_bytes());
+        // Every blind page takes these names out of its text.
+        for a in &self.project.config.artists {
+            feed(format!("{}|{}|{}", a.name, a.slug, a.model).as_bytes());
+        }
         crate::store::sha256_hex(&h.finalize())
     }
 
@@ -387,6 +391,7 @@ impl Site {
             signatures: (!self.opts.no_analysis).then(|| SignatureCache::new(self.cache.dir())),
             originals: self.project.config.site.originals,
             output: &output,
+            known_artists: &self.project.config.artists,
             cards_dir: cards_dir.clone(),
         };
         let mut neighbours = predicted_neighbours(&self.manifest, &todo, &gone);
