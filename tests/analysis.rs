@@ -205,6 +205,82 @@ fn blind_page_hides_names_until_revealed() {
     assert!(blind.contains("Reveal all"));
 }
 
+/// Every image URL (`src`, `srcset`, `href`, `data-full`) a page names under `media/`.
+fn media_names(page: &str) -> std::collections::BTreeSet<String> {
+    page.split(['"', ' ', ','])
+        .filter(|w| w.contains("/media/"))
+        .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
+        .collect()
+}
+
+/// The page without its reveals, where the names are meant to be.
+fn outside_reveals(page: &str) -> String {
+    let mut out = String::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("<details class=\"reveal") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once("</details>").map_or("", |(_, r)| r);
+    }
+    out + rest
+}
+
+#[test]
+fn blind_page_has_its_own_image_names_and_no_names_in_its_text() {
+    let (p, g) = project_with_one_group();
+    // A statement and an image prompt that name their Artist every way a model might.
+    let path = format!("runs/{g}/offline-surrealist.json");
+    let mut run: serde_json::Value = serde_json::from_str(&p.read(&path)).unwrap();
+    run["artistStmt"] = "I, OFFLINE SURREALIST (model `Surrealist`, slug offline-surrealist), \
+        made this.\n\n_Made by the Offline Surrealist, seed 11._"
+        .into();
+    run["imagePrompt"] = "A moon in a room, signed offline surrealist".into();
+    p.write(&path, &serde_json::to_string_pretty(&run).unwrap());
+    p.chorus(&["build"]).assert().success();
+
+    let blind = p.read(&format!("site/groups/{g}/blind.html"));
+    let mut named = media_names(&p.read(&format!("site/groups/{g}/index.html")));
+    for (slug, _) in ARTISTS {
+        named.extend(media_names(
+            &p.read(&format!("site/groups/{g}/{slug}.html")),
+        ));
+    }
+    let own = media_names(&blind);
+    assert!(own.len() >= 8, "every column's thumbnails: {own:?}");
+    let shared: Vec<_> = own.intersection(&named).collect();
+    assert!(
+        shared.is_empty(),
+        "the blind page shares {shared:?} with the named pages"
+    );
+    for name in &own {
+        assert!(
+            p.path(&format!("site/groups/{g}/media/{name}")).is_file(),
+            "{name} is published"
+        );
+    }
+
+    // Outside the reveals the page names no Artist, slug or model, in any case.
+    let text = outside_reveals(&blind).to_lowercase();
+    for (slug, name) in ARTISTS {
+        let model = slug.trim_start_matches("offline-");
+        for word in [slug, &name.to_lowercase(), model] {
+            assert!(!text.contains(word), "{word:?} on the blind page");
+        }
+    }
+    assert_eq!(
+        text.matches("made by the").count(),
+        1,
+        "the offline Artists stopped signing (only the one written above is left)"
+    );
+    assert!(
+        blind.contains("I, ⟨name hidden⟩ (model <code>⟨name hidden⟩</code>, slug ⟨name hidden⟩)"),
+        "{blind}"
+    );
+    assert!(blind.contains("alt=\"A moon in a room, signed ⟨name hidden⟩\""));
+    // The named view still shows the statement as the Artist wrote it.
+    let page = p.read(&format!("site/groups/{g}/offline-surrealist.html"));
+    assert!(page.contains("I, OFFLINE SURREALIST"));
+}
+
 #[test]
 fn no_analysis_flag_leaves_the_views_out() {
     let (p, g) = project_with_one_group();

@@ -103,6 +103,31 @@ fn prompt_and_artist_pages_show_voice_numbers_readings_and_a_linked_style_map() 
 }
 
 #[test]
+fn two_groups_cannot_tell_yet_and_the_page_says_why() {
+    let (p, _) = project_with_repeats("2");
+    p.chorus(&["build"]).assert().success();
+    let page = prompt_page(&p);
+    assert!(page.contains("8 runs in 2 groups."), "{page}");
+    for name in ARTISTS {
+        let reading = page
+            .split("<li class=\"reading")
+            .find(|r| r.contains(&format!(">{name}&#x27;s answers")))
+            .unwrap_or_else(|| panic!("no reading for {name}"));
+        assert!(
+            reading.contains("the history cannot tell yet")
+                && reading.contains("2 groups; an interval needs at least 3)"),
+            "{reading}"
+        );
+        // No interval of zero width, and no verdict.
+        let row = row_of(&page, name);
+        assert!(!row.contains(" to "), "{row}");
+    }
+    assert!(!page.contains("a distinct voice"));
+    assert!(page
+        .contains("with fewer than 3 groups there is none and the reading is “cannot tell yet”"));
+}
+
+#[test]
 fn an_artist_identical_across_repeats_gets_the_top_separation_and_the_cache_follows() {
     let (p, groups) = project_with_repeats("4");
     p.chorus(&["build"]).assert().success();

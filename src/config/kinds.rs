@@ -23,16 +23,19 @@ pub enum Role {
     Brush,
 }
 
-/// How an endpoint says which models it serves.
+/// The API family a kind speaks: how it takes its key and which fixed headers it wants
+/// (`generate::providers::http::api_headers`), and how it says which models it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelList {
-    /// Built into chorus: it serves its own models, with no network.
+pub enum Api {
+    /// Built into chorus: no key, no network; it serves its own models.
     Builtin,
-    /// `GET {base_url}/models` answering `{data: [{id}]}`: OpenAI, Ollama, vLLM, LocalAI
-    /// and any OpenAI-compatible server.
+    /// A bearer key; `GET {base_url}/models` answering `{data: [{id}]}`: OpenAI, Ollama,
+    /// vLLM, LocalAI and any OpenAI-compatible server.
     OpenAi,
-    /// `GET {base_url}/v1/models`, paginated with `has_more` and `after_id`.
+    /// `x-api-key` and a pinned `anthropic-version`; `GET {base_url}/v1/models`,
+    /// paginated with `has_more` and `after_id`.
     Anthropic,
+    /// A bearer key and the attribution headers OpenRouter asks apps for;
     /// `GET {base_url}/models`, with each model's price per token.
     OpenRouter,
 }
@@ -46,7 +49,7 @@ pub struct KindInfo {
     pub role: Role,
     /// Where requests go when the entry gives no `base_url`.
     pub default_base_url: Option<&'static str>,
-    pub models: ModelList,
+    pub api: Api,
     /// Whether the kind has a Batch API chorus can submit to (Artists only).
     pub batch_api: bool,
 }
@@ -54,7 +57,7 @@ pub struct KindInfo {
 impl KindInfo {
     /// Built-in kinds need no key, cost nothing and never touch the network.
     pub fn builtin(&self) -> bool {
-        self.models == ModelList::Builtin
+        self.api == Api::Builtin
     }
 }
 
@@ -65,7 +68,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "offline",
         role: Role::Artist,
         default_base_url: None,
-        models: ModelList::Builtin,
+        api: Api::Builtin,
         batch_api: true,
     },
     KindInfo {
@@ -73,7 +76,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "openai",
         role: Role::Artist,
         default_base_url: Some("https://api.openai.com/v1"),
-        models: ModelList::OpenAi,
+        api: Api::OpenAi,
         batch_api: true,
     },
     KindInfo {
@@ -81,7 +84,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "openrouter",
         role: Role::Artist,
         default_base_url: Some("https://openrouter.ai/api/v1"),
-        models: ModelList::OpenRouter,
+        api: Api::OpenRouter,
         batch_api: true,
     },
     KindInfo {
@@ -89,7 +92,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "anthropic",
         role: Role::Artist,
         default_base_url: Some("https://api.anthropic.com"),
-        models: ModelList::Anthropic,
+        api: Api::Anthropic,
         batch_api: true,
     },
     KindInfo {
@@ -97,7 +100,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "procedural",
         role: Role::Brush,
         default_base_url: None,
-        models: ModelList::Builtin,
+        api: Api::Builtin,
         batch_api: false,
     },
     KindInfo {
@@ -105,7 +108,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "openai-images",
         role: Role::Brush,
         default_base_url: Some("https://api.openai.com/v1"),
-        models: ModelList::OpenAi,
+        api: Api::OpenAi,
         batch_api: false,
     },
     KindInfo {
@@ -113,7 +116,7 @@ pub const KINDS: &[KindInfo] = &[
         name: "openrouter-images",
         role: Role::Brush,
         default_base_url: Some("https://openrouter.ai/api/v1"),
-        models: ModelList::OpenRouter,
+        api: Api::OpenRouter,
         batch_api: false,
     },
 ];

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use kinds::{
-    names as kind_names, ImageFamily, Kind, KindInfo, ModelList, Role, KINDS, OUTPUT_FORMATS,
+    names as kind_names, Api, ImageFamily, Kind, KindInfo, Role, KINDS, OUTPUT_FORMATS,
 };
 pub use validate::{validate_slug, ConfigProblem, RESERVED_SLUGS};
 

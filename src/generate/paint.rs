@@ -38,9 +38,22 @@ pub(super) struct Painter<'a> {
 /// recorded); `Ok(Ok(run))` with the image file set and the download stage done.
 pub(super) async fn brush_and_download(
     rec: &mut Recorder<'_>,
-    mut run: RunRecord,
+    run: RunRecord,
     painter: Painter<'_>,
 ) -> Result<Result<RunRecord, RunRecord>, GenerateError> {
+    match image_source(rec, run, painter).await? {
+        Ok((run, source)) => download(rec, run, source).await,
+        Err(failed) => Ok(Err(failed)),
+    }
+}
+
+/// Where the run's image is: a paid answer still waiting beside the run (a crash between
+/// paint and download), else the Brush's new answer. Err when the Brush failed.
+async fn image_source(
+    rec: &mut Recorder<'_>,
+    mut run: RunRecord,
+    painter: Painter<'_>,
+) -> Result<Result<(RunRecord, ImageSource), RunRecord>, GenerateError> {
     let batch = rec.batch;
     let dir = group_dir(rec, &run);
     let slug = run.artist_slug.clone();
@@ -89,7 +102,17 @@ pub(super) async fn brush_and_download(
             }
         }
     };
+    Ok(Ok((run, source)))
+}
 
+/// Downloads (or decodes) the image, checks it and stores it beside the run.
+async fn download(
+    rec: &mut Recorder<'_>,
+    mut run: RunRecord,
+    source: ImageSource,
+) -> Result<Result<RunRecord, RunRecord>, GenerateError> {
+    let batch = rec.batch;
+    let dir = group_dir(rec, &run);
     let started = Instant::now();
     let (kit, limits) = (&batch.kit, &batch.limits);
     let caps = ImageCaps {

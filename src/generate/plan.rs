@@ -10,7 +10,7 @@ use super::budget;
 use super::providers;
 use super::run::RunJob;
 use super::{GenerateError, GenerateOptions};
-use crate::config::{Artist, Brush, Kind, Project};
+use crate::config::{Artist, Brush, Kind, Project, Prompt};
 use crate::store::{
     self, ArtistRef, BrushRef, GroupRecord, RunMeta, RunRecord, Status, SCHEMA_VERSION,
 };
@@ -45,92 +45,10 @@ pub fn procedural_brush() -> Brush {
 
 /// Chooses Artists, Brush and prompt for the batch; pure apart from reading a prompt file.
 pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateError> {
-    let config = &project.config;
-    let roster: Vec<Artist> = if opts.offline {
-        providers::offline_roster()
-    } else {
-        config.artists.clone()
-    };
-    let artists = match &opts.artists {
-        None => roster,
-        Some(wanted) => {
-            let mut chosen = Vec::new();
-            for slug in wanted {
-                let artist = roster.iter().find(|a| &a.slug == slug).ok_or_else(|| {
-                    GenerateError::Plan(format!(
-                        "--artists: no Artist {slug:?}{}; known: {}",
-                        if opts.offline {
-                            " among the offline Artists"
-                        } else {
-                            " in chorus.toml"
-                        },
-                        roster
-                            .iter()
-                            .map(|a| a.slug.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?;
-                chosen.push(artist.clone());
-            }
-            chosen
-        }
-    };
-    if artists.is_empty() {
-        return Err(GenerateError::Plan(
-            "no Artists to run: add [[artists]] to chorus.toml, or use --offline".into(),
-        ));
-    }
-    if artists.len() > crate::store::MAX_ARTISTS_PER_GROUP {
-        return Err(GenerateError::Plan(format!(
-            "{} Artists selected, but a group holds at most {} (its compare page must stay \
-             readable); choose some with --artists",
-            artists.len(),
-            crate::store::MAX_ARTISTS_PER_GROUP
-        )));
-    }
-
-    let brush = if opts.offline {
-        procedural_brush()
-    } else {
-        let slug = opts
-            .brush
-            .as_ref()
-            .or(config.defaults.brush.as_ref())
-            .ok_or_else(|| {
-                GenerateError::Plan(
-                    "no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml"
-                        .into(),
-                )
-            })?;
-        project.brush(slug).cloned().ok_or_else(|| {
-            GenerateError::Plan(format!(
-                "--brush: no Brush {slug:?} in chorus.toml; known: {}",
-                config
-                    .brushes
-                    .iter()
-                    .map(|b| b.slug.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?
-    };
-
-    let version = opts
-        .prompt
-        .as_ref()
-        .or(config.defaults.prompt.as_ref())
-        .ok_or_else(|| {
-            GenerateError::Plan(
-                "no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml"
-                    .into(),
-            )
-        })?;
-    let prompt = project
-        .prompt(version)
-        .map_err(|p| GenerateError::Plan(p.to_string()))?;
+    let artists = choose_artists(project, opts)?;
+    let brush = choose_brush(project, opts)?;
+    let prompt = choose_prompt(project, opts)?;
     let prompt_sha256 = store::sha256_hex(prompt.text.as_bytes());
-
     let now = Utc::now();
     let groups = (0..opts.repeat.max(1))
         .map(|i| {
@@ -158,6 +76,94 @@ pub fn plan(project: &Project, opts: &GenerateOptions) -> Result<Plan, GenerateE
         brush,
         groups,
     })
+}
+
+/// The Artists `--artists` names (all of the roster without it), at most a group's worth.
+fn choose_artists(project: &Project, opts: &GenerateOptions) -> Result<Vec<Artist>, GenerateError> {
+    let roster: Vec<Artist> = if opts.offline {
+        providers::offline_roster()
+    } else {
+        project.config.artists.clone()
+    };
+    let artists = match &opts.artists {
+        None => roster,
+        Some(wanted) => wanted
+            .iter()
+            .map(|slug| {
+                roster
+                    .iter()
+                    .find(|a| &a.slug == slug)
+                    .cloned()
+                    .ok_or_else(|| {
+                        GenerateError::Plan(format!(
+                            "--artists: no Artist {slug:?}{}; known: {}",
+                            if opts.offline {
+                                " among the offline Artists"
+                            } else {
+                                " in chorus.toml"
+                            },
+                            slugs(roster.iter().map(|a| a.slug.as_str()))
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if artists.is_empty() {
+        return Err(GenerateError::Plan(
+            "no Artists to run: add [[artists]] to chorus.toml, or use --offline".into(),
+        ));
+    }
+    if artists.len() > crate::store::MAX_ARTISTS_PER_GROUP {
+        return Err(GenerateError::Plan(format!(
+            "{} Artists selected, but a group holds at most {} (its compare page must stay \
+             readable); choose some with --artists",
+            artists.len(),
+            crate::store::MAX_ARTISTS_PER_GROUP
+        )));
+    }
+    Ok(artists)
+}
+
+fn choose_brush(project: &Project, opts: &GenerateOptions) -> Result<Brush, GenerateError> {
+    if opts.offline {
+        return Ok(procedural_brush());
+    }
+    let config = &project.config;
+    let slug = opts
+        .brush
+        .as_ref()
+        .or(config.defaults.brush.as_ref())
+        .ok_or_else(|| {
+            GenerateError::Plan(
+                "no Brush chosen: pass --brush SLUG or set defaults.brush in chorus.toml".into(),
+            )
+        })?;
+    project.brush(slug).cloned().ok_or_else(|| {
+        GenerateError::Plan(format!(
+            "--brush: no Brush {slug:?} in chorus.toml; known: {}",
+            slugs(config.brushes.iter().map(|b| b.slug.as_str()))
+        ))
+    })
+}
+
+fn choose_prompt(project: &Project, opts: &GenerateOptions) -> Result<Prompt, GenerateError> {
+    let version = opts
+        .prompt
+        .as_ref()
+        .or(project.config.defaults.prompt.as_ref())
+        .ok_or_else(|| {
+            GenerateError::Plan(
+                "no prompt chosen: pass --prompt VERSION or set defaults.prompt in chorus.toml"
+                    .into(),
+            )
+        })?;
+    project
+        .prompt(version)
+        .map_err(|p| GenerateError::Plan(p.to_string()))
+}
+
+fn slugs<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
 }
 
 fn artist_ref(a: &Artist) -> ArtistRef {

@@ -159,7 +159,7 @@ fn entry(
     key_env: &Option<String>,
 ) -> Entry {
     let endpoint = kind
-        .and_then(|k| ListShape::of(k.info().models))
+        .and_then(|k| ListShape::of(k.info().api))
         .zip(base_url)
         .map(|(shape, base)| Endpoint {
             shape,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::wire::{jsonl, reason, Endpoint};
+use super::wire::{batch_state, id_of, jsonl, reason, Endpoint};
 use super::{Answer, BatchApi, BatchLine, LineResult, Phase, Progress};
 use crate::config::{Artist, Limits};
 use crate::generate::providers::http::Caller;
@@ -29,10 +29,7 @@ pub struct AnthropicBatch {
 impl AnthropicBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> AnthropicBatch {
         let caller = Caller::artist(artist);
-        let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
-        if let Some(key) = caller.key() {
-            headers.push(("x-api-key", key.to_string()));
-        }
+        let headers = caller.headers();
         AnthropicBatch {
             base: artist.base_url().unwrap_or_default().to_string(),
             body: anthropic_body(artist),
@@ -77,16 +74,7 @@ impl BatchApi for AnthropicBatch {
             .endpoint
             .post_json(&self.batches(), &json!({ "requests": requests }))
             .await?;
-        created
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| ProviderError::Fatal {
-                reason: format!(
-                    "{}: the batch creation reply has no id",
-                    self.endpoint.caller.label
-                ),
-            })
+        id_of(&created, &self.endpoint.caller.label, "batch creation")
     }
 
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError> {
@@ -98,17 +86,7 @@ impl BatchApi for AnthropicBatch {
                 self.endpoint.reply_cap(),
             )
             .await?;
-        let state = batch
-            .get("processing_status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string();
-        let count = |k: &str| {
-            batch
-                .pointer(&format!("/request_counts/{k}"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
+        let (state, count) = batch_state(&batch, "processing_status");
         let failed = count("errored") + count("canceled") + count("expired");
         Ok(Progress {
             phase: if state == "ended" {

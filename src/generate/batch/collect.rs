@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{
-    parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Stage, PRICE_FACTOR,
+    parse_custom_id, Answer, BatchApi, BatchContext, LineResult, Phase, Progress, Stage,
+    PRICE_FACTOR,
 };
 use crate::generate::providers::{ArtistReply, BrushReply, ProviderError};
 use crate::generate::run::{cost, record_reply, stage_done};
@@ -59,123 +60,179 @@ pub async fn collect(ctx: &BatchContext, runs: Vec<RunRecord>) -> Result<Collect
         }
     }
     let mut runs = runs;
-    for ((provider, batch_id, stage_name), members) in by_batch {
-        let first = &runs[members[0]];
-        let submitted_at = first
-            .meta
-            .submitted
-            .as_ref()
-            .map_or_else(Utc::now, |t| t.submitted_at);
-        let mut waiting = Waiting {
-            provider: provider.clone(),
-            batch_id: batch_id.clone(),
-            stage: stage_name.clone(),
-            runs: members.len(),
-            submitted_at,
-            progress: String::new(),
-        };
-        let api = Stage::parse(&stage_name)
-            .and_then(|stage| Some((stage, ctx.api_for(first, stage)?)))
-            .filter(|(_, api)| api.provider() == provider && super::safe_batch_id(&batch_id));
-        let Some((stage, api)) = api else {
-            waiting.progress = format!(
-                "not collected: the batch id is malformed, or its {stage_name} (group {}) no longer has a {provider} batch API in chorus.toml",
-                first.run_group_id
-            );
-            out.waiting.push(waiting);
-            continue;
-        };
-        let progress = match api.poll(&batch_id).await {
-            Ok(p) => p,
-            Err(e) => {
-                waiting.progress = format!("not polled: {e}");
-                out.waiting.push(waiting);
-                continue;
-            }
-        };
-        let lines = match &progress.phase {
-            Phase::Running => {
-                waiting.progress = progress.counts();
-                out.waiting.push(waiting);
-                continue;
-            }
-            Phase::Failed(reason) => members
-                .iter()
-                .filter_map(|&i| runs[i].meta.submitted.as_ref())
-                .map(|t| LineResult {
-                    custom_id: t.custom_id.clone(),
-                    outcome: Err(reason.clone()),
-                })
-                .collect(),
-            Phase::Ended => match api.results(&batch_id, &progress).await {
-                Ok(lines) => lines,
-                Err(e) => {
-                    waiting.progress =
-                        format!("{}; results not downloaded: {e}", progress.counts());
-                    out.waiting.push(waiting);
-                    continue;
-                }
-            },
-        };
-        failpoint("collect-after-download");
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for &i in &members {
-            if let Some(t) = &runs[i].meta.submitted {
-                index.insert(t.custom_id.clone(), i);
-            }
-        }
-        for line in lines {
-            let slot = index.get(&line.custom_id).copied().filter(|&i| {
-                runs[i]
-                    .meta
-                    .submitted
-                    .as_ref()
-                    .is_some_and(|t| t.batch_id == batch_id && t.custom_id == line.custom_id)
-            });
-            let Some(i) = slot else {
-                let ours = parse_custom_id(&line.custom_id)
-                    .is_some_and(|(id, _)| runs.iter().any(|r| r.run_id == id));
-                if ours {
-                    out.already += 1;
-                } else {
-                    out.notes.push(format!(
-                        "{provider} batch {batch_id}: a result line names custom_id {:?}, which is no run of this project; ignored",
-                        truncate(&line.custom_id)
-                    ));
-                }
-                continue;
-            };
-            let run = &mut runs[i];
-            record(ctx, api.as_ref(), &batch_id, stage, run, line.outcome).await?;
-            save(ctx, run)?;
-            failpoint("collect-after-first-record");
-            out.recorded += 1;
-            if run.status == Status::Failed {
-                out.failed.push(run.run_id);
-            }
-        }
-        // The batch is over: a run it never answered fails, and can be run directly.
-        for &i in &members {
-            let run = &mut runs[i];
-            if run
-                .meta
-                .submitted
-                .as_ref()
-                .is_some_and(|t| t.batch_id == batch_id)
-            {
-                let reason = format!(
-                    "the batch ended ({}) without a result for this request",
-                    progress.state
-                );
-                record(ctx, api.as_ref(), &batch_id, stage, run, Err(reason)).await?;
-                save(ctx, run)?;
-                out.recorded += 1;
-                out.failed.push(run.run_id);
-            }
-        }
+    for (key, members) in by_batch {
+        collect_batch(ctx, &mut runs, key, &members, &mut out).await?;
     }
     out.runs = runs;
     Ok(out)
+}
+
+/// One batch, named by the tickets of `runs[members]`: polled, and once it has ended, its
+/// result lines recorded in their runs.
+async fn collect_batch(
+    ctx: &BatchContext,
+    runs: &mut [RunRecord],
+    (provider, batch_id, stage_name): BatchKey,
+    members: &[usize],
+    out: &mut Collected,
+) -> Result<(), GenerateError> {
+    let first = &runs[members[0]];
+    let mut waiting = Waiting {
+        provider: provider.clone(),
+        batch_id: batch_id.clone(),
+        stage: stage_name.clone(),
+        runs: members.len(),
+        submitted_at: first
+            .meta
+            .submitted
+            .as_ref()
+            .map_or_else(Utc::now, |t| t.submitted_at),
+        progress: String::new(),
+    };
+    let api = Stage::parse(&stage_name)
+        .and_then(|stage| Some((stage, ctx.api_for(first, stage)?)))
+        .filter(|(_, api)| api.provider() == provider && super::safe_batch_id(&batch_id));
+    let Some((stage, api)) = api else {
+        waiting.progress = format!(
+            "not collected: the batch id is malformed, or its {stage_name} (group {}) no longer has a {provider} batch API in chorus.toml",
+            first.run_group_id
+        );
+        out.waiting.push(waiting);
+        return Ok(());
+    };
+    let custom_ids: Vec<String> = members
+        .iter()
+        .filter_map(|&i| runs[i].meta.submitted.as_ref())
+        .map(|t| t.custom_id.clone())
+        .collect();
+    let Some((progress, lines)) =
+        ended_lines(api.as_ref(), &batch_id, custom_ids, &mut waiting).await
+    else {
+        out.waiting.push(waiting);
+        return Ok(());
+    };
+    failpoint("collect-after-download");
+    let batch = Ended {
+        api: api.as_ref(),
+        provider: &provider,
+        id: &batch_id,
+        stage,
+        state: &progress.state,
+    };
+    record_lines(ctx, &batch, runs, members, lines, out).await
+}
+
+/// The result lines of a batch that has ended (a failed batch fails every line), or None
+/// with `waiting.progress` saying why there are none yet.
+async fn ended_lines(
+    api: &dyn BatchApi,
+    batch_id: &str,
+    custom_ids: Vec<String>,
+    waiting: &mut Waiting,
+) -> Option<(Progress, Vec<LineResult>)> {
+    let progress = match api.poll(batch_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            waiting.progress = format!("not polled: {e}");
+            return None;
+        }
+    };
+    let lines = match &progress.phase {
+        Phase::Running => {
+            waiting.progress = progress.counts();
+            return None;
+        }
+        Phase::Failed(reason) => custom_ids
+            .into_iter()
+            .map(|custom_id| LineResult {
+                custom_id,
+                outcome: Err(reason.clone()),
+            })
+            .collect(),
+        Phase::Ended => match api.results(batch_id, &progress).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                waiting.progress = format!("{}; results not downloaded: {e}", progress.counts());
+                return None;
+            }
+        },
+    };
+    Some((progress, lines))
+}
+
+/// A batch that has ended, as its lines are recorded.
+struct Ended<'a> {
+    api: &'a dyn BatchApi,
+    provider: &'a str,
+    id: &'a str,
+    stage: Stage,
+    /// The provider's final state, for runs it never answered.
+    state: &'a str,
+}
+
+/// Records each line in the run whose ticket names it (each exactly once, saved at once),
+/// then fails the members the batch never answered, so they can be run directly.
+async fn record_lines(
+    ctx: &BatchContext,
+    batch: &Ended<'_>,
+    runs: &mut [RunRecord],
+    members: &[usize],
+    lines: Vec<LineResult>,
+    out: &mut Collected,
+) -> Result<(), GenerateError> {
+    let ticket_of = |run: &RunRecord, custom_id: Option<&str>| {
+        run.meta
+            .submitted
+            .as_ref()
+            .is_some_and(|t| t.batch_id == batch.id && custom_id.map_or(true, |c| t.custom_id == c))
+    };
+    let index: HashMap<String, usize> = members
+        .iter()
+        .filter_map(|&i| Some((runs[i].meta.submitted.as_ref()?.custom_id.clone(), i)))
+        .collect();
+    for line in lines {
+        let slot = index
+            .get(&line.custom_id)
+            .copied()
+            .filter(|&i| ticket_of(&runs[i], Some(&line.custom_id)));
+        let Some(i) = slot else {
+            let ours = parse_custom_id(&line.custom_id)
+                .is_some_and(|(id, _)| runs.iter().any(|r| r.run_id == id));
+            if ours {
+                out.already += 1;
+            } else {
+                out.notes.push(format!(
+                    "{} batch {}: a result line names custom_id {:?}, which is no run of this project; ignored",
+                    batch.provider,
+                    batch.id,
+                    truncate(&line.custom_id)
+                ));
+            }
+            continue;
+        };
+        let run = &mut runs[i];
+        record(ctx, batch.api, batch.id, batch.stage, run, line.outcome).await?;
+        save(ctx, run)?;
+        failpoint("collect-after-first-record");
+        out.recorded += 1;
+        if run.status == Status::Failed {
+            out.failed.push(run.run_id);
+        }
+    }
+    for &i in members {
+        let run = &mut runs[i];
+        if ticket_of(run, None) {
+            let reason = format!(
+                "the batch ended ({}) without a result for this request",
+                batch.state
+            );
+            record(ctx, batch.api, batch.id, batch.stage, run, Err(reason)).await?;
+            save(ctx, run)?;
+            out.recorded += 1;
+            out.failed.push(run.run_id);
+        }
+    }
+    Ok(())
 }
 
 /// Writes one run record off the async workers' hot path.

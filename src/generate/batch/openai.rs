@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::wire::{jsonl, openai_style_line, Endpoint};
+use super::wire::{batch_state, id_of, jsonl, openai_style_line, Endpoint};
 use super::{Answer, BatchApi, BatchLine, LineResult, Phase, Progress};
 use crate::config::{Artist, Brush, Limits};
 use crate::generate::providers::http::Caller;
@@ -67,10 +67,7 @@ impl OpenAiBatch {
         caller: Caller,
         kit: &Kit,
     ) -> OpenAiBatch {
-        let mut headers = Vec::new();
-        if let Some(key) = caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
+        let headers = caller.headers();
         OpenAiBatch {
             base: base.unwrap_or_default().to_string(),
             kind,
@@ -192,17 +189,7 @@ impl BatchApi for OpenAiBatch {
                 self.endpoint.reply_cap(),
             )
             .await?;
-        let state = batch
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string();
-        let count = |k: &str| {
-            batch
-                .pointer(&format!("/request_counts/{k}"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
+        let (state, count) = batch_state(&batch, "status");
         let phase = match state.as_str() {
             "completed" | "expired" | "cancelled" => Phase::Ended,
             "failed" => Phase::Failed(validation_errors(&batch)),
@@ -234,16 +221,6 @@ impl BatchApi for OpenAiBatch {
         }
         Ok(all)
     }
-}
-
-fn id_of(reply: &Value, label: &str, what: &str) -> Result<String, ProviderError> {
-    reply
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| ProviderError::Fatal {
-            reason: format!("{label}: the {what} reply has no id"),
-        })
 }
 
 /// A batch that failed validation says why in `errors.data[]`.

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::wire::{openai_style_line, Endpoint};
+use super::wire::{batch_state, id_of, openai_style_line, Endpoint};
 use super::{Answer, BatchApi, BatchLine, LineResult, Phase, Progress};
 use crate::config::{Artist, Limits};
 use crate::generate::providers::http::Caller;
 use crate::generate::providers::{
-    openai_chat_body, openai_chat_reply, with_prompt, Kit, ProviderError, OPENROUTER_REFERER,
-    OPENROUTER_TITLE,
+    openai_chat_body, openai_chat_reply, with_prompt, Kit, ProviderError,
 };
 
 /// OpenRouter takes up to 5,000 requests per batch, all for one model.
@@ -29,13 +28,7 @@ pub struct OpenRouterBatch {
 impl OpenRouterBatch {
     pub fn new(artist: &Artist, kit: &Kit, limits: &Limits) -> OpenRouterBatch {
         let caller = Caller::artist(artist);
-        let mut headers = vec![
-            ("http-referer", OPENROUTER_REFERER.to_string()),
-            ("x-title", OPENROUTER_TITLE.to_string()),
-        ];
-        if let Some(key) = caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
+        let headers = caller.headers();
         OpenRouterBatch {
             base: artist.base_url().unwrap_or_default().to_string(),
             model: artist.model.clone(),
@@ -86,16 +79,7 @@ impl BatchApi for OpenRouterBatch {
                 }),
             )
             .await?;
-        created
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| ProviderError::Fatal {
-                reason: format!(
-                    "{}: the batch creation reply has no id",
-                    self.endpoint.caller.label
-                ),
-            })
+        id_of(&created, &self.endpoint.caller.label, "batch creation")
     }
 
     async fn poll(&self, id: &str) -> Result<Progress, ProviderError> {
@@ -108,17 +92,7 @@ impl BatchApi for OpenRouterBatch {
                 self.endpoint.results_cap(MAX_REQUESTS as u64, false),
             )
             .await?;
-        let state = batch
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string();
-        let count = |k: &str| {
-            batch
-                .pointer(&format!("/request_counts/{k}"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
+        let (state, count) = batch_state(&batch, "status");
         let phase = match state.as_str() {
             "completed" | "expired" | "cancelled" => Phase::Ended,
             "failed" => Phase::Failed(format!(

@@ -191,6 +191,34 @@ fn multipart(boundary: &str, fields: &[(&str, &str)], file_name: &str, bytes: &[
     out
 }
 
+/// The `id` a creation reply carries (a batch, an uploaded file).
+pub fn id_of(reply: &Value, label: &str, what: &str) -> Result<String, ProviderError> {
+    reply
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::Fatal {
+            reason: format!("{label}: the {what} reply has no id"),
+        })
+}
+
+/// What a batch object's `state_key` says, and a reader of its `request_counts`.
+pub fn batch_state<'a>(batch: &'a Value, state_key: &str) -> (String, impl Fn(&str) -> u64 + 'a) {
+    let state = batch
+        .get(state_key)
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string();
+    let count = move |k: &str| {
+        batch
+            .get("request_counts")
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    (state, count)
+}
+
 /// JSONL lines as values; a line that is not JSON is skipped and counted.
 pub fn jsonl(text: &str) -> (Vec<Value>, usize) {
     let mut bad = 0;

@@ -7,37 +7,34 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::fault::Fault;
-use super::http::{post_json, Caller};
+use super::http::{Caller, JsonCall};
 use super::{ArtistProvider, ArtistReply, ArtistRequest, Kit, ProviderError};
 use crate::config::Artist;
 use crate::store::Tokens;
 
 /// Anthropic refuses a request without `max_tokens`; this is used when config gives none.
 pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u32 = 1024;
-/// OpenRouter attribution (https://openrouter.ai/docs/api-reference/overview#headers).
-pub(crate) const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
-pub(crate) const OPENROUTER_TITLE: &str = "chorus";
 
 /// `{base_url}/chat/completions` with an optional Bearer key.
-pub struct OpenAiChat {
-    url: String,
-    caller: Caller,
-    body: Value,
-    openrouter: bool,
-    kit: Kit,
-}
+pub struct OpenAiChat(JsonCall);
 
 impl OpenAiChat {
     pub fn new(artist: &Artist, openrouter: bool, kit: Kit) -> OpenAiChat {
-        let base = artist.base_url().unwrap_or_default();
-        let body = openai_chat_body(artist, openrouter);
-        OpenAiChat {
-            url: format!("{base}/chat/completions"),
-            caller: Caller::artist(artist),
-            body,
-            openrouter,
+        OpenAiChat(artist_call(
+            artist,
+            "/chat/completions",
+            openai_chat_body(artist, openrouter),
             kit,
-        }
+        ))
+    }
+}
+
+fn artist_call(artist: &Artist, path: &str, body: Value, kit: Kit) -> JsonCall {
+    JsonCall {
+        url: format!("{}{path}", artist.base_url().unwrap_or_default()),
+        caller: Caller::artist(artist),
+        body,
+        kit,
     }
 }
 
@@ -57,6 +54,20 @@ pub fn openai_chat_body(artist: &Artist, openrouter: bool) -> Value {
     body
 }
 
+/// Sends the prompt as the one user message and reads the answer with `read`.
+async fn ask(
+    call: &JsonCall,
+    request: &ArtistRequest,
+    read: fn(&Value, &str) -> Result<ArtistReply, ProviderError>,
+) -> Result<ArtistReply, ProviderError> {
+    let body = with_prompt(call.body.clone(), &request.prompt);
+    let reply = call.send(&body, call.kit.chat_cap()).await?;
+    let mut answer = read(&reply.body, &call.caller.label)?;
+    answer.request_id = reply.request_id;
+    answer.warnings = reply.warnings;
+    Ok(answer)
+}
+
 /// The body with the one user message that carries the prompt.
 pub fn with_prompt(mut body: Value, prompt: &str) -> Value {
     body["messages"] = json!([{ "role": "user", "content": prompt }]);
@@ -66,32 +77,11 @@ pub fn with_prompt(mut body: Value, prompt: &str) -> Value {
 #[async_trait::async_trait]
 impl ArtistProvider for OpenAiChat {
     fn params(&self) -> BTreeMap<String, Value> {
-        params_of(&self.body)
+        self.0.params()
     }
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
-        let body = with_prompt(self.body.clone(), &request.prompt);
-        let mut headers = Vec::new();
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
-        if self.openrouter {
-            headers.push(("http-referer", OPENROUTER_REFERER.to_string()));
-            headers.push(("x-title", OPENROUTER_TITLE.to_string()));
-        }
-        let reply = post_json(
-            &self.kit,
-            &self.url,
-            &headers,
-            &body,
-            &self.caller,
-            self.kit.chat_cap(),
-        )
-        .await?;
-        let mut answer = openai_chat_reply(&reply.body, &self.caller.label)?;
-        answer.request_id = reply.request_id;
-        answer.warnings = reply.warnings;
-        Ok(answer)
+        ask(&self.0, request, openai_chat_reply).await
     }
 }
 
@@ -137,23 +127,16 @@ fn message_text(body: &Value) -> Option<String> {
 }
 
 /// `{base_url}/v1/messages` with `x-api-key` and a pinned `anthropic-version`.
-pub struct AnthropicMessages {
-    url: String,
-    caller: Caller,
-    body: Value,
-    kit: Kit,
-}
+pub struct AnthropicMessages(JsonCall);
 
 impl AnthropicMessages {
     pub fn new(artist: &Artist, kit: Kit) -> AnthropicMessages {
-        let base = artist.base_url().unwrap_or_default();
-        let body = anthropic_body(artist);
-        AnthropicMessages {
-            url: format!("{base}/v1/messages"),
-            caller: Caller::artist(artist),
-            body,
+        AnthropicMessages(artist_call(
+            artist,
+            "/v1/messages",
+            anthropic_body(artist),
             kit,
-        }
+        ))
     }
 }
 
@@ -173,28 +156,11 @@ pub fn anthropic_body(artist: &Artist) -> Value {
 #[async_trait::async_trait]
 impl ArtistProvider for AnthropicMessages {
     fn params(&self) -> BTreeMap<String, Value> {
-        params_of(&self.body)
+        self.0.params()
     }
 
     async fn write(&self, request: &ArtistRequest) -> Result<ArtistReply, ProviderError> {
-        let body = with_prompt(self.body.clone(), &request.prompt);
-        let mut headers = vec![("anthropic-version", "2023-06-01".to_string())];
-        if let Some(key) = self.caller.key() {
-            headers.push(("x-api-key", key.to_string()));
-        }
-        let reply = post_json(
-            &self.kit,
-            &self.url,
-            &headers,
-            &body,
-            &self.caller,
-            self.kit.chat_cap(),
-        )
-        .await?;
-        let mut answer = anthropic_reply(&reply.body, &self.caller.label)?;
-        answer.request_id = reply.request_id;
-        answer.warnings = reply.warnings;
-        Ok(answer)
+        ask(&self.0, request, anthropic_reply).await
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::fault::{self, Fault};
 use super::ProviderError;
+use crate::config::{Api, Kind};
 
 /// Hops an image download may take: CDNs redirect once or twice; more is a loop or a trap.
 pub const MAX_DOWNLOAD_REDIRECTS: usize = 5;
@@ -60,6 +61,8 @@ pub struct Caller {
     key: Option<String>,
     /// The provider kind and model asked for, so a "no such model" answer can say so.
     serves: Option<(String, String)>,
+    /// The API family, which decides how the key is sent.
+    api: Api,
 }
 
 impl Caller {
@@ -73,7 +76,14 @@ impl Caller {
             key_env,
             key,
             serves: None,
+            api: Api::Builtin,
         }
+    }
+
+    /// Sends the key (and the fixed headers) as `api` wants them.
+    pub fn speaking(mut self, api: Api) -> Caller {
+        self.api = api;
+        self
     }
 
     /// The caller for an Artist's requests.
@@ -83,12 +93,14 @@ impl Caller {
             artist.api_key_env.clone(),
         )
         .serving(&artist.provider, &artist.model)
+        .speaking(api_of(artist.kind()))
     }
 
     /// The caller for a Brush's requests.
     pub fn brush(brush: &crate::config::Brush) -> Caller {
         Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone())
             .serving(&brush.provider, &brush.model)
+            .speaking(api_of(brush.kind()))
     }
 
     fn serving(mut self, provider: &str, model: &str) -> Caller {
@@ -100,12 +112,48 @@ impl Caller {
         self.key.as_deref()
     }
 
+    /// The headers every request of this caller carries: the key, where its API takes it.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        api_headers(self.api, self.key())
+    }
+
     /// Removes the key from any text that may be shown or stored (some providers echo it).
     pub fn scrub(&self, text: &str) -> String {
         match &self.key {
             Some(key) if key.len() >= 4 => text.replace(key.as_str(), "[redacted]"),
             _ => text.to_string(),
         }
+    }
+}
+
+fn api_of(kind: Option<Kind>) -> Api {
+    kind.map_or(Api::Builtin, |k| k.info().api)
+}
+
+/// Asked of apps by OpenRouter to attribute their traffic
+/// (https://openrouter.ai/docs/api-reference/overview#headers).
+const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
+const OPENROUTER_TITLE: &str = "chorus";
+/// The Messages API version chorus speaks (its request and reply shapes).
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// How an API family takes a key, and the fixed headers it asks for: the one place that
+/// decides them, for direct calls, batches and model lists alike.
+pub fn api_headers(api: Api, key: Option<&str>) -> Vec<(&'static str, String)> {
+    let bearer = key.map(|k| ("authorization", format!("Bearer {k}")));
+    match api {
+        Api::Builtin => Vec::new(),
+        Api::OpenAi => bearer.into_iter().collect(),
+        Api::OpenRouter => [
+            ("http-referer", OPENROUTER_REFERER.to_string()),
+            ("x-title", OPENROUTER_TITLE.to_string()),
+        ]
+        .into_iter()
+        .chain(bearer)
+        .collect(),
+        Api::Anthropic => std::iter::once(("anthropic-version", ANTHROPIC_VERSION.to_string()))
+            .chain(key.map(|k| ("x-api-key", k.to_string())))
+            .collect(),
     }
 }
 
@@ -126,6 +174,35 @@ pub struct JsonReply {
     pub body: Value,
     pub request_id: Option<String>,
     pub warnings: Vec<String>,
+}
+
+/// One HTTP provider's request: where it goes, who sends it (the key, the label in
+/// messages) and the body it always carries, to which each call adds its prompt.
+pub struct JsonCall {
+    pub url: String,
+    pub caller: Caller,
+    pub body: Value,
+    pub kit: super::Kit,
+}
+
+impl JsonCall {
+    /// The parameters as sent, for the run's meta.
+    pub fn params(&self) -> std::collections::BTreeMap<String, Value> {
+        super::chat::params_of(&self.body)
+    }
+
+    /// POSTs `body` (this call's body with the prompt added) with the caller's headers.
+    pub async fn send(&self, body: &Value, cap: Cap) -> Result<JsonReply, ProviderError> {
+        post_json(
+            &self.kit,
+            &self.url,
+            &self.caller.headers(),
+            body,
+            &self.caller,
+            cap,
+        )
+        .await
+    }
 }
 
 /// POSTs `body` as JSON and classifies the answer. The reply is streamed and refused as
@@ -527,6 +604,7 @@ mod tests {
             key_env: Some("K_ENV".into()),
             key: Some("sk-secret".into()),
             serves: Some(("openai".into(), "gpt-4-32k".into())),
+            api: Api::OpenAi,
         };
         let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#;
         assert!(matches!(

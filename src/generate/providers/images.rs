@@ -8,30 +8,31 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::chat::params_of;
 use super::fault::Fault;
-use super::http::{post_json, Caller};
+use super::http::{Caller, JsonCall};
 use super::{BrushProvider, BrushReply, BrushRequest, ImageSource, Kit, ProviderError};
 use crate::config::{Brush, ImageFamily};
 
 /// `{base_url}/images/generations`.
-pub struct OpenAiImages {
-    url: String,
-    caller: Caller,
-    body: Value,
-    kit: Kit,
-}
+pub struct OpenAiImages(JsonCall);
 
 impl OpenAiImages {
     pub fn new(brush: &Brush, kit: Kit) -> OpenAiImages {
-        let base = brush.base_url().unwrap_or_default();
-        let body = openai_images_body(brush);
-        OpenAiImages {
-            url: format!("{base}/images/generations"),
-            caller: Caller::brush(brush),
-            body,
+        OpenAiImages(brush_call(
+            brush,
+            "/images/generations",
+            openai_images_body(brush),
             kit,
-        }
+        ))
+    }
+}
+
+fn brush_call(brush: &Brush, path: &str, body: Value, kit: Kit) -> JsonCall {
+    JsonCall {
+        url: format!("{}{path}", brush.base_url().unwrap_or_default()),
+        caller: Caller::brush(brush),
+        body,
+        kit,
     }
 }
 
@@ -62,27 +63,16 @@ pub fn openai_images_body(brush: &Brush) -> Value {
 #[async_trait::async_trait]
 impl BrushProvider for OpenAiImages {
     fn params(&self) -> BTreeMap<String, Value> {
-        params_of(&self.body)
+        self.0.params()
     }
 
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
-        let mut body = self.body.clone();
+        let call = &self.0;
+        let mut body = call.body.clone();
         body["prompt"] = json!(request.image_prompt);
-        let mut headers = Vec::new();
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
-        let reply = post_json(
-            &self.kit,
-            &self.url,
-            &headers,
-            &body,
-            &self.caller,
-            self.kit.image_reply_cap(),
-        )
-        .await?;
+        let reply = call.send(&body, call.kit.image_reply_cap()).await?;
         let mut answer =
-            openai_image_reply(&reply.body, &self.caller.label, self.kit.max_image_bytes)?;
+            openai_image_reply(&reply.body, &call.caller.label, call.kit.max_image_bytes)?;
         answer.request_id = reply.request_id;
         Ok(answer)
     }
@@ -118,58 +108,29 @@ pub fn openai_image_reply(
 }
 
 /// OpenRouter image output: `{base_url}/chat/completions` with `modalities: ["image","text"]`.
-pub struct OpenRouterImages {
-    url: String,
-    caller: Caller,
-    body: Value,
-    kit: Kit,
-}
+pub struct OpenRouterImages(JsonCall);
 
 impl OpenRouterImages {
     pub fn new(brush: &Brush, kit: Kit) -> OpenRouterImages {
-        let base = brush.base_url().unwrap_or_default();
         let body = json!({
             "model": brush.model,
             "modalities": ["image", "text"],
             "usage": { "include": true },
         });
-        OpenRouterImages {
-            url: format!("{base}/chat/completions"),
-            caller: Caller::brush(brush),
-            body,
-            kit,
-        }
+        OpenRouterImages(brush_call(brush, "/chat/completions", body, kit))
     }
 }
 
 #[async_trait::async_trait]
 impl BrushProvider for OpenRouterImages {
     fn params(&self) -> BTreeMap<String, Value> {
-        params_of(&self.body)
+        self.0.params()
     }
 
     async fn paint(&self, request: &BrushRequest) -> Result<BrushReply, ProviderError> {
-        let mut body = self.body.clone();
-        body["messages"] = json!([{ "role": "user", "content": request.image_prompt }]);
-        let mut headers = vec![
-            (
-                "http-referer",
-                "https://github.com/chorus-art/chorus".to_string(),
-            ),
-            ("x-title", "chorus".to_string()),
-        ];
-        if let Some(key) = self.caller.key() {
-            headers.push(("authorization", format!("Bearer {key}")));
-        }
-        let reply = post_json(
-            &self.kit,
-            &self.url,
-            &headers,
-            &body,
-            &self.caller,
-            self.kit.image_reply_cap(),
-        )
-        .await?;
+        let call = &self.0;
+        let body = super::chat::with_prompt(call.body.clone(), &request.image_prompt);
+        let reply = call.send(&body, call.kit.image_reply_cap()).await?;
         let url = reply
             .body
             .pointer("/choices/0/message/images/0/image_url/url")
@@ -177,8 +138,8 @@ impl BrushProvider for OpenRouterImages {
             .ok_or_else(|| {
                 Fault::BadReply.error(format!(
                     "{}: the reply has no image in choices[0].message.images[]; is {:?} an image model?",
-                    self.caller.label,
-                    self.body["model"].as_str().unwrap_or_default()
+                    call.caller.label,
+                    call.body["model"].as_str().unwrap_or_default()
                 ))
             })?;
         // Usually a data URL; the download stage decides what it accepts.

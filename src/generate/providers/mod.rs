@@ -21,7 +21,6 @@ pub use chat::{
     anthropic_body, anthropic_reply, openai_chat_body, openai_chat_reply, with_prompt,
     AnthropicMessages, OpenAiChat, ANTHROPIC_DEFAULT_MAX_TOKENS,
 };
-pub(crate) use chat::{OPENROUTER_REFERER, OPENROUTER_TITLE};
 pub use images::{
     decode_base64, openai_image_reply, openai_images_body, OpenAiImages, OpenRouterImages,
 };

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::fault::Fault;
 use super::http::{get_json, Caller, Cap};
-use super::{Kit, ProviderError, OPENROUTER_REFERER, OPENROUTER_TITLE};
-use crate::config::ModelList;
+use super::{Kit, ProviderError};
+use crate::config::Api;
 
 /// The most one page of a model list may hold. OpenRouter's whole catalogue, with a
 /// description per model, is a few MB; a list past this is not a list.
@@ -25,7 +25,7 @@ pub struct Endpoint {
     pub key_env: Option<String>,
 }
 
-/// [`ModelList`] minus the built-in case, which has no endpoint.
+/// [`Api`] minus the built-in case, which has no endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ListShape {
     OpenAi,
@@ -34,12 +34,21 @@ pub enum ListShape {
 }
 
 impl ListShape {
-    pub fn of(list: ModelList) -> Option<ListShape> {
+    /// The API family, which also says how the key is sent.
+    pub fn api(self) -> Api {
+        match self {
+            ListShape::OpenAi => Api::OpenAi,
+            ListShape::Anthropic => Api::Anthropic,
+            ListShape::OpenRouter => Api::OpenRouter,
+        }
+    }
+
+    pub fn of(list: Api) -> Option<ListShape> {
         match list {
-            ModelList::Builtin => None,
-            ModelList::OpenAi => Some(ListShape::OpenAi),
-            ModelList::Anthropic => Some(ListShape::Anthropic),
-            ModelList::OpenRouter => Some(ListShape::OpenRouter),
+            Api::Builtin => None,
+            Api::OpenAi => Some(ListShape::OpenAi),
+            Api::Anthropic => Some(ListShape::Anthropic),
+            Api::OpenRouter => Some(ListShape::OpenRouter),
         }
     }
 }
@@ -82,35 +91,14 @@ impl Endpoint {
             format!("the model list at {}", self.base_url),
             self.key_env.clone(),
         )
-    }
-
-    fn headers(&self, caller: &Caller) -> Vec<(&'static str, String)> {
-        let mut headers = Vec::new();
-        match self.shape {
-            ListShape::Anthropic => {
-                headers.push(("anthropic-version", "2023-06-01".to_string()));
-                if let Some(key) = caller.key() {
-                    headers.push(("x-api-key", key.to_string()));
-                }
-            }
-            ListShape::OpenAi | ListShape::OpenRouter => {
-                if let Some(key) = caller.key() {
-                    headers.push(("authorization", format!("Bearer {key}")));
-                }
-            }
-        }
-        if self.shape == ListShape::OpenRouter {
-            headers.push(("http-referer", OPENROUTER_REFERER.to_string()));
-            headers.push(("x-title", OPENROUTER_TITLE.to_string()));
-        }
-        headers
+        .speaking(self.shape.api())
     }
 }
 
 /// Asks `endpoint` which models it serves, following its pages.
 pub async fn list_models(kit: &Kit, endpoint: &Endpoint) -> Result<Listing, ProviderError> {
     let caller = endpoint.caller();
-    let headers = endpoint.headers(&caller);
+    let headers = caller.headers();
     let cap = Cap {
         bytes: MODEL_LIST_BYTES,
         limit: "a model list's cap",

@@ -195,11 +195,8 @@ impl OfflineArtist {
              **{title}** answers the brief \"{theme}\" with {form}, made in {medium}.\n\n\
              {belief} I kept to {c1}, {c2} and {c3} so that the eye rests on {mood} rather than on detail. \
              The piece is meant to be met slowly: the longer you look, the more the place refuses to be anywhere else.\n\n\
-             _Made by the {name}, seed {seed}._\n\n\
              ===FINAL IMAGE PROMPT===\n\
              {form_cap}, {theme}, rendered as {medium}; palette of {c1}, {c2} and {c3}; mood of {mood}.\n",
-            name = p.name,
-            seed = request.seed,
             form_cap = capitalise(form),
         )
     }
@@ -273,6 +270,19 @@ mod tests {
             let parsed = parse_reply(&reply);
             assert!(parsed.warnings.is_empty(), "{reply}");
             assert!(parsed.image_prompt.contains("a harbour at dawn"));
+        }
+    }
+
+    #[test]
+    fn offline_artists_do_not_sign() {
+        for artist in offline_roster() {
+            let reply = ask(&artist.model, "Paint \"a harbour at dawn\".", 12345).to_lowercase();
+            assert!(!reply.contains(&artist.name.to_lowercase()), "{reply}");
+            assert!(!reply.contains(&artist.model), "{reply}");
+            assert!(
+                !reply.contains("12345") && !reply.contains("seed"),
+                "{reply}"
+            );
         }
     }
 }

@@ -1,13 +1,16 @@
 //! Voice: is an Artist more like itself across repeats than like the other Artists? From a
 //! prompt version's runs (each in a group, each by an Artist) and a similarity for every
 //! pair of runs: within-Artist and between-Artist mean similarity, a separation score per
-//! Artist, and a bootstrap interval over groups. Pure numbers and plain-words readings;
+//! Artist, and a jackknife interval over groups. Pure numbers and plain-words readings;
 //! never reads files.
 
 use serde::{Deserialize, Serialize};
 
-/// Bootstrap resamples of the groups behind each interval.
-pub const RESAMPLES: usize = 200;
+/// Fewer groups than this and the reading is "cannot tell yet", whatever the numbers say.
+/// Three is the least the interval can be made from: leaving one group out of two leaves
+/// one, which has no pairs from different groups; and the coverage test below measures
+/// the interval close to 95% from three groups on.
+pub const MIN_GROUPS: usize = 3;
 
 /// One run as the voice sees it: which group (index) and which Artist (index) it is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +34,9 @@ pub struct VoiceNumbers {
     /// similarity: 1 when every repeat is identical and unlike the others, 0 when repeats
     /// are no more alike than any two Artists' answers, below 0 when they are less alike.
     pub separation: Option<f64>,
-    /// 95% bootstrap interval of the separation over groups (resampled with replacement).
+    /// 95% interval of the separation: the delete-one-group jackknife's standard error
+    /// times Student's t with groups − 1 degrees of freedom, cut to [−1, 1]. `None` below
+    /// [`MIN_GROUPS`].
     pub interval: Option<[f64; 2]>,
 }
 
@@ -85,15 +90,14 @@ impl Sums {
 
 /// Voice numbers for each of `artists` Artists. `sim` is the `n × n` similarity of runs
 /// (row-major, `NaN` where unknown). Only pairs from different groups count, so that
-/// within and between compare answers to separate asks alike. `resamples` > 0 adds the
-/// bootstrap interval (seeded by `seed`, so pages are stable).
+/// within and between compare answers to separate asks alike. `with_interval` adds the
+/// 95% interval (see [`VoiceNumbers::interval`]).
 pub fn artist_voices(
     runs: &[RunAt],
     artists: usize,
     groups: usize,
     sim: &[f64],
-    resamples: usize,
-    seed: u64,
+    with_interval: bool,
 ) -> Vec<VoiceNumbers> {
     let n = runs.len();
     if sim.len() != n * n {
@@ -150,38 +154,14 @@ pub fn artist_voices(
         }
     }
     let ones = vec![1.0; groups];
-    let mut rng = seed | 1;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    let weights: Vec<Vec<f64>> = (0..resamples)
-        .map(|_| {
-            let mut w = vec![0.0; groups];
-            for _ in 0..groups {
-                w[(next() % groups.max(1) as u64) as usize] += 1.0;
-            }
-            w
-        })
-        .collect();
     sums.iter()
         .enumerate()
         .map(|(a, t)| {
             let (within, between) = t.means(&ones, groups);
             let score = within.zip(between).map(|(w, b)| separation(w, b));
-            let interval = score.and_then(|_| {
-                let mut draws: Vec<f64> = weights
-                    .iter()
-                    .filter_map(|w| {
-                        let (wi, be) = t.means(w, groups);
-                        wi.zip(be).map(|(w, b)| separation(w, b))
-                    })
-                    .collect();
-                draws.sort_by(f64::total_cmp);
-                (draws.len() >= 2).then(|| [percentile(&draws, 0.025), percentile(&draws, 0.975)])
-            });
+            let interval = score
+                .filter(|_| with_interval && t.groups.len() >= MIN_GROUPS)
+                .and_then(|s| jackknife_interval(t, groups, s));
             VoiceNumbers {
                 runs: runs.iter().filter(|r| r.artist == a).count(),
                 groups: t.groups.len(),
@@ -192,6 +172,52 @@ pub fn artist_voices(
             }
         })
         .collect()
+}
+
+/// The 95% interval around `estimate` from leaving out one group at a time. A bootstrap's
+/// percentiles are far too narrow with few groups (with two, every resample that counts is
+/// the pair itself, so the interval has no width); the jackknife's standard error with
+/// Student's t keeps its promise from three groups on (see the coverage test).
+fn jackknife_interval(t: &Sums, groups: usize, estimate: f64) -> Option<[f64; 2]> {
+    let mut weight = vec![1.0; groups];
+    let mut leave_one_out = Vec::with_capacity(groups);
+    for h in 0..groups {
+        weight[h] = 0.0;
+        let (w, b) = t.means(&weight, groups);
+        weight[h] = 1.0;
+        leave_one_out.push(separation(w?, b?));
+    }
+    let n = leave_one_out.len() as f64;
+    if n < MIN_GROUPS as f64 {
+        return None;
+    }
+    let mean = leave_one_out.iter().sum::<f64>() / n;
+    let variance = (n - 1.0) / n
+        * leave_one_out
+            .iter()
+            .map(|x| (x - mean).powi(2))
+            .sum::<f64>();
+    let half = t_975(groups - 1) * variance.sqrt();
+    Some([(estimate - half).max(-1.0), (estimate + half).min(1.0)])
+}
+
+/// Student's t 97.5th percentile for `df` degrees of freedom (a table, then the
+/// Cornish–Fisher expansion, within 0.001 beyond it).
+fn t_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            let (z, d) = (1.959_964_f64, df as f64);
+            z + (z.powi(3) + z) / (4.0 * d)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+        }
+    }
 }
 
 /// Mean similarity of all same-Artist pairs and of all different-Artist pairs (from
@@ -220,13 +246,6 @@ pub fn overall(runs: &[RunAt], sim: &[f64]) -> (Option<f64>, Option<f64>) {
     ((wc > 0.0).then(|| ws / wc), (bc > 0.0).then(|| bs / bc))
 }
 
-/// The value below which `q` of the sorted `v` falls (linear between ranks).
-fn percentile(v: &[f64], q: f64) -> f64 {
-    let pos = q * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-}
-
 /// Half the width of the interval: the "±" a reader sees.
 pub fn spread(v: &VoiceNumbers) -> Option<f64> {
     v.interval.map(|[lo, hi]| (hi - lo) / 2.0)
@@ -243,6 +262,9 @@ pub enum Verdict {
 }
 
 pub fn verdict(v: &VoiceNumbers) -> Verdict {
+    if v.groups < 2 || v.separation.is_none() {
+        return Verdict::TooFew;
+    }
     match (v.separation, v.interval) {
         (Some(_), Some([lo, _])) if lo > 0.0 => Verdict::Distinct,
         (Some(_), Some([_, hi])) if hi < 0.0 => Verdict::Unsteady,
@@ -260,6 +282,11 @@ pub fn reading(name: &str, v: &VoiceNumbers) -> String {
             signed(s),
             v.groups,
             if v.groups == 1 { "" } else { "s" }
+        ),
+        (Some(s), None) if v.groups < MIN_GROUPS => format!(
+            "separation {}, {} groups; an interval needs at least {MIN_GROUPS}",
+            signed(s),
+            v.groups
         ),
         (Some(s), None) => format!("separation {}, {} groups", signed(s), v.groups),
         _ => String::new(),
@@ -338,7 +365,7 @@ mod tests {
                 noise(i, j)
             }
         });
-        let v = artist_voices(&runs, 4, 12, &sim, RESAMPLES, 7);
+        let v = artist_voices(&runs, 4, 12, &sim, true);
         let top = v[0].separation.unwrap();
         assert!((v[0].within.unwrap() - 1.0).abs() < 1e-12);
         assert!(
@@ -360,7 +387,7 @@ mod tests {
     fn identical_artists_have_a_separation_near_zero() {
         // Every Artist answers like every other: similarity depends only on the pair.
         let (runs, sim) = history(10, 3, |_, _, i, j| noise(i, j));
-        let v = artist_voices(&runs, 3, 10, &sim, RESAMPLES, 7);
+        let v = artist_voices(&runs, 3, 10, &sim, true);
         for a in &v {
             let s = a.separation.unwrap();
             assert!(s.abs() < 0.1, "separation {s}");
@@ -381,7 +408,7 @@ mod tests {
         };
         let width = |g: usize| {
             let (runs, sim) = history(g, 3, sim_of);
-            let v = artist_voices(&runs, 3, g, &sim, RESAMPLES, 3);
+            let v = artist_voices(&runs, 3, g, &sim, true);
             spread(&v[0]).unwrap()
         };
         assert!(width(40) < width(4), "{} vs {}", width(40), width(4));
@@ -390,7 +417,7 @@ mod tests {
     #[test]
     fn pairs_inside_one_group_do_not_count_and_one_group_is_too_few() {
         let (runs, sim) = history(1, 3, |_, _, _, _| 0.9);
-        let v = artist_voices(&runs, 3, 1, &sim, RESAMPLES, 1);
+        let v = artist_voices(&runs, 3, 1, &sim, true);
         assert_eq!(v[0].within, None);
         assert_eq!(v[0].between, None);
         assert_eq!(verdict(&v[0]), Verdict::TooFew);
@@ -407,5 +434,140 @@ mod tests {
         assert_eq!(signed(-0.123), "−0.12");
         assert_eq!(signed(-0.0001), "0.00");
         assert_eq!(signed(0.5), "0.50");
+    }
+
+    /// Synthetic Artists with a known separation: each run is a point, its Artist's centre
+    /// plus a shift shared by its group (the ask) plus its own noise, and two runs'
+    /// similarity is exp(−|x − y|² / 2). For a Gaussian difference the expected similarity
+    /// has a closed form, so the true separation is known exactly.
+    struct Synthetic {
+        centres: Vec<[f64; 2]>,
+        group_sd: f64,
+        run_sd: f64,
+    }
+
+    impl Synthetic {
+        /// E exp(−|D|²/2) for D ~ N(m, s² I₂), with s² the variance of a difference of two
+        /// runs from different groups.
+        fn expected(&self, m2: f64) -> f64 {
+            let s2 = 2.0 * (self.group_sd.powi(2) + self.run_sd.powi(2));
+            (1.0 / (1.0 + s2)) * (-m2 / (2.0 * (1.0 + s2))).exp()
+        }
+
+        fn true_separation(&self, a: usize) -> f64 {
+            let d2 = |b: usize| {
+                let (p, q) = (self.centres[a], self.centres[b]);
+                (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)
+            };
+            let others: Vec<usize> = (0..self.centres.len()).filter(|b| *b != a).collect();
+            let between =
+                others.iter().map(|b| self.expected(d2(*b))).sum::<f64>() / others.len() as f64;
+            separation(self.expected(0.0), between)
+        }
+
+        fn history(&self, groups: usize, rng: &mut impl FnMut() -> f64) -> (Vec<RunAt>, Vec<f64>) {
+            let artists = self.centres.len();
+            let mut runs = Vec::new();
+            let mut points = Vec::new();
+            for g in 0..groups {
+                let shift = [rng() * self.group_sd, rng() * self.group_sd];
+                for (a, c) in self.centres.iter().enumerate() {
+                    runs.push(RunAt {
+                        group: g,
+                        artist: a,
+                    });
+                    points.push([
+                        c[0] + shift[0] + rng() * self.run_sd,
+                        c[1] + shift[1] + rng() * self.run_sd,
+                    ]);
+                }
+            }
+            let n = groups * artists;
+            let mut sim = vec![1.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    let (p, q) = (points[i], points[j]);
+                    let d2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2);
+                    sim[i * n + j] = (-d2 / 2.0).exp();
+                }
+            }
+            (runs, sim)
+        }
+    }
+
+    /// Standard normal draws (Box–Muller over an xorshift stream).
+    fn normals(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed | 1;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        move || {
+            let (u, v) = (uniform(), uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+    }
+
+    /// How often the 95% interval holds the true separation, over `trials` histories.
+    fn coverage(model: &Synthetic, groups: usize, trials: usize) -> f64 {
+        let mut rng = normals(groups as u64 * 7919);
+        let truth: Vec<f64> = (0..model.centres.len())
+            .map(|a| model.true_separation(a))
+            .collect();
+        let (mut held, mut total) = (0usize, 0usize);
+        for _ in 0..trials {
+            let (runs, sim) = model.history(groups, &mut rng);
+            for (a, v) in artist_voices(&runs, truth.len(), groups, &sim, true)
+                .iter()
+                .enumerate()
+            {
+                let [lo, hi] = v.interval.expect("an interval from three groups on");
+                held += usize::from(lo <= truth[a] && truth[a] <= hi);
+                total += 1;
+            }
+        }
+        held as f64 / total as f64
+    }
+
+    #[test]
+    fn the_interval_holds_the_true_separation_95_times_in_100_from_three_groups() {
+        // One Artist well apart, three close together, all with noisy repeats.
+        let model = Synthetic {
+            centres: vec![[1.2, 0.0], [0.0, 0.0], [0.3, 0.2], [0.1, -0.3]],
+            group_sd: 0.3,
+            run_sd: 0.5,
+        };
+        assert!(model.true_separation(0) > 0.1, "a voice to find");
+        for groups in [3, 5, 10] {
+            let c = coverage(&model, groups, 1500);
+            eprintln!("{groups} groups: coverage {c:.3}");
+            assert!(
+                (0.92..=0.985).contains(&c),
+                "{groups} groups: coverage {c:.3}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_groups_cannot_tell_yet() {
+        // However alike the repeats, two groups are too few for an interval or a verdict.
+        let (runs, sim) = history(2, 4, |a, b, i, j| {
+            if a.artist == b.artist {
+                0.95
+            } else {
+                noise(i, j)
+            }
+        });
+        for v in artist_voices(&runs, 4, 2, &sim, true) {
+            assert_eq!(v.interval, None);
+            assert_eq!(verdict(&v), Verdict::Unclear);
+            let r = reading("Ada", &v);
+            assert!(
+                r.contains("cannot tell yet") && r.contains("at least 3"),
+                "{r}"
+            );
+        }
     }
 }

@@ -361,6 +361,7 @@ impl Site {
             signatures: (!self.opts.no_analysis).then(|| SignatureCache::new(self.cache.dir())),
             originals: self.project.config.site.originals,
             output: &output,
+            known_artists: &self.project.config.artists,
             cards_dir: cards_dir.clone(),
         };
         let mut neighbours = predicted_neighbours(&self.manifest, &todo, &gone);

@@ -6,6 +6,7 @@
 
 pub mod blind;
 pub mod images;
+pub mod redact;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,9 @@ use crate::config::Originals;
 use crate::site::analysis::ratings::{merge_tallies, VoteTally};
 use crate::site::analysis::{self, Entry, SignatureCache};
 use crate::site::engine::manifest::{list_inputs, GroupEntry, InputFile};
+use crate::site::group::blind::BlindKey;
 use crate::site::group::images::{ImageCache, ImageStats, Prepared, SourceInfo};
+use crate::site::group::redact::Redaction;
 use crate::site::group::summary::{GroupCard, GroupSummary, RunBrief};
 use crate::site::render::model::{self, GroupView, ImageView, ThumbView};
 use crate::site::{
@@ -40,6 +43,9 @@ pub(crate) struct GroupContext<'a> {
     pub signatures: Option<SignatureCache>,
     pub originals: Originals,
     pub output: &'a Output,
+    /// Every Artist chorus.toml knows, taken out of the blind pages' text beside the
+    /// group's own.
+    pub known_artists: &'a [crate::config::Artist],
     /// Where cards are kept (`<state>/cards/<id>.json`).
     pub cards_dir: PathBuf,
 }
@@ -161,9 +167,11 @@ pub(crate) fn build_group(
 
     let id = g.group.run_group_id.to_string();
     let view = model::group_view(&g, |run| image_view(cx.originals, &id, run, &prepared));
+    let blind_key = BlindKey::of(&g, prepared.values().map(|p| p.source.sha256.as_str()));
     let (numbers, views) = match &cx.signatures {
         Some(sigs) => {
-            let (n, v, decode_problems, signatures) = analyse(&g, sigs, &prepared, dir, &rel)?;
+            let (n, v, decode_problems, signatures) =
+                analyse(&g, sigs, &prepared, dir, &rel, &blind_key)?;
             problems.extend(decode_problems);
             if let Some(state) = cx.cards_dir.parent() {
                 voice::write_features(state, &features(&g, &view, &signatures));
@@ -173,8 +181,32 @@ pub(crate) fn build_group(
         None => (None, None),
     };
 
+    let has_blind = cx
+        .theme
+        .tera
+        .get_template_names()
+        .any(|n| n == analysis::BLIND_TEMPLATE);
+    let blind = views.as_ref().filter(|_| has_blind).map(|v| Blind {
+        runs: blind::blind_runs(v, &view, &g, &blind_key, &redaction(&g, cx.known_artists)),
+        key: &blind_key,
+        positions: g
+            .group
+            .artists
+            .iter()
+            .zip(&v.columns)
+            .map(|(a, c)| (a.slug.clone(), c.blind_order))
+            .collect(),
+    });
+
     let mut files: BTreeMap<PathBuf, OutFile> = BTreeMap::new();
-    let pages = render_group_pages(cx.theme, cx.site, &view, views.as_ref(), next_blind)?;
+    let pages = render_group_pages(
+        cx.theme,
+        cx.site,
+        &view,
+        views.as_ref(),
+        blind.as_ref(),
+        next_blind,
+    )?;
     for (path, bytes) in pages {
         files.insert(path, OutFile::Bytes(bytes));
     }
@@ -182,7 +214,7 @@ pub(crate) fn build_group(
         exports::group_runs_path(&id).into(),
         OutFile::Bytes(exports::group_runs_json(&view)),
     );
-    image_files(cx.originals, &g, &id, &prepared, &mut files);
+    image_files(cx.originals, &g, &id, &prepared, blind.as_ref(), &mut files);
 
     let mut written = 0;
     for (rel, file) in &files {
@@ -373,12 +405,36 @@ fn image_view(
     })
 }
 
-/// The full images (or their web encodings) and thumbnails of one group, as copies.
+/// What the blind page is made of: its columns, and where each Artist's images go.
+struct Blind<'a> {
+    runs: Vec<blind::BlindRun<'a>>,
+    key: &'a BlindKey,
+    /// Artist slug → blind position.
+    positions: BTreeMap<String, usize>,
+}
+
+/// What the blind page takes out of its text: the group's own Artists (their names as
+/// group.json gives them) and every Artist chorus.toml knows.
+fn redaction(g: &LoadedGroup, known: &[crate::config::Artist]) -> Redaction {
+    let own = g
+        .group
+        .artists
+        .iter()
+        .map(|a| (a.name.as_str(), a.slug.as_str(), a.model.as_str()));
+    let known = known
+        .iter()
+        .map(|a| (a.name.as_str(), a.slug.as_str(), a.model.as_str()));
+    Redaction::of_artists(own.chain(known))
+}
+
+/// The full images (or their web encodings) and thumbnails of one group, as copies, and
+/// the blind page's own copies of them.
 fn image_files(
     originals: Originals,
     g: &LoadedGroup,
     group_id: &str,
     prepared: &BTreeMap<String, Prepared>,
+    blind: Option<&Blind>,
     files: &mut BTreeMap<PathBuf, OutFile>,
 ) {
     for run in &g.runs {
@@ -393,6 +449,7 @@ fn image_files(
             (None, Originals::None) => None,
             (None, _) => Some((p.source.format.as_str(), g.dir.join(file), false)),
         };
+        let position = blind.and_then(|b| Some((b.key, *b.positions.get(&run.artist_slug)?)));
         if let Some((ext, src, link)) = &full {
             let copy = || OutFile::Copy {
                 src: src.clone(),
@@ -402,21 +459,26 @@ fn image_files(
                 model::image_url(group_id, &run.artist_slug, ext).into(),
                 copy(),
             );
-            // Without thumbnails the blind page shows the full image, under its own name.
-            if p.thumbs.is_empty() {
-                let blind = model::blind_image_url(group_id, &p.source.sha256, ext);
-                files.insert(blind.into(), copy());
+            // Without thumbnails the blind page shows the full image (see BlindKey::image).
+            if let Some((key, at)) = position.filter(|_| p.thumbs.is_empty()) {
+                files.insert(key.media_url(group_id, at, None, ext).into(), copy());
             }
         }
         for t in &p.thumbs {
-            // The blind page shows these too (see ImageView::blind).
+            let copy = || OutFile::Copy {
+                src: t.path.clone(),
+                link: true,
+            };
             files.insert(
                 model::thumb_url(group_id, &p.source.sha256, t.width).into(),
-                OutFile::Copy {
-                    src: t.path.clone(),
-                    link: true,
-                },
+                copy(),
             );
+            if let Some((key, at)) = position {
+                files.insert(
+                    key.media_url(group_id, at, Some(t.width), "jpg").into(),
+                    copy(),
+                );
+            }
         }
     }
 }
@@ -429,6 +491,7 @@ fn analyse(
     prepared: &BTreeMap<String, Prepared>,
     dir: &Path,
     rel: &dyn Fn(&Path) -> PathBuf,
+    blind_key: &BlindKey,
 ) -> Result<Analysed, SiteError> {
     let mut problems = Vec::new();
     let mut signatures = BTreeMap::new();
@@ -487,7 +550,7 @@ fn analyse(
         })
         .collect();
     let numbers = analysis::group_numbers(&entries);
-    let views = analysis::group_analysis(&entries, &numbers, &g.group.run_group_id.to_string());
+    let views = analysis::group_analysis(&entries, &numbers, blind_key.seed());
     Ok((numbers, views, problems, signatures))
 }
 
@@ -537,6 +600,7 @@ fn render_group_pages(
     site: &SiteContext,
     g: &GroupView,
     views: Option<&analysis::GroupAnalysis>,
+    blind: Option<&Blind>,
     next_blind: Option<&str>,
 ) -> Result<Vec<(PathBuf, Vec<u8>)>, SiteError> {
     let mut pages = Vec::new();
@@ -544,18 +608,13 @@ fn render_group_pages(
     ctx.insert("group", g);
     ctx.insert("analysis", &views);
     pages.push((g.url.clone(), "group.html", ctx));
-    let has_blind = theme
-        .tera
-        .get_template_names()
-        .any(|n| n == analysis::BLIND_TEMPLATE);
-    if let Some(v) = views.filter(|_| has_blind) {
+    if let Some(blind) = blind {
         let mut ctx = tera::Context::new();
         ctx.insert("group", g);
-        let runs = crate::site::group::blind::blind_runs(v, g);
         // Best of N: a vote needs at least two images to choose between.
-        let ballot = runs.iter().filter(|b| b.token.is_some()).count();
+        let ballot = blind.runs.iter().filter(|b| b.token.is_some()).count();
         ctx.insert("ballot", &ballot);
-        ctx.insert("blind_runs", &runs);
+        ctx.insert("blind_runs", &blind.runs);
         ctx.insert("next_blind", &next_blind.map(analysis::blind_url));
         pages.push((analysis::blind_url(&g.id), analysis::BLIND_TEMPLATE, ctx));
     }

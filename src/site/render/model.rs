@@ -70,41 +70,12 @@ impl ImageView {
     pub fn smallest_url(&self) -> &str {
         self.thumbs.first().map_or(&self.url, |t| &t.url)
     }
-
-    /// The same image as the blind page shows it: the resized variants (already named by
-    /// content, see [`thumb_url`]) with the largest standing in for the full image, or the
-    /// full image under a content-derived name when it has no variants. The build copies
-    /// only that last one: the variants are the files the group's other pages show.
-    pub fn blind(&self, group_id: &str) -> ImageView {
-        match self.thumbs.split_last() {
-            Some((largest, rest)) => ImageView {
-                url: largest.url.clone(),
-                width: largest.width,
-                height: largest.height,
-                thumbs: rest.to_vec(),
-                sha256: self.sha256.clone(),
-            },
-            None => ImageView {
-                url: blind_image_url(group_id, &self.sha256, extension(&self.url)),
-                thumbs: Vec::new(),
-                ..self.clone()
-            },
-        }
-    }
 }
 
 /// The extension of a URL's file name (`png` for `groups/x/a.png`), or empty.
 pub fn extension(url: &str) -> &str {
     let name = url.rsplit('/').next().unwrap_or(url);
     name.rsplit_once('.').map_or("", |(_, ext)| ext)
-}
-
-/// Where the blind page's copy of a full image without thumbnails lives: beside the others
-/// in `media/`, named by a hash of the group and the image's content (see [`thumb_url`]),
-/// never by the Artist.
-pub fn blind_image_url(group_id: &str, sha256: &str, ext: &str) -> String {
-    let token = crate::store::votes::blind_token(group_id, sha256);
-    format!("groups/{group_id}/media/@{token}.{ext}")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,10 +172,9 @@ pub fn image_url(group_id: &str, slug: &str, ext: &str) -> String {
     format!("groups/{group_id}/media/{}.{ext}", path_segment(slug))
 }
 
-/// Where a resized variant of a run's image lives in the output: named like the blind
-/// page's images, by a hash of the group and the image's content, so the blind page shows
-/// the very files the other pages do (one file each once published, not two) and no name
-/// gives the Artist away. The kinds of name in `media/` cannot meet: a full image's
+/// Where a resized variant of a run's image lives in the output: named by a hash of the
+/// group and the image's content, so no name gives the Artist away (the blind page has
+/// copies under names of its own, see `group::blind::BlindKey`). The kinds of name in `media/` cannot meet: a full image's
 /// (`<slug>.<ext>`) has no `@` (a slug never holds one), the others start with one.
 pub fn thumb_url(group_id: &str, sha256: &str, width: u32) -> String {
     let token = crate::store::votes::blind_token(group_id, sha256);
@@ -527,14 +497,13 @@ mod tests {
     }
 
     #[test]
-    fn full_images_thumbnails_and_blind_copies_never_share_a_name() {
+    fn full_images_and_thumbnails_never_share_a_name() {
         let g = "g";
         let sha = "0".repeat(64);
         let thumb = thumb_url(g, &sha, 400);
         let token = thumb.rsplit('/').next().unwrap().trim_start_matches('@');
         let slug = token.trim_end_matches(".jpg");
         assert_ne!(image_url(g, slug, "jpg"), thumb);
-        assert_ne!(blind_image_url(g, &sha, "jpg"), thumb);
         assert!(!image_url(g, "a", "png").contains('@'));
     }
 

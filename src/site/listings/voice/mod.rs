@@ -32,8 +32,8 @@ pub use self::view::{artist_view, version_view, ArtistVoiceView, VersionVoiceVie
 /// Pairs grow with the square of runs, so this bounds time (about 115,000 pairs) and
 /// memory, and keeps the map readable; the page says when a sample was used.
 pub const SAMPLE_RUNS: usize = 480;
-/// Bumped when features, numbers or the cache's meaning change.
-const FORMAT: &str = "voice-3";
+/// Bumped when features, numbers or the cache's meaning change (4: jackknife intervals).
+const FORMAT: &str = "voice-4";
 /// Longest excerpt kept for a map point's description.
 const EXCERPT_CHARS: usize = 60;
 
@@ -302,11 +302,9 @@ fn compute(
         }
     }
     let g = features.len();
-    let seed = u64::from_str_radix(&sha256_hex(version.as_bytes())[..16], 16).unwrap_or(1);
-    let with_interval =
-        voice::artist_voices(&runs, artists.len(), g, &combined, voice::RESAMPLES, seed);
-    let by_image = voice::artist_voices(&runs, artists.len(), g, &image, 0, seed);
-    let by_statement = voice::artist_voices(&runs, artists.len(), g, &statement, 0, seed);
+    let with_interval = voice::artist_voices(&runs, artists.len(), g, &combined, true);
+    let by_image = voice::artist_voices(&runs, artists.len(), g, &image, false);
+    let by_statement = voice::artist_voices(&runs, artists.len(), g, &statement, false);
     let (within, between) = voice::overall(&runs, &combined);
 
     // The map: 1 − combined similarity, unknown pairs at the mean distance.
