@@ -93,7 +93,14 @@ fn importing_twice_changes_nothing_and_the_build_shows_the_votes() {
         "{stderr}"
     );
     let once = runs_snapshot(&p);
-    assert_eq!(p.files_under(&format!("runs/{g0}/votes")).len(), 1);
+    // One votes file, and the record of where its votes came from.
+    let names = p.files_under(&format!("runs/{g0}/votes"));
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(
+        names[1],
+        names[0].replace(".import.json", ".json"),
+        "{names:?}"
+    );
 
     let (code, stderr) = import(&p, "chorus-votes.json");
     assert_eq!(code, 0, "{stderr}");

@@ -263,3 +263,154 @@ fn votes_that_no_longer_apply_are_skipped_with_a_reason_and_the_rest_imported() 
         "{stderr}"
     );
 }
+
+/// The leaderboard's ranking table, top first, as Artist names.
+fn ranking(board: &str) -> Vec<&str> {
+    let table = &board[..board.find("Head to head").expect("a head-to-head section")];
+    let mut names: Vec<(usize, &str)> = ARTIST_NAMES
+        .iter()
+        .filter_map(|n| table.find(&format!(">{n}</a></th>")).map(|at| (at, *n)))
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, n)| n).collect()
+}
+
+const ARTIST_NAMES: [&str; 4] = [
+    "Offline Maximalist",
+    "Offline Minimalist",
+    "Offline Naturalist",
+    "Offline Surrealist",
+];
+
+#[test]
+fn an_import_records_its_source_and_a_cap_per_voter_limits_a_flood() {
+    let (p, ids) = project();
+    let g = &ids[0];
+    let t = tokens(&p, g);
+    // Two viewers pick the naturalist twice each; one label floods the minimalist.
+    let mut votes = Vec::new();
+    for (i, voter) in ["alice", "alice", "bob", "bob"].iter().enumerate() {
+        votes.push(vote_by(
+            voter,
+            &uuid(i as u32 + 1),
+            g,
+            &t,
+            "offline-naturalist",
+        ));
+    }
+    for i in 0..30 {
+        votes.push(vote_by(
+            "mallory",
+            &uuid(100 + i),
+            g,
+            &t,
+            "offline-minimalist",
+        ));
+    }
+    let text = votes_file(votes);
+    p.write("votes.json", &text);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let (code, stderr) = import(&p, "votes.json");
+    assert_eq!(code, 0, "{stderr}");
+
+    // Beside the votes file, a record of who imported what and when.
+    let files = p.files_under(&format!("runs/{g}/votes"));
+    let record_name = files
+        .iter()
+        .find(|f| f.ends_with(".import.json"))
+        .unwrap_or_else(|| panic!("no import record in {files:?}"));
+    let record: serde_json::Value =
+        serde_json::from_str(&p.read(&format!("runs/{g}/votes/{record_name}"))).unwrap();
+    assert_eq!(record["format"], "chorus-votes-import");
+    assert_eq!(record["version"], 1);
+    assert_eq!(
+        record["votesFile"],
+        record_name.replace(".import.json", ".json").as_str()
+    );
+    assert_eq!(
+        record["sourceSha256"],
+        chorus::store::sha256_hex(text.as_bytes()).as_str(),
+        "the digest of the file as downloaded"
+    );
+    let at = chrono::DateTime::parse_from_rfc3339(record["importedAt"].as_str().unwrap())
+        .expect("an RFC 3339 time");
+    assert!(at >= before && at <= chrono::Utc::now(), "{at}");
+    assert_eq!(
+        record["voters"],
+        serde_json::json!([
+            {"voter": "alice", "votes": 2},
+            {"voter": "bob", "votes": 2},
+            {"voter": "mallory", "votes": 30}
+        ])
+    );
+
+    // Uncapped, the flood wins, and the page says who cast how many.
+    p.chorus(&["build", "--strict"]).assert().success();
+    let board = p.read("site/leaderboards/index.html");
+    assert_eq!(ranking(&board)[0], "Offline Minimalist", "{board}");
+    assert!(board.contains("Votes per voter"), "{board}");
+    assert!(
+        board.contains("<tr><th scope=\"row\">mallory</th><td>30</td><td>30</td></tr>"),
+        "{board}"
+    );
+    assert!(board.contains("No cap is set"), "{board}");
+
+    // A cap of 2 votes per voter: the same votes, the flood weighs as much as one viewer.
+    let toml = p.read("chorus.toml");
+    p.write(
+        "chorus.toml",
+        &format!("{toml}\n[votes]\nmax_weight_per_voter = 2\n"),
+    );
+    p.chorus(&["build", "--strict"]).assert().success();
+    let capped = p.read("site/leaderboards/index.html");
+    assert_eq!(ranking(&capped)[0], "Offline Naturalist", "{capped}");
+    assert!(
+        capped.contains(
+            "<tr><th scope=\"row\">mallory</th><td>30</td><td><strong>2</strong></td></tr>"
+        ),
+        "{capped}"
+    );
+    assert!(
+        capped.contains("as at most 2 votes in the ratings"),
+        "{capped}"
+    );
+    // The incremental build made what a clean one makes.
+    std::fs::remove_dir_all(p.path("site")).unwrap();
+    std::fs::remove_dir_all(p.path(".chorus-cache")).unwrap();
+    p.chorus(&["build", "--strict"]).assert().success();
+    assert_eq!(p.read("site/leaderboards/index.html"), capped);
+
+    // A record edited afterwards is read as untrusted: check names what is wrong.
+    let path = format!("runs/{g}/votes/{record_name}");
+    p.write(
+        &path,
+        &p.read(&path)
+            .replace("\"votesFile\": \"", "\"votesFile\": \"../../elsewhere-"),
+    );
+    let out = p.chorus(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path}: field \"votesFile\"")),
+        "{stderr}"
+    );
+
+    // The cap is checked like every setting, naming the field.
+    for bad in ["0", "-3", "2.5", "\"lots\""] {
+        p.write(
+            "chorus.toml",
+            &format!("{toml}\n[votes]\nmax_weight_per_voter = {bad}\n"),
+        );
+        let out = p.chorus(&["check"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("max_weight_per_voter") && stderr.contains("at least 1"),
+            "{bad}: {stderr}"
+        );
+    }
+    p.write("chorus.toml", &format!("{toml}\n[votes]\nmax_weight = 2\n"));
+    let out = p.chorus(&["check"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_weight"));
+}

@@ -36,6 +36,31 @@ pub struct Config {
     pub brushes: Vec<Brush>,
     #[serde(default)]
     pub prompts: BTreeMap<String, PromptSource>,
+    #[serde(default)]
+    pub votes: VotesConfig,
+}
+
+/// `[votes]`: how blind votes count on the leaderboards.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VotesConfig {
+    /// The most votes' weight one voter label carries in a leaderboard's ratings: a label
+    /// with more votes has each count `max / votes`. None: no cap. Labels are typed by
+    /// anyone, so this limits one flooding label, not someone who invents many.
+    #[serde(default, deserialize_with = "whole_number")]
+    pub max_weight_per_voter: Option<u32>,
+}
+
+/// A whole number of at least 1, with a message that says so (serde's own would say
+/// "expected u32").
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = toml::Value::deserialize(d)?;
+    match &v {
+        toml::Value::Integer(n) if *n >= 1 && *n <= i64::from(u32::MAX) => Ok(Some(*n as u32)),
+        other => Err(serde::de::Error::custom(format!(
+            "max_weight_per_voter = {other}: expected a whole number of votes, at least 1 (leave it out for no cap)"
+        ))),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

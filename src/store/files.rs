@@ -220,6 +220,44 @@ mod tests {
     }
 
     #[test]
+    fn folders_are_opened_and_written_into_only_when_real() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let group = runs.join("g");
+        std::fs::create_dir_all(&group).unwrap();
+        std::fs::write(group.join("b.json"), b"{}").unwrap();
+        std::fs::write(group.join("a.json"), b"{}").unwrap();
+        let names: Vec<_> = read_folder(&group)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["a.json", "b.json"], "sorted");
+        assert!(read_folder(&group.join("none")).unwrap().is_none());
+        let elsewhere = tempfile::tempdir().unwrap();
+        let votes = group.join("votes");
+        std::os::unix::fs::symlink(elsewhere.path(), &votes).unwrap();
+        assert!(read_folder(&votes).unwrap_err().contains("symbolic link"));
+        assert!(read_folder(&group.join("a.json"))
+            .unwrap_err()
+            .contains("not a folder"));
+
+        let target = votes.join("x.json");
+        assert_eq!(
+            guard_write(&runs, &target).unwrap_err(),
+            "runs/g/votes: is a symbolic link; chorus never writes through links under runs/ (replace it with a folder)"
+        );
+        assert!(linked_on_the_way(&runs, &target).is_some());
+        assert!(write_under(&runs, &target, b"[]").is_err());
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+        assert!(guard_write(&runs, &group.join("new/x.json")).is_ok());
+        assert!(guard_write(&runs, &group.join("a.json/x.json")).is_err());
+        write_under(&runs, &group.join("new/x.json"), b"[]").unwrap();
+        assert!(guard_write(&runs, &dir.path().join("x.json")).is_err());
+    }
+
+    #[test]
     fn images_are_known_by_content() {
         assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("png"));
         assert_eq!(sniff_image(b"\xff\xd8\xff\xe0\0\x10JFIF"), Some("jpg"));

@@ -16,18 +16,19 @@ use crate::fsutil::TEMP_PREFIX;
 
 mod import;
 mod label;
+mod parse;
+mod record;
 mod write;
 
 pub use import::{import, GroupImport, ImportError, ImportReport, Skipped};
 pub use label::{clean_voter, mend_lone_surrogates, ANONYMOUS, MAX_VOTER_CHARS};
+pub use parse::parse_votes;
+pub use record::{read_records, record_path, ImportRecord, VoterCount, RECORD_FORMAT};
 
 /// The `format` every votes file carries.
 pub const VOTES_FORMAT: &str = "chorus-votes";
 /// The version this chorus writes and the only one it reads.
 pub const VOTES_VERSION: u32 = 1;
-/// The fields of a votes file; any other is refused, as in each vote (a typo should
-/// not pass silently).
-const TOP_LEVEL_FIELDS: &[&str] = &["format", "version", "votes"];
 /// Where a group keeps its votes.
 pub const VOTES_DIR: &str = "votes";
 /// How an import record beside the votes files ends (see `record`).
@@ -68,9 +69,10 @@ pub struct ParsedVotes {
     pub cleaned_labels: usize,
 }
 
-/// A vote with its images resolved to Artists.
+/// A vote with its images resolved to Artists, and the label it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountedVote {
+    pub voter: String,
     pub winner: String,
     pub losers: Vec<String>,
 }
@@ -153,163 +155,12 @@ impl GroupTokens {
             losers.push(name(l, &format!("losers[{i}]"))?);
         }
         losers.sort();
-        Ok(CountedVote { winner, losers })
-    }
-}
-
-/// Parses and checks a votes file on its own (format, version, fields, unique ids).
-/// Voter labels are cleaned, not refused (see `label`), and a lone surrogate, which a
-/// browser may have written in a label, no longer makes the whole file unreadable.
-pub fn parse_votes(file: &Path, bytes: &[u8]) -> Result<ParsedVotes, Vec<VoteProblem>> {
-    let whole = |reason: String| {
-        vec![VoteProblem {
-            file: file.to_path_buf(),
-            vote: None,
-            reason,
-        }]
-    };
-    let mended = mend_lone_surrogates(bytes);
-    let value: serde_json::Value = serde_json::from_slice(mended.as_deref().unwrap_or(bytes))
-        .map_err(|e| whole(format!("not valid JSON ({e}); is it a chorus votes file?")))?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(VOTES_FORMAT) {
-        return Err(whole(format!(
-            "field \"format\": expected \"{VOTES_FORMAT}\"; this is not a chorus votes file"
-        )));
-    }
-    match value.get("version").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(VOTES_VERSION) => {}
-        Some(v) if v > u64::from(VOTES_VERSION) => {
-            return Err(whole(format!(
-                "field \"version\": version {v} is newer than this chorus reads ({VOTES_VERSION}); upgrade chorus"
-            )))
-        }
-        other => {
-            return Err(whole(format!(
-                "field \"version\": expected {VOTES_VERSION}, found {}",
-                other.map_or_else(
-                    || value.get("version").map_or("nothing".into(), |v| v.to_string()),
-                    |v| v.to_string()
-                )
-            )))
-        }
-    }
-    let unknown: Vec<VoteProblem> = value
-        .as_object()
-        .into_iter()
-        .flat_map(|o| o.keys())
-        .filter(|k| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
-        .map(|k| VoteProblem {
-            file: file.to_path_buf(),
-            vote: None,
-            reason: format!(
-                "field {k:?}: unknown field; a votes file holds only {}",
-                TOP_LEVEL_FIELDS.join(", ")
-            ),
+        Ok(CountedVote {
+            voter: vote.voter.clone(),
+            winner,
+            losers,
         })
-        .collect();
-    if !unknown.is_empty() {
-        return Err(unknown);
     }
-    let Some(votes) = value.get("votes").and_then(|v| v.as_array()) else {
-        return Err(whole("field \"votes\": expected a list of votes".into()));
-    };
-    let mut problems = Vec::new();
-    let mut parsed = Vec::new();
-    let mut seen: BTreeMap<Uuid, usize> = BTreeMap::new();
-    let mut cleaned_labels = 0;
-    for (i, v) in votes.iter().enumerate() {
-        let id = v
-            .get("id")
-            .and_then(|s| s.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok());
-        let mut problem = |reason: String| {
-            problems.push(VoteProblem {
-                file: file.to_path_buf(),
-                vote: Some((i + 1, id)),
-                reason,
-            })
-        };
-        let mut vote: Vote = match serde_path_to_error::deserialize(v) {
-            Ok(vote) => vote,
-            Err(e) => {
-                let field = e.path().to_string();
-                let inner = e.into_inner();
-                problem(if field == "." {
-                    inner.to_string()
-                } else {
-                    format!("field \"{field}\": {inner}")
-                });
-                continue;
-            }
-        };
-        let voter = clean_voter(&vote.voter);
-        if voter != vote.voter {
-            cleaned_labels += 1;
-            vote.voter = voter;
-        }
-        if let Err(reason) = check_fields(&vote) {
-            problem(reason);
-            continue;
-        }
-        if let Some(first) = seen.insert(vote.id, i + 1) {
-            problem(format!(
-                "duplicate id: vote {first} has the same id; every vote needs its own"
-            ));
-            continue;
-        }
-        parsed.push(vote);
-    }
-    if problems.is_empty() {
-        Ok(ParsedVotes {
-            file: VotesFile {
-                format: VOTES_FORMAT.into(),
-                version: VOTES_VERSION,
-                votes: parsed,
-            },
-            cleaned_labels,
-        })
-    } else {
-        Err(problems)
-    }
-}
-
-fn check_fields(vote: &Vote) -> Result<(), String> {
-    let token_ok = |t: &str| t.len() == 20 && t.bytes().all(|b| b.is_ascii_hexdigit());
-    if !token_ok(&vote.winner) {
-        return Err(format!(
-            "field \"winner\": {:?} is not an image token (20 hex digits)",
-            vote.winner
-        ));
-    }
-    if vote.losers.is_empty() {
-        return Err("field \"losers\": a vote needs at least one other image".into());
-    }
-    if vote.losers.len() >= super::MAX_ARTISTS_PER_GROUP {
-        return Err(format!(
-            "field \"losers\": {} images, more than a group can show",
-            vote.losers.len()
-        ));
-    }
-    if let Some(bad) = vote.losers.iter().find(|t| !token_ok(t)) {
-        return Err(format!(
-            "field \"losers\": {bad:?} is not an image token (20 hex digits)"
-        ));
-    }
-    // Distinct images: a token twice would count one pair twice, or a win over itself.
-    for (i, l) in vote.losers.iter().enumerate() {
-        if *l == vote.winner || vote.losers[..i].contains(l) {
-            return Err(format!(
-                "field \"losers[{i}]\": {l:?} appears twice in the vote"
-            ));
-        }
-    }
-    if chrono::DateTime::parse_from_rfc3339(&vote.voted_at).is_err() {
-        return Err(format!(
-            "field \"votedAt\": {:?} is not an RFC 3339 time",
-            vote.voted_at
-        ));
-    }
-    Ok(())
 }
 
 /// The votes files of a group folder, sorted by name: `votes/*.json` (import records, `*.import.json`, are not votes). No files when there is no `votes/`;
@@ -398,6 +249,8 @@ pub fn group_votes(
             });
         }
     }
+    // Records are checked where votes are, so `check` and the build say the same.
+    problems.extend(read_records(group_dir).1);
     (counted, problems)
 }
 
@@ -411,67 +264,8 @@ pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
 
 #[cfg(test)]
 mod tests {
+    use super::parse::check_fields;
     use super::*;
-
-    fn vote_json(id: &str, winner: &str, losers: &[&str]) -> serde_json::Value {
-        serde_json::json!({
-            "id": id, "groupId": "5bde0f55-34a5-4094-98b6-57738293c652",
-            "winner": winner, "losers": losers,
-            "votedAt": "2026-11-30T12:00:00.000Z", "voter": "anonymous"
-        })
-    }
-
-    fn file(votes: Vec<serde_json::Value>, version: u32) -> Vec<u8> {
-        serde_json::to_vec(
-            &serde_json::json!({"format": "chorus-votes", "version": version, "votes": votes}),
-        )
-        .unwrap()
-    }
-
-    const A: &str = "aaaaaaaaaaaaaaaaaaaa";
-    const B: &str = "bbbbbbbbbbbbbbbbbbbb";
-    const ID: &str = "0b6f1f1e-8a4c-4c1e-9f3e-2f5d8c7b6a51";
-
-    #[test]
-    fn a_sound_file_parses_and_bad_ones_name_the_vote() {
-        let p = Path::new("v.json");
-        assert_eq!(
-            parse_votes(p, &file(vec![vote_json(ID, A, &[B])], 1))
-                .unwrap()
-                .file
-                .votes
-                .len(),
-            1
-        );
-        let newer = parse_votes(p, &file(vec![], 2)).unwrap_err();
-        assert!(newer[0].to_string().contains("newer than this chorus"));
-        let dup = parse_votes(
-            p,
-            &file(vec![vote_json(ID, A, &[B]), vote_json(ID, B, &[A])], 1),
-        )
-        .unwrap_err();
-        assert_eq!(
-            dup[0].to_string(),
-            format!("v.json: vote 2 (id {ID}): duplicate id: vote 1 has the same id; every vote needs its own")
-        );
-        let bad = parse_votes(p, &file(vec![vote_json(ID, "alice", &[B])], 1)).unwrap_err();
-        assert!(
-            bad[0].to_string().contains("field \"winner\""),
-            "{}",
-            bad[0]
-        );
-        let mut extra = vote_json(ID, A, &[B]);
-        extra["artistSlug"] = "x".into();
-        assert!(parse_votes(p, &file(vec![extra], 1)).is_err());
-        let mut top: serde_json::Value =
-            serde_json::from_slice(&file(vec![vote_json(ID, A, &[B])], 1)).unwrap();
-        top["vote"] = serde_json::json!([]);
-        let unknown = parse_votes(p, &serde_json::to_vec(&top).unwrap()).unwrap_err();
-        assert_eq!(
-            unknown[0].to_string(),
-            "v.json: field \"vote\": unknown field; a votes file holds only format, version, votes"
-        );
-    }
 
     #[test]
     fn tokens_resolve_to_artists_even_when_their_images_are_identical() {
@@ -489,6 +283,7 @@ mod tests {
         assert_eq!(
             t.resolve(&vote(&tok("b", "2"), &[&tok("a", "1")])).unwrap(),
             CountedVote {
+                voter: String::new(),
                 winner: "b".into(),
                 losers: vec!["a".into()]
             }
@@ -496,6 +291,7 @@ mod tests {
         assert_eq!(
             t.resolve(&vote(&tok("d", "3"), &[&tok("c", "3")])).unwrap(),
             CountedVote {
+                voter: String::new(),
                 winner: "d".into(),
                 losers: vec!["c".into()]
             }

@@ -109,6 +109,8 @@ pub fn import(p: &TestProject, file: &str) -> (i32, String) {
 pub fn stored(p: &TestProject, group: &str) -> BTreeMap<String, serde_json::Value> {
     p.files_under(&format!("runs/{group}/votes"))
         .into_iter()
+        // Import records (`*.import.json`) sit beside the votes files.
+        .filter(|f| !f.ends_with(".import.json"))
         .map(|f| {
             let text = p.read(&format!("runs/{group}/votes/{f}"));
             (

@@ -7,30 +7,56 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One kind of vote and how often it was cast: `winner` was picked as the best of an
-/// image set holding also `losers` (sorted). A best-of-N vote is N−1 pairwise wins.
+/// One kind of vote and how often one voter cast it: `winner` was picked as the best of
+/// an image set holding also `losers` (sorted). A best-of-N vote is N−1 pairwise wins.
+/// `voter` is the label the vote carries (typed by anyone, never checked; see
+/// docs/votes.md), kept so that a cap on each voter's weight can be applied.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VoteTally {
+    pub voter: String,
     pub winner: String,
     pub losers: Vec<String>,
     pub count: u32,
 }
 
-/// Merges tallies with the same winner and losers, sorted: what a group's summary keeps
-/// and what the leaderboards add up across groups.
+/// Merges tallies with the same voter, winner and losers, sorted: what a group's summary
+/// keeps and what the leaderboards add up across groups.
 pub fn merge_tallies<'a>(all: impl IntoIterator<Item = &'a VoteTally>) -> Vec<VoteTally> {
-    let mut by_kind: BTreeMap<(String, Vec<String>), u32> = BTreeMap::new();
+    let mut by_kind: BTreeMap<(String, String, Vec<String>), u32> = BTreeMap::new();
     for t in all {
         let mut losers = t.losers.clone();
         losers.sort();
-        *by_kind.entry((t.winner.clone(), losers)).or_default() += t.count;
+        *by_kind
+            .entry((t.voter.clone(), t.winner.clone(), losers))
+            .or_default() += t.count;
     }
     by_kind
         .into_iter()
-        .map(|((winner, losers), count)| VoteTally {
+        .map(|((voter, winner, losers), count)| VoteTally {
+            voter,
             winner,
             losers,
             count,
+        })
+        .collect()
+}
+
+/// Each voter's weight in the ratings under a cap of `cap` votes per voter: 1 for a voter
+/// with at most `cap` votes, `cap / votes` beyond, so that no label moves the ratings more
+/// than `cap` votes would. Without a cap every vote weighs 1.
+pub fn voter_weights(tallies: &[VoteTally], cap: Option<u32>) -> BTreeMap<String, (u32, f64)> {
+    let mut totals: BTreeMap<String, u32> = BTreeMap::new();
+    for t in tallies {
+        *totals.entry(t.voter.clone()).or_default() += t.count;
+    }
+    totals
+        .into_iter()
+        .map(|(voter, n)| {
+            let weight = match cap {
+                Some(cap) if n > cap => f64::from(cap) / f64::from(n),
+                _ => 1.0,
+            };
+            (voter, (n, weight))
         })
         .collect()
 }
@@ -71,17 +97,29 @@ pub struct Standings {
     /// third Artist was picked, so this can exceed `wins[i][j] + wins[j][i]`.
     pub shown: Vec<Vec<u32>>,
     pub votes: u32,
+    /// Each voter's votes and the weight each of them carried in the ratings, most votes
+    /// first (ties by label).
+    pub voters: Vec<VoterWeight>,
+}
+
+/// One voter label's share of a leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoterWeight {
+    pub voter: String,
+    pub votes: u32,
+    /// What each of its votes counted for in the ratings (1 unless capped).
+    pub weight: f64,
 }
 
 /// The tallies with Artists as indices.
 struct Games {
     slugs: Vec<String>,
-    /// (winner, losers, count)
-    kinds: Vec<(usize, Vec<usize>, f64)>,
+    /// (winner, losers, count, the weight of each of these votes)
+    kinds: Vec<(usize, Vec<usize>, f64, f64)>,
 }
 
 impl Games {
-    fn of(tallies: &[VoteTally]) -> Games {
+    fn of(tallies: &[VoteTally], weights: &BTreeMap<String, (u32, f64)>) -> Games {
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         for t in tallies {
             for s in std::iter::once(&t.winner).chain(&t.losers) {
@@ -100,6 +138,7 @@ impl Games {
                     index[t.winner.as_str()],
                     t.losers.iter().map(|l| index[l.as_str()]).collect(),
                     f64::from(t.count),
+                    weights.get(&t.voter).map_or(1.0, |w| w.1),
                 )
             })
             .collect();
@@ -111,7 +150,7 @@ impl Games {
         let k = self.slugs.len();
         let mut won = vec![0.0; k];
         let mut met = vec![vec![0.0; k]; k];
-        for ((w, losers, _), weight) in self.kinds.iter().zip(weights) {
+        for ((w, losers, _, _), weight) in self.kinds.iter().zip(weights) {
             for &l in losers {
                 won[*w] += weight;
                 met[*w][l] += weight;
@@ -156,19 +195,31 @@ pub fn bradley_terry(won: &[f64], met: &[Vec<f64>]) -> Vec<f64> {
     p
 }
 
+/// The leaderboard of these votes, every vote weighing 1 (see [`standings_capped`]).
+pub fn standings(tallies: &[VoteTally]) -> Standings {
+    standings_capped(tallies, None)
+}
+
 /// The leaderboard of these votes: ratings with 95% bootstrap intervals, vote counts and
 /// the head-to-head wins. Votes are resampled by the Poisson bootstrap (each vote counts a
 /// Poisson(1) number of times), which needs only the tallies, never the votes one by one.
-pub fn standings(tallies: &[VoteTally]) -> Standings {
-    let games = Games::of(tallies);
+/// Under a `cap`, each voter's votes weigh at most `cap` votes in the ratings (see
+/// [`voter_weights`]); the counts shown (votes, picks, head to head) stay the votes cast.
+pub fn standings_capped(tallies: &[VoteTally], cap: Option<u32>) -> Standings {
+    let weights = voter_weights(tallies, cap);
+    let games = Games::of(tallies, &weights);
     let k = games.slugs.len();
-    let counts: Vec<f64> = games.kinds.iter().map(|(_, _, c)| *c).collect();
+    let counts: Vec<f64> = games.kinds.iter().map(|(_, _, c, w)| c * w).collect();
     let point = games.fit(&counts);
 
     let mut rng = SplitMix(SEED);
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(RESAMPLES); k];
     for _ in 0..RESAMPLES {
-        let weights: Vec<f64> = counts.iter().map(|c| rng.poisson(*c)).collect();
+        let weights: Vec<f64> = games
+            .kinds
+            .iter()
+            .map(|(_, _, c, w)| rng.poisson(*c) * w)
+            .collect();
         for (i, l) in games.fit(&weights).into_iter().enumerate() {
             samples[i].push(l);
         }
@@ -179,7 +230,7 @@ pub fn standings(tallies: &[VoteTally]) -> Standings {
     let mut wins = vec![vec![0u32; k]; k];
     let mut shown = vec![vec![0u32; k]; k];
     let mut total = 0u32;
-    for (w, losers, c) in &games.kinds {
+    for (w, losers, c, _) in &games.kinds {
         let c = *c as u32;
         total += c;
         picked[*w] += c;
@@ -226,11 +277,21 @@ pub fn standings(tallies: &[VoteTally]) -> Standings {
             .map(|&i| order.iter().map(|&j| m[i][j]).collect())
             .collect()
     };
+    let mut voters: Vec<VoterWeight> = weights
+        .into_iter()
+        .map(|(voter, (votes, weight))| VoterWeight {
+            voter,
+            votes,
+            weight,
+        })
+        .collect();
+    voters.sort_by(|a, b| b.votes.cmp(&a.votes).then_with(|| a.voter.cmp(&b.voter)));
     Standings {
         ratings,
         wins: ranked(&wins),
         shown: ranked(&shown),
         votes: total,
+        voters,
     }
 }
 
@@ -289,6 +350,7 @@ mod tests {
 
     fn vote(winner: &str, losers: &[&str], count: u32) -> VoteTally {
         VoteTally {
+            voter: "anonymous".into(),
             winner: winner.into(),
             losers: losers.iter().map(|s| s.to_string()).collect(),
             count,
@@ -356,6 +418,42 @@ mod tests {
             merge_tallies(&[vote("a", &["c", "b"], 1), vote("a", &["b", "c"], 2)]),
             [vote("a", &["b", "c"], 3)]
         );
+    }
+
+    #[test]
+    fn a_cap_per_voter_keeps_one_flooding_label_from_swinging_the_ratings() {
+        let by = |voter: &str, t: VoteTally| VoteTally {
+            voter: voter.into(),
+            ..t
+        };
+        let tallies = [
+            by("alice", vote("a", &["b"], 10)),
+            by("mallory", vote("b", &["a"], 20_000)),
+        ];
+        let open = standings(&tallies);
+        assert_eq!(open.ratings[0].slug, "b");
+        assert!(open.ratings[0].rating - open.ratings[1].rating > 800.0);
+        let capped = standings_capped(&tallies, Some(10));
+        let gap = capped.ratings[0].rating - capped.ratings[1].rating;
+        assert!(gap.abs() < 1e-6, "10 votes against 10 votes' weight: {gap}");
+        // What was cast is still what is counted and shown.
+        assert_eq!(capped.votes, 20_010);
+        assert_eq!(
+            capped.voters,
+            [
+                VoterWeight {
+                    voter: "mallory".into(),
+                    votes: 20_000,
+                    weight: 10.0 / 20_000.0
+                },
+                VoterWeight {
+                    voter: "alice".into(),
+                    votes: 10,
+                    weight: 1.0
+                }
+            ]
+        );
+        assert_eq!(standings_capped(&tallies, Some(20_000)), open);
     }
 
     #[test]

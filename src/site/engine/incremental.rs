@@ -16,6 +16,7 @@ use crate::site::analysis::SignatureCache;
 use crate::site::engine::changes::{affected, older_neighbours, predicted_neighbours, Affected};
 use crate::site::engine::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
 use crate::site::engine::scan::{list_folders, Scan, Seen};
+use crate::site::engine::settings::settings_key;
 use crate::site::group::images::{ImageCache, ImageStats};
 use crate::site::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
 use crate::site::listings::pages::{listing_files, ListingContext, ListingFile};
@@ -178,37 +179,6 @@ impl Site {
         })
     }
 
-    /// Everything every page depends on besides its own group: when it changes, every
-    /// page is rendered again.
-    fn settings_key(&self) -> String {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        let mut feed = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        feed(env!("CARGO_PKG_VERSION").as_bytes());
-        feed(build_id().as_bytes());
-        for (name, (path, text)) in &self.theme.sources {
-            feed(name.as_bytes());
-            feed(path.as_os_str().as_encoded_bytes());
-            feed(text.as_bytes());
-        }
-        for (rel, bytes) in &self.theme.statics {
-            feed(rel.as_os_str().as_encoded_bytes());
-            feed(bytes);
-        }
-        feed(&serde_json::to_vec(&self.site).unwrap_or_default());
-        let s = &self.project.config.site;
-        feed(format!("{:?}|{}|{}", s.originals, s.per_page, self.opts.no_analysis).as_bytes());
-        feed(self.project.runs_dir().as_os_str().as_encoded_bytes());
-        // Every blind page takes these names out of its text.
-        for a in &self.project.config.artists {
-            feed(format!("{}|{}|{}", a.name, a.slug, a.model).as_bytes());
-        }
-        crate::store::sha256_hex(&h.finalize())
-    }
-
     fn update(&mut self, scan: Scan) -> Result<BuildReport, SiteError> {
         self.dirty = true;
         let result = match self.update_inner(scan) {
@@ -236,7 +206,7 @@ impl Site {
         }
         crate::site::render::output::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
-        let settings = self.settings_key();
+        let settings = settings_key(&self.project, &self.opts, &self.theme, &self.site);
         // A link in the output means someone changed it: it is removed and everything built.
         // Looked for whenever all of runs/ is (every `build`, a `serve` start or config
         // change), not on each file `serve` sees change: the walk costs as much as the rest.
@@ -467,6 +437,7 @@ impl Site {
             cards_dir: &cards_dir,
             voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
+            max_weight_per_voter: self.project.config.votes.max_weight_per_voter,
         };
         let mut listings = BTreeMap::new();
         let known = &self.manifest.listings;

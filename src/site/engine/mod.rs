@@ -6,6 +6,7 @@ pub mod changes;
 pub mod incremental;
 pub mod manifest;
 pub(crate) mod scan;
+pub(crate) mod settings;
 
 use std::path::Path;
 

@@ -351,6 +351,7 @@ fn group_votes(
     let tallies: Vec<VoteTally> = counted
         .into_iter()
         .map(|c| VoteTally {
+            voter: c.voter,
             winner: c.winner,
             losers: c.losers,
             count: 1,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::site::analysis::ratings::{merge_tallies, standings, Standings, VoteTally};
+use crate::site::analysis::ratings::{merge_tallies, standings_capped, Standings, VoteTally};
 use crate::site::group::summary::GroupSummary;
 use crate::site::render::model;
 
@@ -68,6 +68,27 @@ pub struct Board {
     pub rows: Vec<Row>,
     /// Head-to-head: one row per Artist, in rank order.
     pub matrix: Vec<MatrixRow>,
+    /// Votes per voter label, most first, at most [`MAX_VOTER_ROWS`] of them.
+    pub voters: Vec<VoterRow>,
+    /// Voters past those rows, and their votes.
+    pub more_voters: usize,
+    pub more_votes: u32,
+    /// `[votes] max_weight_per_voter`, when set.
+    pub cap: Option<u32>,
+}
+
+/// The most voter labels a leaderboard lists: a flood of labels stays one line.
+pub const MAX_VOTER_ROWS: usize = 50;
+
+/// One voter label on a leaderboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoterRow {
+    /// As the votes carry it (cleaned on import; escaped by the template).
+    pub voter: String,
+    pub votes: u32,
+    /// How many votes' weight its votes carry in the ratings (the cap, when capped).
+    pub counted: u32,
+    pub capped: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,18 +125,21 @@ pub struct Cell {
 }
 
 /// Every leaderboard: the overall one first, then one per prompt version in `versions`'
-/// order. `names` gives each slug's name and page.
+/// order. `names` gives each slug's name and page; `cap` is `[votes]
+/// max_weight_per_voter`, applied on each board to the votes it counts.
 pub fn boards(
     groups: &[&GroupSummary],
     versions: &[&str],
     names: &BTreeMap<String, Named>,
+    cap: Option<u32>,
 ) -> Vec<Board> {
-    let mut out = vec![board(None, groups.iter().copied(), names)];
+    let mut out = vec![board(None, groups.iter().copied(), names, cap)];
     for v in versions {
         out.push(board(
             Some(v),
             groups.iter().copied().filter(|g| g.prompt_version == *v),
             names,
+            cap,
         ));
     }
     out
@@ -125,6 +149,7 @@ fn board<'a>(
     version: Option<&str>,
     groups: impl Iterator<Item = &'a GroupSummary>,
     names: &BTreeMap<String, Named>,
+    cap: Option<u32>,
 ) -> Board {
     let mut voted = 0;
     let mut all: Vec<&VoteTally> = Vec::new();
@@ -134,7 +159,19 @@ fn board<'a>(
             all.extend(&g.votes);
         }
     }
-    let s = standings(&merge_tallies(all));
+    let s = standings_capped(&merge_tallies(all), cap);
+    let voters: Vec<VoterRow> = s
+        .voters
+        .iter()
+        .take(MAX_VOTER_ROWS)
+        .map(|v| VoterRow {
+            voter: v.voter.clone(),
+            votes: v.votes,
+            counted: cap.filter(|_| v.weight < 1.0).unwrap_or(v.votes),
+            capped: v.weight < 1.0,
+        })
+        .collect();
+    let rest = s.voters.get(MAX_VOTER_ROWS..).unwrap_or_default();
     Board {
         version: version.map(str::to_string),
         url: url(version),
@@ -142,6 +179,10 @@ fn board<'a>(
         groups: voted,
         rows: rows(&s, names),
         matrix: matrix(&s, names),
+        voters,
+        more_voters: rest.len(),
+        more_votes: rest.iter().map(|v| v.votes).sum(),
+        cap,
     }
 }
 
@@ -260,16 +301,19 @@ fn votes(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::analysis::ratings::standings;
 
     #[test]
     fn the_matrix_reads_row_over_column() {
         let s = standings(&[
             VoteTally {
+                voter: "anonymous".into(),
                 winner: "a".into(),
                 losers: vec!["b".into()],
                 count: 3,
             },
             VoteTally {
+                voter: "anonymous".into(),
                 winner: "b".into(),
                 losers: vec!["a".into()],
                 count: 1,
@@ -286,6 +330,7 @@ mod tests {
 
         // b and c only ever lost to a together: shown together, but no order between them.
         let s = standings(&[VoteTally {
+            voter: "anonymous".into(),
             winner: "a".into(),
             losers: vec!["b".into(), "c".into()],
             count: 2,

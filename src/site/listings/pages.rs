@@ -52,6 +52,8 @@ pub struct ListingContext<'a> {
     pub voice_state: Option<&'a Path>,
     /// Render every page, whatever the manifest says (a full build).
     pub full: bool,
+    /// `[votes] max_weight_per_voter`: what one voter's votes may weigh in the ratings.
+    pub max_weight_per_voter: Option<u32>,
 }
 
 /// An Artist as the listings show it.
@@ -358,7 +360,7 @@ fn leaderboards(
         .iter()
         .map(|a| (a.slug.clone(), leaderboard::named(&a.name, &a.url)))
         .collect();
-    leaderboard::boards(groups, versions, &names)
+    leaderboard::boards(groups, versions, &names, cx.max_weight_per_voter)
 }
 
 fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+use super::record::{record_path, render_record};
 use super::write::render_parts;
 use super::{parse_votes, votes_files, GroupTokens, ParsedVotes, Vote, VoteProblem};
 use super::{MAX_VOTES_FILE_BYTES, VOTES_DIR};
@@ -83,6 +84,8 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
         }]
     };
     let bytes = read_capped(file, MAX_VOTES_FILE_BYTES).map_err(whole)?;
+    let source_sha256 = sha256_hex(&bytes);
+    let imported_at = chrono::Utc::now();
     let ParsedVotes {
         file: parsed,
         cleaned_labels,
@@ -138,15 +141,20 @@ pub fn import(runs_dir: &Path, file: &Path) -> Result<ImportReport, ImportError>
             if std::fs::symlink_metadata(&votes_dir).is_err() {
                 written.dirs.push(votes_dir.clone());
             }
-            for bytes in render_parts(&new, MAX_VOTES_FILE_BYTES as usize) {
-                let path = votes_dir.join(format!("{}.json", &sha256_hex(&bytes)[..16]));
+            for part in render_parts(&new, MAX_VOTES_FILE_BYTES as usize) {
+                let name = format!("{}.json", &sha256_hex(&part.bytes)[..16]);
+                let path = votes_dir.join(&name);
                 // Named by its content: a file already there holds these very votes, and
-                // is not this import's to take back.
+                // is not this import's to take back (nor to record again).
                 if std::fs::symlink_metadata(&path).is_err() {
-                    if let Err(e) = write_under(runs_dir, &path, &bytes) {
-                        return Err(written.take_back(path, e));
+                    let votes: Vec<&Vote> = new[part.votes.clone()].iter().collect();
+                    let record = render_record(&name, &source_sha256, imported_at, &votes);
+                    for (at, bytes) in [(path.clone(), part.bytes), (record_path(&path), record)] {
+                        if let Err(e) = write_under(runs_dir, &at, &bytes) {
+                            return Err(written.take_back(at, e));
+                        }
+                        written.files.push(at);
                     }
-                    written.files.push(path.clone());
                 }
                 report.written.push(path);
             }
@@ -293,12 +301,9 @@ fn plan_group(runs_dir: &Path, gid: Uuid, votes: &[(usize, &Vote)], skips: &mut 
 /// first problem of a file that cannot be read.
 fn existing_votes(dir: &Path) -> Result<BTreeMap<Uuid, (Vote, PathBuf)>, VoteProblem> {
     let mut existing = BTreeMap::new();
-    let files = votes_files(dir).map_err(|reason| VoteProblem {
-        file: dir.join(VOTES_DIR),
-        vote: None,
-        reason,
-    })?;
-    for f in files {
+    // A `votes` that is not a folder holds no votes; writing beside it then fails and is
+    // taken back (a linked one refused the import before this).
+    for f in votes_files(dir).unwrap_or_default() {
         let parsed = read_capped(&f, MAX_VOTES_FILE_BYTES)
             .map_err(|reason| {
                 vec![VoteProblem {

@@ -5,9 +5,15 @@
 
 use super::{Vote, VOTES_FORMAT, VOTES_VERSION};
 
+/// One file of votes: its bytes and which of the votes it holds.
+pub struct Part {
+    pub bytes: Vec<u8>,
+    pub votes: std::ops::Range<usize>,
+}
+
 /// The files that hold `votes`, in order, each at most `cap` bytes. `votes` is not
 /// empty and no single vote comes near the cap (the file it was read from was capped).
-pub fn render_parts(votes: &[Vote], cap: usize) -> Vec<Vec<u8>> {
+pub fn render_parts(votes: &[Vote], cap: usize) -> Vec<Part> {
     let head = format!(
         "{{\n  \"format\": \"{VOTES_FORMAT}\",\n  \"version\": {VOTES_VERSION},\n  \"votes\": [\n"
     );
@@ -19,11 +25,16 @@ pub fn render_parts(votes: &[Vote], cap: usize) -> Vec<Vec<u8>> {
     let mut parts = Vec::new();
     let mut part: Vec<&str> = Vec::new();
     let mut size = head.len() + TAIL.len();
-    for line in &lines {
+    let mut start = 0;
+    for (i, line) in lines.iter().enumerate() {
         // Each line but the last of a part is followed by ",\n".
         let grows = line.len() + if part.is_empty() { 0 } else { 2 };
         if !part.is_empty() && size + grows > cap {
-            parts.push(assemble(&head, &part, TAIL));
+            parts.push(Part {
+                bytes: assemble(&head, &part, TAIL),
+                votes: start..i,
+            });
+            start = i;
             part.clear();
             size = head.len() + TAIL.len();
             part.push(line);
@@ -34,7 +45,10 @@ pub fn render_parts(votes: &[Vote], cap: usize) -> Vec<Vec<u8>> {
         size += grows;
     }
     if !part.is_empty() {
-        parts.push(assemble(&head, &part, TAIL));
+        parts.push(Part {
+            bytes: assemble(&head, &part, TAIL),
+            votes: start..lines.len(),
+        });
     }
     parts
 }
@@ -72,8 +86,9 @@ mod tests {
             let parts = render_parts(&all, cap);
             let mut read = Vec::new();
             for p in &parts {
-                assert!(p.len() <= cap, "{} bytes over {cap}", p.len());
-                let parsed = super::super::parse_votes(Path::new("part.json"), p).unwrap();
+                assert!(p.bytes.len() <= cap, "{} bytes over {cap}", p.bytes.len());
+                let parsed = super::super::parse_votes(Path::new("part.json"), &p.bytes).unwrap();
+                assert_eq!(parsed.file.votes, all[p.votes.clone()]);
                 read.extend(parsed.file.votes);
             }
             assert_eq!(read, all, "cap {cap}: {} part(s)", parts.len());
@@ -81,7 +96,7 @@ mod tests {
         assert_eq!(render_parts(&all, 4 * 1024 * 1024).len(), 1);
         assert!(render_parts(&all, 10_000).len() > 20);
         // One vote per line.
-        let one = String::from_utf8(render_parts(&all[..3], 10_000).remove(0)).unwrap();
+        let one = String::from_utf8(render_parts(&all[..3], 10_000).remove(0).bytes).unwrap();
         assert_eq!(one.lines().count(), 3 + 6, "{one}");
     }
 }

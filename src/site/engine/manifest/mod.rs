@@ -25,7 +25,8 @@ use crate::store::{read_capped, sha256_hex, MAX_IMAGE_BYTES};
 /// Bumped whenever the manifest's meaning changes, so an old one means a full build.
 /// 2: a bincode index plus sharded entries and summaries (1 was one JSON file).
 /// 3: the analysis numbers left the summaries for files of their own.
-const FORMAT: u32 = 4;
+/// 5: vote tallies carry their voter label.
+const FORMAT: u32 = 5;
 
 /// What every build reads: small, whatever the size of the history.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -480,6 +481,7 @@ mod tests {
             has_numbers: false,
             votes: if votes {
                 vec![crate::site::analysis::ratings::VoteTally {
+                    voter: "anonymous".into(),
                     winner: "a".into(),
                     losers: vec!["b".into()],
                     count: 2,
