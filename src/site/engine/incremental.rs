@@ -19,6 +19,7 @@ use crate::site::engine::scan::{list_folders, Scan, Seen};
 use crate::site::group::images::{ImageCache, ImageStats};
 use crate::site::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
 use crate::site::listings::pages::{listing_files, ListingContext, ListingFile};
+use crate::site::render::names::Names;
 use crate::site::render::theme::{self, Theme};
 use crate::site::{
     engine::path_hash, engine::Kept, engine::Phases, render::output::OutFile,
@@ -467,6 +468,7 @@ impl Site {
             cards_dir: &cards_dir,
             voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
+            names: &Names::new(&self.project.config.artists),
         };
         let mut listings = BTreeMap::new();
         let known = &self.manifest.listings;
