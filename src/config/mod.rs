@@ -125,7 +125,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
     };
     let value: f64 = number.parse().ok()?;
     let bytes = (value * scale).round();
-    (bytes >= 1.0 && bytes < 1e18).then_some(bytes as u64)
+    (1.0..1e18).contains(&bytes).then_some(bytes as u64)
 }
 
 /// `[site] originals`: what the site publishes as each run's full-size image.
