@@ -76,7 +76,8 @@ pub fn heatmap(
         }
         s.push_str("</tr>");
     }
-    s.push_str("</tbody></table></div>");
+    // Shown by CSS only while the table overflows (see `.scroll-more` in style.css).
+    s.push_str(r#"</tbody></table><p class="scroll-more" aria-hidden="true">Scroll sideways for more →</p></div>"#);
     if !off.is_empty() {
         let _ = write!(
             s,
