@@ -492,7 +492,7 @@ console.log("style map");
 
 // ---- 5c. wide tables say they scroll; the style map fits (issue 26, item 19) ----------------
 console.log("scroll hints");
-for (const name of ["compare", "prompt", "artist", "run"]) {
+for (const name of ["compare", "prompt", "artist", "run", "leaderboard"]) {
   const page = await newPage(390, 900);
   for (const width of [390, 1280]) {
     await page.setViewport({ width, height: 900 });
