@@ -109,7 +109,7 @@ impl BlindKey {
 
     /// The image as the blind page shows it: its resized variants under blind names, the
     /// largest standing in for the full image, or the full image under a blind name when
-    /// it has no variants. [`BlindKey::media_files`] lists the same files.
+    /// it has no variants. `group::image_files` publishes the same files.
     pub fn image(&self, group_id: &str, position: usize, img: &ImageView) -> ImageView {
         let thumbs: Vec<ThumbView> = img
             .thumbs
