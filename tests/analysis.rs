@@ -276,6 +276,15 @@ fn blind_page_has_its_own_image_names_and_no_names_in_its_text() {
         "{blind}"
     );
     assert!(blind.contains("alt=\"A moon in a room, signed ⟨name hidden⟩\""));
+    // Hashing an image the named pages publish (here the original PNG itself) gives no
+    // vote token the blind page offers.
+    assert!(blind.contains("data-token=\""));
+    for (slug, _) in ARTISTS {
+        let bytes = std::fs::read(p.path(&format!("runs/{g}/{slug}.png"))).unwrap();
+        let sha = chorus::store::sha256_hex(&bytes);
+        let computable = chorus::store::votes::legacy_vote_token(&g, slug, &sha);
+        assert!(!blind.contains(&computable), "{slug}'s token is computable");
+    }
     // The named view still shows the statement as the Artist wrote it.
     let page = p.read(&format!("site/groups/{g}/offline-surrealist.html"));
     assert!(page.contains("I, OFFLINE SURREALIST"));

@@ -170,7 +170,10 @@ fn problems_that_name_a_second_file_show_no_machine_path() {
     let g = p.generate_offline(&[]).remove(0);
     let token = |slug: &str| {
         let bytes = std::fs::read(p.path(&format!("runs/{g}/{slug}.png"))).unwrap();
-        chorus::store::votes::vote_token(&g, slug, &chorus::store::sha256_hex(&bytes))
+        let run: chorus::store::RunRecord =
+            serde_json::from_str(&p.read(&format!("runs/{g}/{slug}.json"))).unwrap();
+        let secret = chorus::store::votes::run_secret(&run);
+        chorus::store::votes::vote_token(&g, slug, &chorus::store::sha256_hex(&bytes), &secret)
     };
     let slugs = [
         "offline-maximalist",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::files::{read_capped, read_folder, MAX_IMAGE_BYTES};
-use super::{sha256_hex, LoadedGroup};
+use super::{sha256_hex, LoadedGroup, RunRecord};
 use crate::fsutil::TEMP_PREFIX;
 
 mod import;
@@ -87,18 +87,43 @@ pub struct VoteProblem {
     pub reason: String,
 }
 
-/// The opaque name of an image on its group's blind page (its copies' file names): a hash
-/// of the group and the image's content, so it says nothing of the Artist.
+/// The opaque name of an image's thumbnails: a hash of the group and the image's
+/// content, so it says nothing of the Artist.
 pub fn blind_token(group_id: &str, image_sha256: &str) -> String {
     sha256_hex(format!("blind/{group_id}/{image_sha256}").as_bytes())[..20].to_string()
 }
 
-/// The opaque name of one run's image in votes: a hash of the group, the run's Artist and
-/// its image's content. Unlike [`blind_token`] it tells apart two Artists whose images are
+/// What a run's record holds and no page shows: its timestamps below the second (pages
+/// show times to the second). Fixed once the run has its image; a run made again gets
+/// new ones.
+pub fn run_secret(run: &RunRecord) -> String {
+    let nanos =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let mut parts = vec![nanos(&run.created_at)];
+    let stages = [&run.meta.artist, &run.meta.brush, &run.meta.download];
+    parts.extend(
+        stages
+            .iter()
+            .filter_map(|s| s.as_ref())
+            .map(|s| nanos(&s.finished_at)),
+    );
+    parts.join("|")
+}
+
+/// The opaque name of one run's image in votes: a hash of the group, the run's Artist, its
+/// image's content and [`run_secret`]. It tells apart two Artists whose images are
 /// identical, and it changes when the run is painted again (the vote was about the old
-/// image). It cannot be worked back to the Artist without the source image's hash, which
-/// the blind page never shows.
-pub fn vote_token(group_id: &str, artist_slug: &str, image_sha256: &str) -> String {
+/// image). Someone who reads the named pages can hash a published image, but without the
+/// run's secret cannot turn that into the blind page's token.
+pub fn vote_token(group_id: &str, artist_slug: &str, image_sha256: &str, secret: &str) -> String {
+    let text = format!("vote2/{group_id}/{artist_slug}/{image_sha256}/{secret}");
+    sha256_hex(text.as_bytes())[..20].to_string()
+}
+
+/// The token blind pages offered before [`vote_token`] took the run's secret: anyone with
+/// a published original could compute it. Still accepted, so that the votes already in a
+/// history, and files downloaded from older pages, keep counting.
+pub fn legacy_vote_token(group_id: &str, artist_slug: &str, image_sha256: &str) -> String {
     sha256_hex(format!("vote/{group_id}/{artist_slug}/{image_sha256}").as_bytes())[..20].to_string()
 }
 
@@ -109,18 +134,23 @@ pub struct GroupTokens {
 }
 
 impl GroupTokens {
-    /// From (slug, image SHA-256) pairs.
-    pub fn new<'a>(group_id: &str, images: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let slugs = images
-            .into_iter()
-            .map(|(slug, sha)| (vote_token(group_id, slug, sha), slug.to_string()))
-            .collect();
+    /// From (slug, image SHA-256, [`run_secret`]) triples; each run answers to its token
+    /// and to its legacy one.
+    pub fn new<'a>(
+        group_id: &str,
+        images: impl IntoIterator<Item = (&'a str, &'a str, String)>,
+    ) -> Self {
+        let mut slugs = BTreeMap::new();
+        for (slug, sha, secret) in images {
+            slugs.insert(legacy_vote_token(group_id, slug, sha), slug.to_string());
+            slugs.insert(vote_token(group_id, slug, sha, &secret), slug.to_string());
+        }
         GroupTokens { slugs }
     }
 
     /// The tokens of a group as read from disk: each run's image hashed.
     pub fn read(g: &LoadedGroup) -> Self {
-        let hashed: Vec<(String, String)> = g
+        let hashed: Vec<(String, String, String)> = g
             .runs
             .iter()
             .filter_map(|run| {
@@ -130,12 +160,14 @@ impl GroupTokens {
                     return None;
                 }
                 let bytes = read_capped(&g.dir.join(file), MAX_IMAGE_BYTES).ok()?;
-                Some((run.artist_slug.clone(), sha256_hex(&bytes)))
+                Some((run.artist_slug.clone(), sha256_hex(&bytes), run_secret(run)))
             })
             .collect();
         GroupTokens::new(
             &g.group.run_group_id.to_string(),
-            hashed.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            hashed
+                .iter()
+                .map(|(a, b, c)| (a.as_str(), b.as_str(), c.clone())),
         )
     }
 
@@ -270,7 +302,10 @@ mod tests {
     #[test]
     fn tokens_resolve_to_artists_even_when_their_images_are_identical() {
         let g = "5bde0f55-34a5-4094-98b6-57738293c652";
-        let t = GroupTokens::new(g, [("a", "1"), ("b", "2"), ("c", "3"), ("d", "3")]);
+        let t = GroupTokens::new(
+            g,
+            [("a", "1"), ("b", "2"), ("c", "3"), ("d", "3")].map(|(a, s)| (a, s, format!("t{a}"))),
+        );
         let vote = |w: &str, l: &[&str]| Vote {
             id: Uuid::nil(),
             group_id: Uuid::parse_str(g).unwrap(),
@@ -279,7 +314,12 @@ mod tests {
             voted_at: String::new(),
             voter: String::new(),
         };
-        let tok = |slug: &str, sha: &str| vote_token(g, slug, sha);
+        let tok = |slug: &str, sha: &str| vote_token(g, slug, sha, &format!("t{slug}"));
+        // Votes from before the secret still count; a wrong secret does not.
+        let legacy = t.resolve(&vote(&legacy_vote_token(g, "b", "2"), &[&tok("a", "1")]));
+        assert_eq!(legacy.unwrap().winner, "b");
+        let guessed = vote_token(g, "b", "2", "");
+        assert!(t.resolve(&vote(&guessed, &[&tok("a", "1")])).is_err());
         assert_eq!(
             t.resolve(&vote(&tok("b", "2"), &[&tok("a", "1")])).unwrap(),
             CountedVote {

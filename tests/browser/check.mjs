@@ -473,12 +473,12 @@ console.log("style map");
       const shown = tips.filter((t) => getComputedStyle(t).visibility === "visible");
       const mine = a.querySelector(".tip");
       const bg = a.closest(".style-map").querySelector(".tip-bg");
-      return { href: a.getAttribute("href"), shown: shown.length, mineShown: !!mine && getComputedStyle(mine).visibility === "visible", bgShown: !!bg && getComputedStyle(bg).visibility === "visible", text: mine?.textContent || "" };
+      return { href: a.getAttribute("href"), shown: shown.length, mineShown: !!mine && getComputedStyle(mine).visibility === "visible", bgShown: !!bg && getComputedStyle(bg).visibility === "visible", text: mine?.textContent || "", html: a.outerHTML.slice(0, 160), focus: a.matches(":focus") };
     });
     if (state) break;
   }
   if (!state) fail("style map: Tab never reached a mark");
-  else if (!state.mineShown || state.shown !== 1) fail(`style map: focus showed ${state.shown} label(s), its own: ${state.mineShown}`);
+  else if (!state.mineShown || state.shown !== 1) fail(`style map: focus showed ${state.shown} label(s), its own: ${state.mineShown} (${state.focus ? "focused" : "not :focus"} ${state.html})`);
   else if (!state.bgShown) fail("style map: focus showed the label without the band's background");
   else {
     note(`style map: ${marks} marks; Tab reaches them and focus shows one label ("${state.text}")`);
@@ -486,6 +486,96 @@ console.log("style map");
     await shot(page, "prompt-style-map-focus");
     const res = await page.goto(new URL(state.href, pages.prompt).href);
     if (!res || res.status() !== 200) fail(`style map: mark link ${state.href} does not load`);
+  }
+  await page.close();
+}
+
+// ---- 5c. wide tables say they scroll; the style map fits (issue 26, item 19) ----------------
+console.log("scroll hints");
+for (const name of ["compare", "prompt", "artist", "run", "leaderboard"]) {
+  const page = await newPage(390, 900);
+  for (const width of [390, 1280]) {
+    await page.setViewport({ width, height: 900 });
+    await page.goto(pages[name], { waitUntil: "load" });
+    await sleep(100);
+    const boxes = await page.evaluate(() => [...document.querySelectorAll(".table-wrap, .table-scroll, .chart-scroll")].map((el, i) => {
+      el.dataset.probe = String(i);
+      const hint = el.querySelector(":scope > .scroll-more");
+      return {
+        i, cls: el.className, overflows: el.scrollWidth > el.clientWidth + 1,
+        focusable: el.tabIndex === 0, region: el.getAttribute("role") === "region",
+        label: el.getAttribute("aria-label") || (el.getAttribute("aria-labelledby") && document.getElementById(el.getAttribute("aria-labelledby"))?.textContent) || "",
+        hint: !!hint && hint.offsetHeight > 0 && getComputedStyle(hint).visibility === "visible",
+      };
+    }));
+    let wide = 0;
+    for (const b of boxes) {
+      if (!b.focusable || !b.region || !b.label.trim()) fail(`${name} at ${width}px: ${b.cls} is not a focusable, labelled region`);
+      if (b.overflows && !b.hint) fail(`${name} at ${width}px: ${b.cls} scrolls sideways with no visible hint`);
+      if (!b.overflows && b.hint) fail(`${name} at ${width}px: ${b.cls} fits yet says it scrolls`);
+      if (!b.overflows) continue;
+      wide += 1;
+      // At the far end there is nothing more to see: the hint goes.
+      const atEnd = await page.evaluate(async (i) => {
+        const el = document.querySelector(`[data-probe="${i}"]`);
+        el.scrollLeft = el.scrollWidth;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const hint = el.querySelector(":scope > .scroll-more");
+        return hint.offsetHeight > 0 && getComputedStyle(hint).visibility === "visible";
+      }, b.i);
+      if (atEnd) fail(`${name} at ${width}px: ${b.cls} still says it scrolls at its far end`);
+    }
+    note(`${name} at ${width}px: ${boxes.length} scroll regions, ${wide} wide, each with its hint`);
+    if (name === "prompt") {
+      const map = await page.evaluate(() => {
+        const svg = document.querySelector("svg.style-map");
+        if (!svg) return null;
+        const r = svg.getBoundingClientRect();
+        const marks = [...svg.querySelectorAll("a.pt")].map((a) => a.getBoundingClientRect().right);
+        return { right: r.right, viewport: document.documentElement.clientWidth, marks: Math.max(...marks) };
+      });
+      if (!map) fail("prompt: no style map");
+      else if (map.right > map.viewport + 0.5 || map.marks > map.viewport + 0.5) fail(`prompt at ${width}px: the style map reaches ${Math.round(map.right)}px (marks ${Math.round(map.marks)}px) in a ${map.viewport}px viewport`);
+      else note(`prompt at ${width}px: the style map fits (${Math.round(map.right)}px of ${map.viewport}px)`);
+    }
+    if (width === 390) {
+      await page.evaluate(() => document.querySelector(".scroll-more")?.parentElement.scrollIntoView({ block: "center" }));
+      await shot(page, `${name}-scroll-hint-390`);
+    }
+  }
+  await page.close();
+}
+
+// ---- 5d. a tap on a style-map mark names it; a second tap follows it (item 20) --------------
+console.log("style map on a touch screen");
+{
+  const page = await browser.newPage();
+  await page.setViewport({ width: 390, height: 844, hasTouch: true, isMobile: true });
+  await page.goto(pages.prompt, { waitUntil: "load" });
+  const marks = await page.$$("svg.style-map a.pt");
+  const mark = marks[Math.floor(marks.length / 2)];
+  await mark.evaluate((a) => a.scrollIntoView({ block: "center" }));
+  // On the mark's shape (the link's box also spans its hidden label in the band). Marks
+  // can overlap: the one named is the one on top where the finger was.
+  await (await mark.$(".mk")).tap();
+  await sleep(300);
+  const first = await page.evaluate(() => {
+    const a = document.activeElement;
+    const tip = a && a.querySelector ? a.querySelector(".tip") : null;
+    const shown = [...document.querySelectorAll(".style-map .tip")].filter((t) => getComputedStyle(t).visibility === "visible");
+    return { url: location.href, focused: !!a && a.matches("svg.style-map a.pt"), href: a && a.getAttribute ? a.getAttribute("href") : null, shown: !!tip && shown.length === 1 && shown[0] === tip, text: tip ? tip.textContent : "" };
+  });
+  const href = first.href;
+  if (first.url !== pages.prompt) fail(`style map tap: the first tap left the page for ${first.url}`);
+  else if (!first.focused || !first.shown) fail(`style map tap: the first tap did not name the mark (${JSON.stringify(first)})`);
+  else {
+    note(`style map tap: the first tap names the mark ("${first.text}")`);
+    await shot(page, "prompt-style-map-tap-390");
+    const named = await page.evaluateHandle(() => document.activeElement.querySelector(".mk"));
+    const [nav] = await Promise.all([page.waitForNavigation({ timeout: 5000 }).catch(() => null), named.tap()]);
+    const target = new URL(href, pages.prompt).href;
+    if (!nav || page.url() !== target) fail(`style map tap: the second tap did not open ${target} (at ${page.url()})`);
+    else note(`style map tap: the second tap opens the run (${href})`);
   }
   await page.close();
 }

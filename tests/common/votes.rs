@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use chorus::store::{sha256_hex, votes::vote_token};
+use chorus::store::votes::{run_secret, vote_token};
+use chorus::store::{sha256_hex, RunRecord};
 
 use crate::common::TestProject;
 
@@ -32,7 +33,9 @@ pub fn tokens(p: &TestProject, group: &str) -> BTreeMap<&'static str, String> {
         .iter()
         .map(|slug| {
             let bytes = std::fs::read(p.path(&format!("runs/{group}/{slug}.png"))).unwrap();
-            let token = vote_token(group, slug, &sha256_hex(&bytes));
+            let run: RunRecord =
+                serde_json::from_str(&p.read(&format!("runs/{group}/{slug}.json"))).unwrap();
+            let token = vote_token(group, slug, &sha256_hex(&bytes), &run_secret(&run));
             assert!(
                 page.contains(&format!("data-token=\"{token}\"")),
                 "the blind page offers {slug}'s image as {token}"

@@ -121,7 +121,7 @@ const PAD: f64 = 16.0;
 pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &str) -> String {
     let (w, h) = (MAP_WIDTH, MAP_HEIGHT);
     let mut s = format!(
-        r##"<svg class="style-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="group" aria-label="{c}"><title>{c}</title><rect class="map-frame" x="0.5" y="0.5" width="{fw}" height="{fh}" fill="none" stroke="#8a8a94"/>"##,
+        r##"<svg class="style-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="group" aria-label="{c}" tabindex="-1"><title>{c}</title><rect class="map-frame" x="0.5" y="0.5" width="{fw}" height="{fh}" fill="none" stroke="#8a8a94"/>"##,
         c = esc(caption),
         fw = w - 1.0,
         fh = h - 1.0
@@ -151,7 +151,7 @@ pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &st
     };
     let _ = write!(
         s,
-        r##"<line class="map-band" x1="1" y1="{BAND}" x2="{x2}" y2="{BAND}" stroke="#8a8a94"/><text class="map-hint" x="10" y="22" font-size="14" fill="currentColor">Hover or tab to a mark: its run is named here.</text><rect class="tip-bg" x="1" y="1" width="{bw}" height="{bh}" fill="#1c1c21"/><g class="marks" font-size="14" fill="#ffffff">"##,
+        r##"<line class="map-band" x1="1" y1="{BAND}" x2="{x2}" y2="{BAND}" stroke="#8a8a94"/><text class="map-hint" x="10" y="22" font-size="14" fill="currentColor">Hover, tab to or tap a mark: its run is named here (tap again to open it).</text><rect class="tip-bg" x="1" y="1" width="{bw}" height="{bh}" fill="#1c1c21"/><g class="marks" font-size="14" fill="#ffffff">"##,
         x2 = w - 1.0,
         bw = w - 2.0,
         bh = BAND - 2.0,

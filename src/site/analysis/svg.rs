@@ -45,7 +45,7 @@ pub fn heatmap(
             (lo.min(v), hi.max(v))
         });
     let mut s = format!(
-        r#"<div class="table-scroll heatmap-wrap" tabindex="0" role="region" aria-label="{c} (scrolls sideways on narrow screens)"><table class="heatmap"><caption class="visually-hidden">{c}</caption><thead><tr><td></td>"#,
+        r#"<div class="table-scroll heatmap-wrap" tabindex="0" role="region" aria-label="{c} (scrolls sideways on narrow screens)"><p class="scroll-more" aria-hidden="true">Scroll sideways for more →</p><table class="heatmap"><caption class="visually-hidden">{c}</caption><thead><tr><td></td>"#,
         c = esc(caption)
     );
     for l in labels {

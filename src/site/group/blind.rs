@@ -18,7 +18,7 @@ use crate::site::analysis::GroupAnalysis;
 use crate::site::group::redact::Redaction;
 use crate::site::render::markdown::render_markdown;
 use crate::site::render::model::{extension, GroupView, ImageView, ThumbView};
-use crate::store::{sha256_hex, LoadedGroup};
+use crate::store::{sha256_hex, votes, LoadedGroup};
 
 /// One column of the blind page.
 #[derive(Debug, Serialize)]
@@ -38,7 +38,7 @@ pub struct BlindRun<'a> {
     pub brush_name: &'a str,
     /// 1-based column of the named view (`index.html#col-N`).
     pub column: usize,
-    /// The run's opaque name in votes ([`crate::store::votes::vote_token`]).
+    /// The run's opaque name in votes ([`votes::vote_token`]).
     pub token: Option<String>,
 }
 
@@ -109,7 +109,7 @@ impl BlindKey {
 
     /// The image as the blind page shows it: its resized variants under blind names, the
     /// largest standing in for the full image, or the full image under a blind name when
-    /// it has no variants. [`BlindKey::media_files`] lists the same files.
+    /// it has no variants. `group::image_files` publishes the same files.
     pub fn image(&self, group_id: &str, position: usize, img: &ImageView) -> ImageView {
         let thumbs: Vec<ThumbView> = img
             .thumbs
@@ -162,9 +162,8 @@ pub fn blind_runs<'a>(
             } else {
                 redaction.apply(&run.image_prompt)
             };
-            let statement = loaded
-                .run(&run.artist_slug)
-                .map_or("", |r| r.artist_stmt.as_str());
+            let record = loaded.run(&run.artist_slug);
+            let statement = record.map_or("", |r| r.artist_stmt.as_str());
             let blind = BlindRun {
                 label: &c.blind_label,
                 key: key_letter,
@@ -178,8 +177,9 @@ pub fn blind_runs<'a>(
                 artist_name: &run.artist_name,
                 brush_name: &run.brush_name,
                 column: i + 1,
-                token: run.image.as_ref().map(|img| {
-                    crate::store::votes::vote_token(&group.id, &run.artist_slug, &img.sha256)
+                token: run.image.as_ref().zip(record).map(|(img, r)| {
+                    let secret = votes::run_secret(r);
+                    votes::vote_token(&group.id, &run.artist_slug, &img.sha256, &secret)
                 }),
             };
             (c.blind_order, blind)

@@ -337,7 +337,11 @@ fn group_votes(
     let id = g.group.run_group_id.to_string();
     let images = g.runs.iter().filter_map(|run| {
         let p = prepared.get(model::safe_image_file(run)?)?;
-        Some((run.artist_slug.as_str(), p.source.sha256.as_str()))
+        Some((
+            run.artist_slug.as_str(),
+            p.source.sha256.as_str(),
+            votes::run_secret(run),
+        ))
     });
     let tokens = votes::GroupTokens::new(&id, images);
     let (counted, vote_problems) = votes::group_votes(&g.dir, g.group.run_group_id, &tokens);
