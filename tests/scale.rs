@@ -327,7 +327,7 @@ async fn paginated_listings_work_under_a_sub_path() {
 }
 
 #[test]
-fn build_reports_the_site_size_and_warns_past_the_limit() {
+fn build_reports_the_site_size_and_warns_past_the_budget() {
     let p = TestProject::init();
     p.generate_offline(&[]);
     let out = build(&p);
@@ -335,13 +335,27 @@ fn build_reports_the_site_size_and_warns_past_the_limit() {
         out.contains("Site size: ") && !out.contains("warning: the site is"),
         "{out}"
     );
-    // A limit below the site's size (GitHub Pages' is 1 GB) brings the warning and the options.
-    std::fs::remove_dir_all(p.path("site")).unwrap();
-    let out = p
-        .chorus(&["build"])
-        .env(chorus::site::SIZE_LIMIT_ENV, "1000")
-        .output()
-        .unwrap();
+    let strict = p.chorus(&["build", "--strict"]).output().unwrap();
+    assert_eq!(strict.status.code(), Some(0), "within the 1 GB default");
+    // A budget below the site's size (GitHub Pages' 1 GB by default) brings the warning
+    // and the options; --strict makes it exit 6, and says the same.
+    let config = p
+        .read("chorus.toml")
+        .replace("[site]\n", "[site]\nsize_budget = \"0.5 MB\"\n");
+    assert!(
+        config.contains("size_budget"),
+        "the starter config has a [site] table"
+    );
+    p.write("chorus.toml", &config);
+    let strict = p.chorus(&["build", "--strict"]).output().unwrap();
+    assert_eq!(
+        strict.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("[site] size_budget, 500 KB"));
+    let out = p.chorus(&["build"]).output().unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -68,6 +68,8 @@ pub mod exit {
     /// `resume`: everything collectable was collected, but batches are still running at
     /// the provider (`generate --batch`); collect again later.
     pub const WAITING: u8 = 5;
+    /// `build --strict`: the site weighs more than `[site] size_budget`.
+    pub const TOO_LARGE: u8 = 6;
     /// `generate`/`resume` stopped by Ctrl-C (the shell convention, 128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -80,6 +82,7 @@ Exit codes:
   3  problems found in runs/ (check; build --strict)
   4  generate/resume finished but some runs failed or did not start (see `chorus status`)
   5  resume/collect: provider batches are still running; collect again later
+  6  build --strict: the site weighs more than [site] size_budget (1 GB by default)
 130  generate/resume stopped by Ctrl-C (resume with `chorus resume --all`)";
 
 #[derive(Debug, Parser)]
@@ -306,7 +309,7 @@ pub struct BuildArgs {
     /// Absolute URL the site is published at (overrides site.base_url)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Exit non-zero (3) when runs/ has problems
+    /// Exit 3 when runs/ has problems, 6 when the site weighs more than [site] size_budget
     #[arg(long)]
     pub strict: bool,
     /// Keep running and rebuild whenever chorus.toml, runs/, themes/ or templates/ change
@@ -481,7 +484,8 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         site::human_bytes(report.site_bytes),
         std::fs::canonicalize(&index).unwrap_or(index).display()
     );
-    if let Some(warning) = site::size_warning(report.site_bytes, project.config.site.originals) {
+    let too_large = site::size_warning(report.site_bytes, &project.config.site);
+    if let Some(warning) = &too_large {
         errln!("warning: {warning}");
     }
     if !report.problems.is_empty() {
@@ -492,6 +496,9 @@ fn build_cmd(project: &Project, args: &BuildArgs) -> Result<u8> {
         if args.strict {
             return Ok(exit::PROBLEMS);
         }
+    }
+    if too_large.is_some() && args.strict {
+        return Ok(exit::TOO_LARGE);
     }
     Ok(exit::OK)
 }

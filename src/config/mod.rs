@@ -80,6 +80,52 @@ pub struct SiteConfig {
     /// How full-size images are published; runs/ always keeps the original bytes.
     #[serde(default)]
     pub originals: Originals,
+    /// The most the published site may weigh before `build` warns (and `build --strict`
+    /// fails): bytes, or a size such as "500 MB". GitHub Pages publishes at most 1 GB.
+    #[serde(default = "default_size_budget", deserialize_with = "byte_size")]
+    pub size_budget: u64,
+}
+
+/// GitHub Pages publishes sites of at most 1 GB.
+pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
+
+fn default_size_budget() -> u64 {
+    PAGES_LIMIT_BYTES
+}
+
+/// A size in bytes from a whole number or a string with a decimal unit ("800 MB",
+/// "1.5 GB"), as people write sizes.
+fn byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = toml::Value::deserialize(d)?;
+    let parsed = match &v {
+        toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+        toml::Value::String(s) => parse_size(s),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "site.size_budget = {v} is not a size: write bytes (1000000000) or a number with KB, MB or GB (\"800 MB\")"
+        ))
+    })
+}
+
+/// "800 MB" → 800,000,000; units are decimal, as hosts count them.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    let bytes = (value * scale).round();
+    (1.0..1e18).contains(&bytes).then_some(bytes as u64)
 }
 
 /// `[site] originals`: what the site publishes as each run's full-size image.
@@ -104,6 +150,7 @@ impl Default for SiteConfig {
             theme: default_theme(),
             per_page: default_per_page(),
             originals: Originals::default(),
+            size_budget: PAGES_LIMIT_BYTES,
         }
     }
 }
@@ -454,5 +501,23 @@ mod tests {
         let msg = err[0].to_string();
         assert!(msg.contains("titel"), "{msg}");
         assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(parse_size("1 GB"), Some(1_000_000_000));
+        assert_eq!(parse_size("800MB"), Some(800_000_000));
+        assert_eq!(parse_size("0.5 mb"), Some(500_000));
+        assert_eq!(parse_size("1200"), Some(1200));
+        for bad in ["", "GB", "1 GiB", "-5 MB", "0", "1e30 GB", "one GB"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+        let err = Config::parse("[site]\nsize_budget = \"lots\"\n", Path::new("chorus.toml"))
+            .unwrap_err();
+        let msg = err[0].to_string();
+        assert!(
+            msg.contains("size_budget") && msg.contains("\"800 MB\""),
+            "{msg}"
+        );
     }
 }

@@ -93,21 +93,14 @@ pub fn phases_line(laps: &[(&'static str, std::time::Duration)]) -> String {
     format!(" Phases: {}.", laps.join(", "))
 }
 
-/// GitHub Pages publishes sites of at most 1 GB.
-pub const PAGES_LIMIT_BYTES: u64 = 1_000_000_000;
-/// Overrides [`PAGES_LIMIT_BYTES`] (in bytes), for a host with another limit.
-pub const SIZE_LIMIT_ENV: &str = "CHORUS_SITE_SIZE_LIMIT";
-
-/// What `build` says when the site is too big for GitHub Pages (or the limit in
-/// `CHORUS_SITE_SIZE_LIMIT`), with the ways out.
-pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Option<String> {
-    let limit = std::env::var(SIZE_LIMIT_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(PAGES_LIMIT_BYTES);
+/// What `build` says when the site weighs more than `[site] size_budget` (GitHub Pages'
+/// 1 GB by default), with the settings that would publish less.
+pub fn size_warning(site_bytes: u64, site: &crate::config::SiteConfig) -> Option<String> {
+    let limit = site.size_budget;
     if site_bytes <= limit {
         return None;
     }
+    let originals = site.originals;
     // What the setting does now, and what would publish less.
     let (now, instead) = match originals {
         crate::config::Originals::Copy => (
@@ -126,10 +119,10 @@ pub fn size_warning(site_bytes: u64, originals: crate::config::Originals) -> Opt
     Some(format!(
         "the site is {}, over {}. Under [site] in chorus.toml, {now}; {instead}, or host the site elsewhere.",
         human_bytes(site_bytes),
-        if limit == PAGES_LIMIT_BYTES {
-            "GitHub Pages' 1 GB limit".to_string()
+        if limit == crate::config::PAGES_LIMIT_BYTES {
+            "GitHub Pages' 1 GB limit ([site] size_budget)".to_string()
         } else {
-            format!("the limit of {} set in {SIZE_LIMIT_ENV}", human_bytes(limit))
+            format!("[site] size_budget, {}", human_bytes(limit))
         }
     ))
 }

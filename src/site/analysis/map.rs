@@ -106,7 +106,7 @@ pub struct MapPoint {
     pub url: String,
     /// The tooltip after the Artist's name, e.g. "group 6f1c2a3b · 2026-11-30 14:03:47 UTC".
     pub label: String,
-    /// Longer text for screen readers (the label and an excerpt).
+    /// Longer text for screen readers after the Artist's name (the group and an excerpt).
     pub description: String,
 }
 
@@ -167,7 +167,7 @@ pub fn style_map(caption: &str, names: &[String], points: &[MapPoint], root: &st
             r#"<a class="pt" href="{root}{url}" aria-label="{d}">{mark}{tip}</a>"#,
             root = esc(root),
             url = esc(&p.url),
-            d = esc(&p.description),
+            d = esc(&format!("{name}, {}", p.description)),
             mark = shape(sh, x, y, r, &format!("mk mk-{colour}"), FALLBACK[colour]),
             tip = tooltip(&format!("{name} · {}", p.label)),
         );
@@ -334,7 +334,7 @@ mod tests {
             svg.matches(r#"<a class="pt" href="../groups/g/"#).count(),
             2
         );
-        assert!(svg.contains(r#"aria-label="two &lt;run&gt;""#));
+        assert!(svg.contains(r#"aria-label="Bo &amp; co, two &lt;run&gt;""#));
         assert!(svg.contains("Bo &amp; co · two"));
         assert_eq!(svg.matches(r#"<g class="tip">"#).count(), 2);
         assert_eq!(

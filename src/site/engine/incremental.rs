@@ -20,6 +20,7 @@ use crate::site::engine::settings::settings_key;
 use crate::site::group::images::{ImageCache, ImageStats};
 use crate::site::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
 use crate::site::listings::pages::{listing_files, ListingContext, ListingFile};
+use crate::site::render::names::Names;
 use crate::site::render::theme::{self, Theme};
 use crate::site::{
     engine::path_hash, engine::Kept, engine::Phases, render::output::OutFile,
@@ -438,6 +439,7 @@ impl Site {
             voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
             max_weight_per_voter: self.project.config.votes.max_weight_per_voter,
+            names: &Names::new(&self.project.config.artists),
         };
         let mut listings = BTreeMap::new();
         let known = &self.manifest.listings;

@@ -3,6 +3,7 @@
 //! by `pager`), the leaderboards, the Artists' profiles and voice readings, and the
 //! machine-readable exports.
 
+pub mod artists;
 pub mod exports;
 pub mod leaderboard;
 pub mod pager;

@@ -5,7 +5,7 @@
 //! rendered only when its key (what it shows) differs from the manifest's; the newest
 //! pages, which carry totals, profiles and problems, are rendered every time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -15,12 +15,14 @@ use crate::site::analysis;
 use crate::site::engine::manifest::Manifest;
 use crate::site::group::read_card;
 use crate::site::group::summary::{self, GroupCard, GroupSummary, RunCard};
+use crate::site::listings::artists::{artist_order, ArtistListing};
 use crate::site::listings::leaderboard;
 use crate::site::listings::pager::{paginate, Slot};
 use crate::site::listings::profiles::{
     newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
 };
-use crate::site::render::model::{self, ArtistTotals, ColumnHead};
+use crate::site::render::model::{self, ColumnHead};
+use crate::site::render::names::Names;
 use crate::site::{
     listings::exports, listings::voice, render::render_page, render::theme::Theme, SiteContext,
     SiteError,
@@ -54,21 +56,8 @@ pub struct ListingContext<'a> {
     pub full: bool,
     /// `[votes] max_weight_per_voter`: what one voter's votes may weigh in the ratings.
     pub max_weight_per_voter: Option<u32>,
-}
-
-/// An Artist as the listings show it.
-#[derive(Debug, Clone, Serialize)]
-struct ArtistListing {
-    slug: String,
-    name: String,
-    model: String,
-    provider: String,
-    url: String,
-    /// Only on the newest page and the Artists index, where it changes with every group.
-    totals: Option<ArtistTotals>,
-    /// Its row of the overall leaderboard, on its newest page, when it has votes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rating: Option<leaderboard::Row>,
+    /// Which name each Artist goes by on these pages (see `render::names`).
+    pub names: &'a Names,
 }
 
 #[derive(Serialize)]
@@ -116,16 +105,29 @@ pub fn listing_files(
 ) -> Result<(), SiteError> {
     let groups = manifest.summaries();
     // Every version's voice first: Artist pages show theirs across versions.
-    let voices = cx
+    let artists = artist_order(&groups, cx.names);
+    let name_of = |slug: &str, fallback: &str| {
+        artists.iter().find(|a| a.slug == slug).map_or_else(
+            || cx.names.across_groups(slug, fallback),
+            |a| a.name.clone(),
+        )
+    };
+    let mut voices = cx
         .voice_state
         .map(|state| voice::version_voices(state, manifest))
         .unwrap_or_default();
+    for a in voices.values_mut().flat_map(|v| v.artists.iter_mut()) {
+        a.name = name_of(&a.slug, &a.name);
+    }
+    let cross_names: BTreeMap<String, String> = artists
+        .iter()
+        .map(|a| (a.slug.clone(), a.name.clone()))
+        .collect();
     let oldest_first: Vec<&GroupSummary> = groups.iter().rev().copied().collect();
     let mut jobs: Vec<Job> = Vec::new();
 
     // The index, newest first; the newest page also carries the filters, whose counts
     // change with every group.
-    let artists = artist_order(&groups);
     let versions = prompt_versions(&groups);
     let filters = Filters {
         prompts: versions
@@ -211,7 +213,7 @@ pub fn listing_files(
         .iter()
         .map(|m| newest_with_numbers(m, PROFILE_GROUPS))
         .collect();
-    let numbers = read_numbers_of(
+    let mut numbers = read_numbers_of(
         cx.cards_dir,
         artist_picks
             .iter()
@@ -219,6 +221,15 @@ pub fn listing_files(
             .flat_map(|(p, _)| p.iter().map(|g| g.id.as_str()))
             .collect(),
     )?;
+    // Profiles and matrices span groups: their names follow the rule, not each group's.
+    for n in numbers.values_mut() {
+        n.names = n
+            .slugs
+            .iter()
+            .zip(&n.names)
+            .map(|(s, m)| name_of(s, m))
+            .collect();
+    }
     let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
         .par_iter()
         .zip(&all_mine)
@@ -271,7 +282,17 @@ pub fn listing_files(
             let sha = hashes.last().copied().unwrap_or_default().to_string();
             hashes.sort_unstable();
             hashes.dedup();
-            let key = page_key("prompt", &slot, &items, &format!("{sha}|{}", hashes.len()));
+            // The columns' names follow the names rule, which groups off this page can change.
+            let heads: BTreeSet<&str> = items
+                .iter()
+                .flat_map(|g| g.runs.iter().map(|r| r.slug.as_str()))
+                .collect();
+            let heads: Vec<&str> = heads
+                .into_iter()
+                .filter_map(|h| cross_names.get(h).map(String::as_str))
+                .collect();
+            let extra = format!("{sha}|{}|{}", hashes.len(), heads.join("|"));
+            let key = page_key("prompt", &slot, &items, &extra);
             let analysis = newest
                 .then(|| {
                     let refs = numbers_of(&numbers, &pick.0);
@@ -290,6 +311,7 @@ pub fn listing_files(
                 text_variants: hashes.len(),
                 analysis,
                 voice: if newest { voices.get(*v) } else { None },
+                names: &cross_names,
                 key,
             });
         }
@@ -412,6 +434,8 @@ enum Job<'a> {
         text_variants: usize,
         analysis: Option<analysis::VersionAnalysis>,
         voice: Option<&'a voice::VersionVoice>,
+        /// Slug → the name on pages about many groups (`render::names`).
+        names: &'a BTreeMap<String, String>,
         key: String,
     },
 }
@@ -500,6 +524,7 @@ impl Job<'_> {
                 text_variants,
                 analysis,
                 voice,
+                names,
                 ..
             } => {
                 let mut columns: Vec<ColumnHead> = Vec::new();
@@ -508,7 +533,10 @@ impl Job<'_> {
                         if !columns.iter().any(|h| h.slug == r.artist_slug) {
                             columns.push(ColumnHead {
                                 slug: r.artist_slug.clone(),
-                                name: r.artist_name.clone(),
+                                name: names
+                                    .get(&r.artist_slug)
+                                    .cloned()
+                                    .unwrap_or_else(|| r.artist_name.clone()),
                                 url: r.artist_url.clone(),
                                 snapshots: Vec::new(),
                             });
@@ -572,27 +600,4 @@ fn prompt_versions<'a>(newest_first: &[&'a GroupSummary]) -> Vec<&'a str> {
         }
     }
     versions
-}
-
-/// Artists in the order of the newest group, then those seen only in older groups; each
-/// named as in the newest group it appears in.
-fn artist_order(newest_first: &[&GroupSummary]) -> Vec<ArtistListing> {
-    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
-    let mut out = Vec::new();
-    for g in newest_first {
-        for r in &g.runs {
-            if seen.insert(&r.slug, ()).is_none() {
-                out.push(ArtistListing {
-                    slug: r.slug.clone(),
-                    name: r.name.clone(),
-                    model: r.model.clone(),
-                    provider: r.provider.clone(),
-                    url: model::artist_url(&r.slug),
-                    totals: None,
-                    rating: None,
-                });
-            }
-        }
-    }
-    out
 }

@@ -3,6 +3,7 @@
 
 pub mod markdown;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod theme;
 

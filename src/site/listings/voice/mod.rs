@@ -336,7 +336,8 @@ fn compute(
             artist: at.artist,
             url: r.url.clone(),
             label: format!("group {} · {}", f.short_id, f.date),
-            description: format!("{}, group {} {}: {}", r.name, f.date, f.short_id, r.excerpt),
+            // Without the Artist's name, which the page adds by the names rule.
+            description: format!("group {} {}: {}", f.date, f.short_id, r.excerpt),
         })
         .collect();
     Some(VersionVoice {
