@@ -480,3 +480,28 @@ text = "x"
     );
     assert!(text.contains("prompts.blind"), "{text}");
 }
+
+#[test]
+fn generate_never_writes_through_a_linked_runs_folder() {
+    let p = TestProject::init();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::remove_dir_all(p.path("runs")).ok();
+    std::os::unix::fs::symlink(outside.path(), p.path("runs")).unwrap();
+    let out = p.chorus(&["generate", "--offline"]).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("runs: is a symbolic link; chorus never writes through links under runs/"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("is a symbolic link").count(),
+        1,
+        "the reason is said once: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written outside the project"
+    );
+}

@@ -382,10 +382,10 @@ fn an_import_records_its_source_and_a_cap_per_voter_limits_a_flood() {
 
     // A record edited afterwards is read as untrusted: check names what is wrong.
     let path = format!("runs/{g}/votes/{record_name}");
+    let original = p.read(&path);
     p.write(
         &path,
-        &p.read(&path)
-            .replace("\"votesFile\": \"", "\"votesFile\": \"../../elsewhere-"),
+        &original.replace("\"votesFile\": \"", "\"votesFile\": \"../../elsewhere-"),
     );
     let out = p.chorus(&["check"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -394,6 +394,22 @@ fn an_import_records_its_source_and_a_cap_per_voter_limits_a_flood() {
         stderr.contains(&format!("{path}: field \"votesFile\"")),
         "{stderr}"
     );
+    // A record whose votes file was removed says so, in check and in the build alike.
+    p.write(&path, &original);
+    let votes_path = path.replace(".import.json", ".json");
+    std::fs::remove_file(p.path(&votes_path)).unwrap();
+    let gone = format!(
+        "{path}: describes {}",
+        &votes_path[votes_path.rfind('/').unwrap() + 1..]
+    );
+    let out = p.chorus(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&gone), "{stderr}");
+    let out = p.chorus(&["build", "--strict"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(p.read("site/index.html").contains(&gone), "{stderr}");
 
     // The cap is checked like every setting, naming the field.
     for bad in ["0", "-3", "2.5", "\"lots\""] {

@@ -213,7 +213,7 @@ fn print_import(root: &Path, file: &Path, report: &store::votes::ImportReport) {
         }
         let files: Vec<String> = g.written.iter().map(|p| rel(p)).collect();
         errln!(
-            "group {}: {} new vote(s){} -> {}",
+            "group {}: {} new vote(s){} -> {} (each with its import record, *{})",
             g.group_id,
             g.added,
             if g.known > 0 {
@@ -221,7 +221,8 @@ fn print_import(root: &Path, file: &Path, report: &store::votes::ImportReport) {
             } else {
                 String::new()
             },
-            files.join(", ")
+            files.join(", "),
+            store::votes::RECORD_SUFFIX
         );
     }
     let mut skipped = 0;

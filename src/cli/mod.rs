@@ -193,7 +193,9 @@ pub enum VotesCommand {
     #[command(
         long_about = "Add the votes of a file downloaded from a blind page (\"Download your votes\") \
 to the history: each group's new votes become one file under runs/<group-id>/votes/, which the \
-next `chorus build` turns into the leaderboards.\n\n\
+next `chorus build` turns into the leaderboards, and beside it a record of the import \
+(<name>.import.json: the file's SHA-256, the time, the voter labels). A group whose folder or \
+votes/ is a symbolic link refuses the import, with nothing written.\n\n\
 The whole file is checked first: its format and version, its fields and every vote's, and that \
 no id is used twice in it. If any of that is wrong, every problem is listed (file, vote number \
 and id, field) and nothing is written (exit code 1). Votes that no longer apply (their group is \

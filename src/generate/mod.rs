@@ -61,10 +61,11 @@ pub struct GenerateOptions {
 pub enum GenerateError {
     #[error("{0}")]
     Plan(String),
-    #[error("{path}: {source}")]
+    /// The why is in the message, not a source, so a chain of errors says it once.
+    #[error("{}: {error}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

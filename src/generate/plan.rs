@@ -192,9 +192,9 @@ fn brush_ref(b: &Brush) -> BrushRef {
 /// they would delay the first request of a large batch by seconds.
 pub fn write_plan(runs_dir: &Path, plan: &Plan) -> Result<Vec<RunRecord>, GenerateError> {
     in_parallel(&plan.groups, |group| {
-        store::write_group(runs_dir, group).map_err(|source| GenerateError::Write {
+        store::write_group(runs_dir, group).map_err(|error| GenerateError::Write {
             path: store::group_dir(runs_dir, &group.run_group_id).join(store::GROUP_FILE),
-            source,
+            error,
         })
     })?;
     let runs = preview_runs(plan);
@@ -255,12 +255,12 @@ fn in_parallel<T: Sync>(
 }
 
 pub(crate) fn save(runs_dir: &Path, run: &RunRecord) -> Result<(), GenerateError> {
-    store::write_run(runs_dir, run).map_err(|source| GenerateError::Write {
+    store::write_run(runs_dir, run).map_err(|error| GenerateError::Write {
         path: store::run_file(
             &store::group_dir(runs_dir, &run.run_group_id),
             &run.artist_slug,
         ),
-        source,
+        error,
     })
 }
 

@@ -286,9 +286,22 @@ pub fn group_votes(
     (counted, problems)
 }
 
+/// Whether a group folder's `votes/` holds any votes file or import record: without
+/// one there is nothing to read (and no image to hash for the tokens).
+pub fn holds_votes(group_dir: &Path) -> bool {
+    read_folder(&group_dir.join(VOTES_DIR))
+        .ok()
+        .flatten()
+        .is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+}
+
 /// The problems of a loaded group's votes files, as `chorus check` reports them.
 pub fn check_group_votes(g: &LoadedGroup) -> Vec<VoteProblem> {
-    if votes_files(&g.dir).map_or(true, |f| f.is_empty()) {
+    if !holds_votes(&g.dir) {
         return Vec::new();
     }
     group_votes(&g.dir, g.group.run_group_id, &GroupTokens::read(g)).1

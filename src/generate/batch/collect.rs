@@ -238,12 +238,12 @@ async fn record_lines(
 /// Writes one run record off the async workers' hot path.
 pub(super) fn save(ctx: &BatchContext, run: &RunRecord) -> Result<(), GenerateError> {
     tokio::task::block_in_place(|| {
-        store::write_run(&ctx.runs_dir, run).map_err(|source| GenerateError::Write {
+        store::write_run(&ctx.runs_dir, run).map_err(|error| GenerateError::Write {
             path: store::run_file(
                 &store::group_dir(&ctx.runs_dir, &run.run_group_id),
                 &run.artist_slug,
             ),
-            source,
+            error,
         })
     })
 }

@@ -17,6 +17,7 @@ use crate::site::engine::changes::{affected, older_neighbours, predicted_neighbo
 use crate::site::engine::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
 use crate::site::engine::scan::{list_folders, Scan, Seen};
 use crate::site::engine::settings::settings_key;
+use crate::site::engine::tidy;
 use crate::site::group::images::{ImageCache, ImageStats};
 use crate::site::group::{build_group, card_path, numbers_path, GroupBuilt, GroupContext};
 use crate::site::listings::pages::{listing_files, ListingContext, ListingFile};
@@ -477,9 +478,9 @@ impl Site {
             report.images.pruned = self
                 .cache
                 .prune(&|key| kept.cache.contains(&path_hash(Path::new(key))));
-            self.prune_cards();
+            tidy::prune_cards(&self.state, &self.manifest);
         }
-        self.forget_unused_prompts();
+        tidy::forget_unused_prompts(&mut self.manifest);
         self.manifest.settings = settings;
         self.manifest.mark_changed();
         // The manifest is only an accelerator: failing to save it costs time next build.
@@ -548,53 +549,5 @@ impl Site {
         add(".nojekyll", b"");
         add(OUTPUT_MARKER, MARKER_DONE);
         files
-    }
-
-    /// Cards and voice features of groups no longer in the manifest.
-    fn prune_cards(&self) {
-        let dir = self.state.join("cards");
-        let ids: Vec<&str> = self
-            .manifest
-            .named_summaries()
-            .map(|(_, s)| s.id.as_str())
-            .collect();
-        let keep: BTreeSet<PathBuf> = ids
-            .iter()
-            .flat_map(|id| {
-                [
-                    card_path(&dir, id),
-                    numbers_path(&dir, id),
-                    crate::site::listings::voice::features_path(&self.state, id),
-                ]
-            })
-            .collect();
-        for dir in [
-            dir.clone(),
-            crate::site::listings::voice::features_dir(&self.state),
-        ] {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if !keep.contains(&entry.path()) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
-    }
-
-    fn forget_unused_prompts(&mut self) {
-        let used: BTreeSet<&str> = self
-            .manifest
-            .named_summaries()
-            .map(|(_, s)| s.prompt_sha256.as_str())
-            .collect();
-        let unused: Vec<String> = self
-            .manifest
-            .prompt_texts
-            .keys()
-            .filter(|k| !used.contains(k.as_str()))
-            .cloned()
-            .collect();
-        for k in unused {
-            self.manifest.prompt_texts.remove(&k);
-        }
     }
 }

@@ -7,6 +7,7 @@ pub mod incremental;
 pub mod manifest;
 pub(crate) mod scan;
 pub(crate) mod settings;
+pub(crate) mod tidy;
 
 use std::path::Path;
 

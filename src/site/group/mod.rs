@@ -331,7 +331,7 @@ fn group_votes(
     rel: &dyn Fn(&Path) -> PathBuf,
     problems: &mut Vec<String>,
 ) -> Vec<VoteTally> {
-    if votes::votes_files(&g.dir).map_or(true, |f| f.is_empty()) {
+    if !votes::holds_votes(&g.dir) {
         return Vec::new();
     }
     let id = g.group.run_group_id.to_string();
