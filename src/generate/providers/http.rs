@@ -10,9 +10,9 @@ use reqwest::header::HeaderMap;
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
+pub use super::caller::{api_headers, Caller};
 use super::fault::{self, Fault};
 use super::ProviderError;
-use crate::config::{Api, Kind};
 
 /// Hops an image download may take: CDNs redirect once or twice; more is a loop or a trap.
 pub const MAX_DOWNLOAD_REDIRECTS: usize = 5;
@@ -51,110 +51,6 @@ pub fn client(redirects: Redirects) -> Result<reqwest::Client, ProviderError> {
         .redirect(policy)
         .build()
         .map_err(|e| Fault::Local.error(format!("cannot set up the HTTP client: {}", chain(&e))))
-}
-
-/// Who is calling, for messages: `artist "gpt-4o"` and the env var its key comes from.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub label: String,
-    pub key_env: Option<String>,
-    key: Option<String>,
-    /// The provider kind and model asked for, so a "no such model" answer can say so.
-    serves: Option<(String, String)>,
-    /// The API family, which decides how the key is sent.
-    api: Api,
-}
-
-impl Caller {
-    pub fn new(label: String, key_env: Option<String>) -> Caller {
-        let key = key_env
-            .as_deref()
-            .and_then(|env| std::env::var(env).ok())
-            .filter(|k| !k.is_empty());
-        Caller {
-            label,
-            key_env,
-            key,
-            serves: None,
-            api: Api::Builtin,
-        }
-    }
-
-    /// Sends the key (and the fixed headers) as `api` wants them.
-    pub fn speaking(mut self, api: Api) -> Caller {
-        self.api = api;
-        self
-    }
-
-    /// The caller for an Artist's requests.
-    pub fn artist(artist: &crate::config::Artist) -> Caller {
-        Caller::new(
-            format!("artist {:?}", artist.slug),
-            artist.api_key_env.clone(),
-        )
-        .serving(&artist.provider, &artist.model)
-        .speaking(api_of(artist.kind()))
-    }
-
-    /// The caller for a Brush's requests.
-    pub fn brush(brush: &crate::config::Brush) -> Caller {
-        Caller::new(format!("brush {:?}", brush.slug), brush.api_key_env.clone())
-            .serving(&brush.provider, &brush.model)
-            .speaking(api_of(brush.kind()))
-    }
-
-    fn serving(mut self, provider: &str, model: &str) -> Caller {
-        self.serves = Some((provider.to_string(), model.to_string()));
-        self
-    }
-
-    pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
-    }
-
-    /// The headers every request of this caller carries: the key, where its API takes it.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        api_headers(self.api, self.key())
-    }
-
-    /// Removes the key from any text that may be shown or stored (some providers echo it).
-    pub fn scrub(&self, text: &str) -> String {
-        match &self.key {
-            Some(key) if key.len() >= 4 => text.replace(key.as_str(), "[redacted]"),
-            _ => text.to_string(),
-        }
-    }
-}
-
-fn api_of(kind: Option<Kind>) -> Api {
-    kind.map_or(Api::Builtin, |k| k.info().api)
-}
-
-/// Asked of apps by OpenRouter to attribute their traffic
-/// (https://openrouter.ai/docs/api-reference/overview#headers).
-const OPENROUTER_REFERER: &str = "https://github.com/chorus-art/chorus";
-const OPENROUTER_TITLE: &str = "chorus";
-/// The Messages API version chorus speaks (its request and reply shapes).
-const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-/// How an API family takes a key, and the fixed headers it asks for: the one place that
-/// decides them, for direct calls, batches and model lists alike.
-pub fn api_headers(api: Api, key: Option<&str>) -> Vec<(&'static str, String)> {
-    let bearer = key.map(|k| ("authorization", format!("Bearer {k}")));
-    match api {
-        Api::Builtin => Vec::new(),
-        Api::OpenAi => bearer.into_iter().collect(),
-        Api::OpenRouter => [
-            ("http-referer", OPENROUTER_REFERER.to_string()),
-            ("x-title", OPENROUTER_TITLE.to_string()),
-        ]
-        .into_iter()
-        .chain(bearer)
-        .collect(),
-        Api::Anthropic => std::iter::once(("anthropic-version", ANTHROPIC_VERSION.to_string()))
-            .chain(key.map(|k| ("x-api-key", k.to_string())))
-            .collect(),
-    }
 }
 
 /// The most a reply body may hold, and the `[limits]` key that sets it (for the message).
@@ -599,13 +495,8 @@ mod tests {
 
     #[test]
     fn classification() {
-        let caller = Caller {
-            label: "artist \"a\"".into(),
-            key_env: Some("K_ENV".into()),
-            key: Some("sk-secret".into()),
-            serves: Some(("openai".into(), "gpt-4-32k".into())),
-            api: Api::OpenAi,
-        };
+        let caller =
+            Caller::with_key("artist \"a\"", "K_ENV", "sk-secret").serving("openai", "gpt-4-32k");
         let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#;
         assert!(matches!(
             classify(429, quota, None, &caller),

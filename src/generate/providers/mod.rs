@@ -2,6 +2,7 @@
 //! the factory that picks the implementation named by `provider = "..."` in chorus.toml.
 //! Providers talk to the outside world; they never write under `runs/`.
 
+pub mod caller;
 mod chat;
 pub mod fault;
 pub mod http;

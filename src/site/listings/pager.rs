@@ -61,6 +61,25 @@ pub fn paginate(
         .collect()
 }
 
+/// What an older page shows: its place and its groups' digests. Newest pages get no key
+/// (they are always rendered).
+pub(super) fn page_key(
+    kind: &str,
+    slot: &Slot,
+    items: &[&crate::site::group::summary::GroupSummary],
+    extra: &str,
+) -> String {
+    if slot.pager.newer.is_none() {
+        return String::new();
+    }
+    let mut text = format!("{kind}|{extra}|{:?}", slot.pager);
+    for g in items {
+        text.push('|');
+        text.push_str(&g.digest);
+    }
+    crate::store::sha256_hex(text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use crate::site::group::read_card;
 use crate::site::group::summary::{self, GroupCard, GroupSummary, RunCard};
 use crate::site::listings::artists::{artist_order, ArtistListing};
 use crate::site::listings::leaderboard;
-use crate::site::listings::pager::{paginate, Slot};
+use crate::site::listings::pager::{page_key, paginate, Slot};
 use crate::site::listings::profiles::{
     newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
 };
@@ -27,7 +27,6 @@ use crate::site::{
     listings::exports, listings::voice, render::render_page, render::theme::Theme, SiteContext,
     SiteError,
 };
-use crate::store::sha256_hex;
 
 /// Pages rendered at once: enough for both cores, few enough that a full build of a long
 /// history never holds its thousands of pages in memory together.
@@ -391,20 +390,6 @@ fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
         key: String::new(),
         bytes: Some(bytes),
     }
-}
-
-/// What an older page shows: its place and its groups' digests. Newest pages get no key
-/// (they are always rendered).
-fn page_key(kind: &str, slot: &Slot, items: &[&GroupSummary], extra: &str) -> String {
-    if slot.pager.newer.is_none() {
-        return String::new();
-    }
-    let mut text = format!("{kind}|{extra}|{:?}", slot.pager);
-    for g in items {
-        text.push('|');
-        text.push_str(&g.digest);
-    }
-    sha256_hex(text.as_bytes())
 }
 
 // One job per page; the few of each kind are built at once, so their size is no concern.
