@@ -128,7 +128,6 @@ async fn offline_batch_runs_the_whole_lifecycle_without_a_key() {
         assert!(run["meta"].get("submitted").is_none());
         assert_eq!(run["meta"]["artist"]["batch"]["batchId"], batch_id);
         assert_eq!(run["meta"]["artist"]["batch"]["priceFactor"], 0.5);
-        assert!(run["artistStmt"].as_str().unwrap().contains("seed 3"));
         assert_eq!(run["meta"]["brush"]["provider"], "procedural");
     }
     // Same answers as a direct offline run with the same seed.

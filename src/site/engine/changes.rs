@@ -1,6 +1,7 @@
 //! What a change touches: which group folders a set of changed paths affects (for
 //! `serve` and `build --watch`), and which groups' blind pages must link to a new older
-//! neighbour once groups come or go. Pure functions over paths and the manifest.
+//! neighbour once groups come or go; and, for a build, which group folders changed since
+//! the manifest saw them. Functions over paths and the manifest.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -8,7 +9,8 @@ use std::path::{Component, Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::fsutil::TEMP_PREFIX;
-use crate::site::engine::manifest::Manifest;
+use crate::site::engine::manifest::{Inconsistent, Manifest};
+use crate::site::engine::scan::{Listed, Scan, Seen};
 
 /// What a set of changed paths asks of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,105 @@ pub(in crate::site) fn predicted_neighbours(
         })
         .collect();
     older_neighbours(known.chain(fresh))
+}
+
+/// What a build found changed.
+pub(crate) struct Changes {
+    /// Group folders to build.
+    pub todo: Vec<(PathBuf, String)>,
+    /// Groups whose folders are gone.
+    pub gone: Vec<String>,
+    /// The problems of runs/ itself changed (the index lists them).
+    pub problems_changed: bool,
+}
+
+/// Which group folders changed (by metadata, then by content where it moved), which
+/// are gone, and whether the problems of runs/ itself changed.
+pub(crate) fn folder_changes(
+    manifest: &mut Manifest,
+    mut listed: Listed,
+    full: bool,
+    scan: &Scan,
+) -> Result<Changes, Inconsistent> {
+    let mut changed_problems = false;
+    if let Some(runs_problems) = listed.runs_problems.take() {
+        if runs_problems != manifest.runs_problems {
+            manifest.runs_problems = runs_problems;
+            // The index lists them.
+            manifest.listings.remove(Path::new("index.html"));
+            changed_problems = true;
+        }
+    }
+    let dirs = listed.dirs;
+    // By metadata first: the index's fingerprint of each folder's files.
+    let known = &*manifest;
+    let checked: Vec<(PathBuf, String, Seen)> = listed
+        .folders
+        .into_par_iter()
+        .map(|(dir, name, listing)| {
+            let seen = match listing {
+                None => Seen::Gone,
+                Some(_) if full || !known.groups.contains_key(&name) => Seen::New,
+                Some(listing) if known.same_fingerprint(&name, &listing) => Seen::Same,
+                Some(listing) => Seen::Moved(listing),
+            };
+            (dir, name, seen)
+        })
+        .collect();
+    // Then by content, for folders whose metadata moved (a git checkout touches all).
+    let moved: Vec<&str> = checked
+        .iter()
+        .filter(|(_, _, s)| matches!(s, Seen::Moved(_)))
+        .map(|(_, n, _)| n.as_str())
+        .collect();
+    manifest.load_entries(moved)?;
+    let known = &*manifest;
+    let checked: Vec<(PathBuf, String, Seen)> = checked
+        .into_par_iter()
+        .map(|(dir, name, seen)| {
+            let Seen::Moved(listing) = seen else {
+                return Ok((dir, name, seen));
+            };
+            let entry = known
+                .entry_ref(&name)
+                .ok_or_else(|| Inconsistent(format!("the entry of {name}")))?;
+            let seen = match entry.unchanged(&dir, &listing) {
+                Some(inputs) => Seen::Touched(inputs),
+                None => Seen::New,
+            };
+            Ok((dir, name, seen))
+        })
+        .collect::<Result<_, Inconsistent>>()?;
+    let mut gone: Vec<String> = Vec::new();
+    let mut todo: Vec<(PathBuf, String)> = Vec::new();
+    for (dir, name, seen) in checked {
+        match seen {
+            Seen::Gone => gone.push(name),
+            Seen::Same | Seen::Moved(_) => {}
+            Seen::Touched(inputs) => manifest.refresh_inputs(&name, inputs),
+            Seen::New => todo.push((dir, name)),
+        }
+    }
+    if let Scan::All = scan {
+        let present: BTreeSet<&str> = dirs
+            .iter()
+            .filter_map(|d| d.file_name()?.to_str())
+            .collect();
+        gone.extend(
+            manifest
+                .groups
+                .keys()
+                .filter(|k| !present.contains(k.as_str()))
+                .cloned(),
+        );
+    }
+    gone.sort();
+    gone.dedup();
+    Ok(Changes {
+        todo,
+        gone,
+        problems_changed: changed_problems,
+    })
 }
 
 #[cfg(test)]

@@ -6,16 +6,18 @@
 //! everything again (images stay cached). The output equals a clean build's, byte for
 //! byte. It never watches files or serves anything (`serve` does).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::config::Project;
 use crate::site::analysis::SignatureCache;
-use crate::site::engine::changes::{affected, older_neighbours, predicted_neighbours, Affected};
+use crate::site::engine::changes::{
+    affected, folder_changes, older_neighbours, predicted_neighbours, Affected, Changes,
+};
 use crate::site::engine::manifest::{state_dir, GroupEntry, Inconsistent, Manifest};
-use crate::site::engine::scan::{list_folders, Scan, Seen};
+use crate::site::engine::scan::{list_folders, Listed, Scan};
 use crate::site::engine::settings::settings_key;
 use crate::site::engine::tidy;
 use crate::site::group::images::{ImageCache, ImageStats};
@@ -201,6 +203,8 @@ impl Site {
         result
     }
 
+    /// One build, in the steps its phases are timed by: what to look at, what changed,
+    /// the changed groups, the listings, then pruning and saving what the build kept.
     fn update_inner(&mut self, scan: Scan) -> Result<BuildReport, Stop> {
         let mut clock = Phases::start();
         if let Some(load) = self.load_time.take() {
@@ -209,6 +213,51 @@ impl Site {
         crate::site::render::output::guard_folders(&self.out, self.cache.dir())?;
         let output = Output::open(&self.out)?;
         let settings = settings_key(&self.project, &self.opts, &self.theme, &self.site);
+        let (full, scan, listed) = self.survey(&output, &settings, scan)?;
+        clock.lap("links and listing");
+        let Changes {
+            todo,
+            gone,
+            problems_changed,
+        } = folder_changes(&mut self.manifest, listed, full, &scan)?;
+        clock.lap("changes");
+        let mut report = BuildReport {
+            out: self.out.clone(),
+            full,
+            ..BuildReport::default()
+        };
+        if todo.is_empty() && gone.is_empty() && !full && !problems_changed {
+            // Only refreshed mtimes, if anything, to remember.
+            let _ = self.manifest.save(&self.state);
+            clock.lap("check");
+            return Ok(self.finish(report, clock));
+        }
+        let mut kept = Kept::default();
+        self.build_groups(
+            &output,
+            todo,
+            gone,
+            full,
+            &mut report,
+            &mut kept,
+            &mut clock,
+        )?;
+        clock.lap("groups");
+        self.write_listings(&output, full, &mut report)?;
+        clock.lap("listings");
+        self.tidy(&output, full, kept, settings, &mut report)?;
+        clock.lap("save manifest");
+        Ok(self.finish(report, clock))
+    }
+
+    /// Removes links planted in the output and lists the group folders to look at; says
+    /// whether everything must be built (and then lists all of runs/).
+    fn survey(
+        &mut self,
+        output: &Output,
+        settings: &str,
+        scan: Scan,
+    ) -> Result<(bool, Scan, Listed), Stop> {
         // A link in the output means someone changed it: it is removed and everything built.
         // Looked for whenever all of runs/ is (every `build`, a `serve` start or config
         // change), not on each file `serve` sees change: the walk costs as much as the rest.
@@ -223,7 +272,6 @@ impl Site {
             || list_folders(&runs_dir, &root, &scan),
         );
         let tampered = links? > 0;
-        clock.lap("links and listing");
         // A different setting, a removed output or a removed cache: build everything.
         let full = tampered
             || settings != self.manifest.settings
@@ -239,96 +287,22 @@ impl Site {
             }
         }
         let scan = if full { Scan::All } else { scan };
+        Ok((full, scan, listed))
+    }
 
-        // Which group folders changed, and which are gone.
-        let mut changed_problems = false;
-        if let Some(runs_problems) = listed.runs_problems.take() {
-            if runs_problems != self.manifest.runs_problems {
-                self.manifest.runs_problems = runs_problems;
-                // The index lists them.
-                self.manifest.listings.remove(Path::new("index.html"));
-                changed_problems = true;
-            }
-        }
-        let dirs = listed.dirs;
-        // By metadata first: the index's fingerprint of each folder's files.
-        let manifest = &self.manifest;
-        let checked: Vec<(PathBuf, String, Seen)> = listed
-            .folders
-            .into_par_iter()
-            .map(|(dir, name, listing)| {
-                let seen = match listing {
-                    None => Seen::Gone,
-                    Some(_) if full || !manifest.groups.contains_key(&name) => Seen::New,
-                    Some(listing) if manifest.same_fingerprint(&name, &listing) => Seen::Same,
-                    Some(listing) => Seen::Moved(listing),
-                };
-                (dir, name, seen)
-            })
-            .collect();
-        // Then by content, for folders whose metadata moved (a git checkout touches all).
-        let moved: Vec<&str> = checked
-            .iter()
-            .filter(|(_, _, s)| matches!(s, Seen::Moved(_)))
-            .map(|(_, n, _)| n.as_str())
-            .collect();
-        self.manifest.load_entries(moved)?;
-        let manifest = &self.manifest;
-        let checked: Vec<(PathBuf, String, Seen)> = checked
-            .into_par_iter()
-            .map(|(dir, name, seen)| {
-                let Seen::Moved(listing) = seen else {
-                    return Ok((dir, name, seen));
-                };
-                let entry = manifest
-                    .entry_ref(&name)
-                    .ok_or_else(|| Inconsistent(format!("the entry of {name}")))?;
-                let seen = match entry.unchanged(&dir, &listing) {
-                    Some(inputs) => Seen::Touched(inputs),
-                    None => Seen::New,
-                };
-                Ok((dir, name, seen))
-            })
-            .collect::<Result<_, Inconsistent>>()?;
-        clock.lap("changes");
-        let mut gone: Vec<String> = Vec::new();
-        let mut todo: Vec<(PathBuf, String)> = Vec::new();
-        for (dir, name, seen) in checked {
-            match seen {
-                Seen::Gone => gone.push(name),
-                Seen::Same | Seen::Moved(_) => {}
-                Seen::Touched(inputs) => self.manifest.refresh_inputs(&name, inputs),
-                Seen::New => todo.push((dir, name)),
-            }
-        }
-        if let Scan::All = scan {
-            let present: BTreeSet<&str> = dirs
-                .iter()
-                .filter_map(|d| d.file_name()?.to_str())
-                .collect();
-            gone.extend(
-                self.manifest
-                    .groups
-                    .keys()
-                    .filter(|k| !present.contains(k.as_str()))
-                    .cloned(),
-            );
-        }
-        gone.sort();
-        gone.dedup();
-
-        let mut report = BuildReport {
-            out: self.out.clone(),
-            full,
-            ..BuildReport::default()
-        };
-        if todo.is_empty() && gone.is_empty() && !full && !changed_problems {
-            // Only refreshed mtimes, if anything, to remember.
-            let _ = self.manifest.save(&self.state);
-            clock.lap("check");
-            return Ok(self.finish(report, clock));
-        }
-
+    /// Builds the changed groups, in parallel, each in its own bounded memory, and removes
+    /// the outputs of those that are gone.
+    #[allow(clippy::too_many_arguments)]
+    fn build_groups(
+        &mut self,
+        output: &Output,
+        mut todo: Vec<(PathBuf, String)>,
+        gone: Vec<String>,
+        full: bool,
+        report: &mut BuildReport,
+        kept: &mut Kept,
+        clock: &mut Phases,
+    ) -> Result<(), Stop> {
         // What the listings need (every summary) and what the changed groups had. A build
         // of much of the history (a full one, or every run file rewritten) reads entries a
         // chunk of groups at a time and lets them go, after removing the saved index: if
@@ -345,6 +319,7 @@ impl Site {
         }
         self.manifest.load_summaries()?;
         clock.lap("read manifest");
+        let runs_dir = self.project.runs_dir();
 
         // Build the changed groups, in parallel, each in its own bounded memory. A blind
         // page links to the next older group's, so a group whose older neighbour changed
@@ -368,7 +343,6 @@ impl Site {
         };
         let mut neighbours = predicted_neighbours(&self.manifest, &todo, &gone);
         let mut images = ImageStats::default();
-        let mut kept = Kept::default();
         for round in 0..2 {
             // A chunk at a time, each result moved into the manifest before the next; in
             // shard order, so a full build lets each shard of entries go once it is done.
@@ -427,16 +401,25 @@ impl Site {
                 .map(|(name, _)| (runs_dir.join(name), name.clone()))
                 .collect();
         }
-        clock.lap("groups");
         report.images = images;
+        Ok(())
+    }
 
+    /// The listings and exports, from the summaries; a listing the build no longer makes
+    /// is removed.
+    fn write_listings(
+        &mut self,
+        output: &Output,
+        full: bool,
+        report: &mut BuildReport,
+    ) -> Result<(), Stop> {
         // The listings and exports, from the summaries.
         let problems = self.manifest.problems();
         let lcx = ListingContext {
             theme: &self.theme,
             site: &self.site,
             per_page: self.project.config.site.per_page,
-            cards_dir: &cards_dir,
+            cards_dir: &self.state.join("cards"),
             voice_state: (!self.opts.no_analysis).then_some(self.state.as_path()),
             full,
             max_weight_per_voter: self.project.config.votes.max_weight_per_voter,
@@ -467,8 +450,19 @@ impl Site {
         {
             report.removed += usize::from(output.remove(path)?);
         }
-        clock.lap("listings");
+        Ok(())
+    }
 
+    /// After a full build, prunes the output and cache to exactly what it made; then saves
+    /// the manifest.
+    fn tidy(
+        &mut self,
+        output: &Output,
+        full: bool,
+        mut kept: Kept,
+        settings: String,
+        report: &mut BuildReport,
+    ) -> Result<(), Stop> {
         if full {
             // Exactly what a clean build makes: no file of an older chorus or setting stays.
             for path in self.manifest.listings.keys() {
@@ -485,8 +479,7 @@ impl Site {
         self.manifest.mark_changed();
         // The manifest is only an accelerator: failing to save it costs time next build.
         let _ = self.manifest.save(&self.state);
-        clock.lap("save manifest");
-        Ok(self.finish(report, clock))
+        Ok(())
     }
 
     fn finish(&self, mut report: BuildReport, clock: Phases) -> BuildReport {
