@@ -337,7 +337,7 @@ impl Site {
             images: &self.cache,
             signatures: (!self.opts.no_analysis).then(|| SignatureCache::new(self.cache.dir())),
             originals: self.project.config.site.originals,
-            output: &output,
+            output,
             known_artists: &self.project.config.artists,
             cards_dir: cards_dir.clone(),
         };
@@ -368,7 +368,7 @@ impl Site {
                     }
                     report.rebuilt += usize::from(round == 0);
                     if let Some(old) = self.manifest.remove(&name)? {
-                        report.removed += self.remove_stale(&output, &old, Some(&b.entry))?;
+                        report.removed += self.remove_stale(output, &old, Some(&b.entry))?;
                     }
                     if full {
                         kept.add(&b.entry);
@@ -386,7 +386,7 @@ impl Site {
             if round == 0 {
                 for name in &gone {
                     if let Some(old) = self.manifest.remove(name)? {
-                        report.removed += self.remove_stale(&output, &old, None)?;
+                        report.removed += self.remove_stale(output, &old, None)?;
                     }
                 }
             }
