@@ -5,6 +5,7 @@
 
 pub mod artists;
 pub mod exports;
+mod jobs;
 pub mod leaderboard;
 pub mod pager;
 pub mod pages;

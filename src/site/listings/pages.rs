@@ -5,7 +5,7 @@
 //! rendered only when its key (what it shows) differs from the manifest's; the newest
 //! pages, which carry totals, profiles and problems, are rendered every time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -16,10 +16,11 @@ use crate::site::engine::manifest::Manifest;
 use crate::site::group::read_card;
 use crate::site::group::summary::{self, GroupCard, GroupSummary, RunCard};
 use crate::site::listings::artists::{artist_order, ArtistListing};
+use crate::site::listings::jobs::{artist_jobs, index_jobs, prompt_jobs, Versions};
 use crate::site::listings::leaderboard;
-use crate::site::listings::pager::{page_key, paginate, Slot};
+use crate::site::listings::pager::Slot;
 use crate::site::listings::profiles::{
-    newest_with_numbers, numbers_of, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
+    newest_with_numbers, profile_of, read_numbers_of, totals, PROFILE_GROUPS,
 };
 use crate::site::render::model::{self, ColumnHead};
 use crate::site::render::names::Names;
@@ -86,7 +87,7 @@ struct PromptListing {
 
 /// The links that narrow the index to one prompt version or one Artist.
 #[derive(Clone, Serialize)]
-struct Filters {
+pub(super) struct Filters {
     prompts: Vec<PromptListing>,
     artists: Vec<ArtistListing>,
 }
@@ -123,7 +124,6 @@ pub fn listing_files(
         .map(|a| (a.slug.clone(), a.name.clone()))
         .collect();
     let oldest_first: Vec<&GroupSummary> = groups.iter().rev().copied().collect();
-    let mut jobs: Vec<Job> = Vec::new();
 
     // The index, newest first; the newest page also carries the filters, whose counts
     // change with every group.
@@ -145,40 +145,7 @@ pub fn listing_files(
             })
             .collect(),
     };
-    for slot in paginate(oldest_first.len(), cx.per_page, "index.html", |k| {
-        format!("page/{k}.html")
-    }) {
-        let newest = slot.pager.newer.is_none();
-        let items: Vec<&GroupSummary> = oldest_first[slot.items.clone()].to_vec();
-        let key = page_key("index", &slot, &items, "");
-        jobs.push(Job::Index {
-            slot,
-            items,
-            problems: newest.then_some(problems),
-            filters: newest.then(|| filters.clone()),
-            key,
-        });
-    }
-    // The same pages oldest first, under oldest/: the last one changes with a new group.
-    let pages = oldest_first.len().div_ceil(cx.per_page.max(1)).max(1);
-    for mut slot in paginate(
-        oldest_first.len(),
-        cx.per_page,
-        &format!("{OLDEST_FIRST}/{pages}.html"),
-        |k| format!("{OLDEST_FIRST}/{k}.html"),
-    ) {
-        slot.pager.ascending = true;
-        let items: Vec<&GroupSummary> = oldest_first[slot.items.clone()].to_vec();
-        let key = page_key("index-ascending", &slot, &items, "");
-        jobs.push(Job::Index {
-            slot,
-            items,
-            problems: None,
-            filters: None,
-            key,
-        });
-    }
-
+    let mut jobs = index_jobs(cx, &oldest_first, problems, &filters);
     let boards = leaderboards(cx, &groups, &versions, &artists);
     // Each Artist, in the order of the newest group, then those only in older groups.
     // Their profiles span the whole history: made in parallel, the slowest part here.
@@ -229,92 +196,26 @@ pub fn listing_files(
             .map(|(s, m)| name_of(s, m))
             .collect();
     }
-    let mut profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
+    let profiles: Vec<Option<Box<analysis::ArtistAnalysis>>> = artists
         .par_iter()
         .zip(&all_mine)
         .zip(&artist_picks)
         .map(|((a, mine), pick)| profile_of(&numbers, pick, mine, &a.slug).map(Box::new))
         .collect();
-    for ((a, mine), profile) in artists.iter().zip(all_mine).zip(&mut profiles) {
-        let seg = model::path_segment(&a.slug);
-        for slot in paginate(mine.len(), cx.per_page, &a.url, |k| {
-            format!("artists/{seg}/{k}.html")
-        }) {
-            let items = mine[slot.items.clone()].to_vec();
-            let newest = slot.pager.newer.is_none();
-            let extra = format!("{}|{}|{}", a.name, a.model, a.provider);
-            let key = page_key("artist", &slot, &items, &extra);
-            let (listing, profile, voice) = if newest {
-                let mut full = a.clone();
-                full.totals = Some(totals(mine.iter().rev().copied(), &a.slug));
-                full.rating = boards
-                    .first()
-                    .and_then(|b| b.rows.iter().find(|r| r.slug == a.slug))
-                    .cloned();
-                (full, profile.take(), voice::artist_view(&a.slug, &voices))
-            } else {
-                (a.clone(), None, None)
-            };
-            jobs.push(Job::Artist {
-                slot,
-                items,
-                artist: listing,
-                profile,
-                voice,
-                key,
-            });
-        }
-    }
+    jobs.extend(artist_jobs(
+        cx, &artists, all_mine, profiles, &boards, &voices,
+    ));
 
     // Each prompt version, newest first by its newest group.
-    for ((v, mine), pick) in versions.iter().zip(version_mine).zip(&version_picks) {
-        let url = model::prompt_url(v);
-        let seg = model::path_segment(v);
-        for slot in paginate(mine.len(), cx.per_page, &url, |k| {
-            format!("prompts/{seg}/{k}.html")
-        }) {
-            let items = mine[slot.items.clone()].to_vec();
-            let newest = slot.pager.newer.is_none();
-            // The text shown: the newest group's of all (newest page) or of this page.
-            let over: &[&GroupSummary] = if newest { &mine } else { &items };
-            let mut hashes: Vec<&str> = over.iter().map(|g| g.prompt_sha256.as_str()).collect();
-            let sha = hashes.last().copied().unwrap_or_default().to_string();
-            hashes.sort_unstable();
-            hashes.dedup();
-            // The columns' names follow the names rule, which groups off this page can change.
-            let heads: BTreeSet<&str> = items
-                .iter()
-                .flat_map(|g| g.runs.iter().map(|r| r.slug.as_str()))
-                .collect();
-            let heads: Vec<&str> = heads
-                .into_iter()
-                .filter_map(|h| cross_names.get(h).map(String::as_str))
-                .collect();
-            let extra = format!("{sha}|{}|{}", hashes.len(), heads.join("|"));
-            let key = page_key("prompt", &slot, &items, &extra);
-            let analysis = newest
-                .then(|| {
-                    let refs = numbers_of(&numbers, &pick.0);
-                    (!refs.is_empty()).then(|| analysis::VersionAnalysis {
-                        total: pick.1,
-                        ..analysis::version_analysis(&refs)
-                    })
-                })
-                .flatten();
-            jobs.push(Job::Prompt {
-                slot,
-                items,
-                version: v.to_string(),
-                text: manifest.prompt_texts.get(&sha).cloned().unwrap_or_default(),
-                sha256: sha,
-                text_variants: hashes.len(),
-                analysis,
-                voice: if newest { voices.get(*v) } else { None },
-                names: &cross_names,
-                key,
-            });
-        }
-    }
+    let versions_in = Versions {
+        names: &versions,
+        mine: version_mine,
+        picks: &version_picks,
+        numbers: &numbers,
+        voices: &voices,
+        cross_names: &cross_names,
+    };
+    jobs.extend(prompt_jobs(cx, manifest, versions_in));
 
     // The sitemap lists every page but the 404 page.
     let mut pages: Vec<String> = Vec::new();
@@ -394,7 +295,7 @@ fn fresh(path: &str, bytes: Vec<u8>) -> ListingFile {
 
 // One job per page; the few of each kind are built at once, so their size is no concern.
 #[allow(clippy::large_enum_variant)]
-enum Job<'a> {
+pub(super) enum Job<'a> {
     Index {
         slot: Slot,
         items: Vec<&'a GroupSummary>,
