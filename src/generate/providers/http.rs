@@ -111,11 +111,8 @@ pub async fn post_json(
     caller: &Caller,
     cap: Cap,
 ) -> Result<JsonReply, ProviderError> {
-    let request = kit.client.post(url).json(body);
-    match send_json(kit, request, headers, caller, cap, &[]).await? {
-        Ok(reply) => Ok(reply),
-        Err(status) => unreachable!("no status is absent for a POST, yet {status} was"),
-    }
+    let response = send(kit, kit.client.post(url).json(body), headers, caller).await?;
+    read_json(kit, response, caller, cap).await
 }
 
 /// GETs a JSON document (a model list) with the same caps, classification and refusal
@@ -129,35 +126,48 @@ pub async fn get_json(
     cap: Cap,
     absent: &[u16],
 ) -> Result<Result<JsonReply, u16>, ProviderError> {
-    send_json(kit, kit.client.get(url), headers, caller, cap, absent).await
+    let response = send(kit, kit.client.get(url), headers, caller).await?;
+    let status = response.status().as_u16();
+    if absent.contains(&status) {
+        return Ok(Err(status));
+    }
+    read_json(kit, response, caller, cap).await.map(Ok)
 }
 
-async fn send_json(
+/// Sends a request with the caller's headers within the timeout; a redirect is refused.
+async fn send(
     kit: &super::Kit,
     request: reqwest::RequestBuilder,
     headers: &[(&str, String)],
     caller: &Caller,
-    cap: Cap,
-    absent: &[u16],
-) -> Result<Result<JsonReply, u16>, ProviderError> {
-    let timeout = kit.timeout;
-    let mut request = request.timeout(timeout);
+) -> Result<reqwest::Response, ProviderError> {
+    let mut request = request.timeout(kit.timeout);
     for (name, value) in headers {
         request = request.header(*name, value);
     }
     let response = request
         .send()
         .await
-        .map_err(|e| transport_error(e, timeout, caller))?;
+        .map_err(|e| transport_error(e, kit.timeout, caller))?;
     let status = response.status().as_u16();
-    let request_id = request_id(response.headers());
-    let retry_after = retry_after(response.headers(), SystemTime::now());
     if (300..400).contains(&status) {
         return Err(redirect_refused(status, response.headers(), caller));
     }
-    if absent.contains(&status) {
-        return Ok(Err(status));
-    }
+    Ok(response)
+}
+
+/// Reads a reply within `cap` and classifies it: JSON on success, else an error that
+/// says whether trying again can help.
+async fn read_json(
+    kit: &super::Kit,
+    response: reqwest::Response,
+    caller: &Caller,
+    cap: Cap,
+) -> Result<JsonReply, ProviderError> {
+    let timeout = kit.timeout;
+    let status = response.status().as_u16();
+    let request_id = request_id(response.headers());
+    let retry_after = retry_after(response.headers(), SystemTime::now());
     let success = (200..300).contains(&status);
     let read = read_body(response, if success { cap.bytes } else { ERROR_BODY_BYTES }).await;
     let body = read.map_err(|e| transport_error(e, timeout, caller))?;
@@ -187,11 +197,11 @@ async fn send_json(
     })?;
     let request_id =
         request_id.or_else(|| body.get("id").and_then(Value::as_str).map(str::to_string));
-    Ok(Ok(JsonReply {
+    Ok(JsonReply {
         body,
         request_id,
         warnings,
-    }))
+    })
 }
 
 /// A body read up to a limit; `complete` is false when the sender had more.
