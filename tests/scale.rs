@@ -5,22 +5,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::Path;
 
-use common::TestProject;
-
-/// Every file under `dir` with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
+use common::{tree, TestProject};
 
 fn mtime(p: &TestProject, rel: &str) -> std::time::SystemTime {
     std::fs::metadata(p.path(rel))
@@ -64,7 +50,7 @@ fn assert_equals_clean_build(p: &TestProject, when: &str) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let (ours, theirs) = (files(&p.path("site")), files(&copy.join("site")));
+    let (ours, theirs) = (tree(&p.path("site")), tree(&copy.join("site")));
     let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<BTreeSet<_>>();
     assert_eq!(names(&ours), names(&theirs), "{when}: different files");
     for (name, bytes) in &ours {

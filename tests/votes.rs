@@ -6,6 +6,7 @@ mod common;
 #[path = "common/votes.rs"]
 mod fixtures;
 
+use common::tree;
 use fixtures::{import, project, runs_snapshot, tokens, uuid, vote, votes_file};
 
 #[test]
@@ -215,21 +216,6 @@ fn the_head_to_head_tells_a_pair_that_only_lost_together_from_one_never_shown() 
         board.contains("Best of N says that the picked image beat each of the others shown, and nothing about how the others rank among themselves"),
         "the page says what a cell can and cannot tell"
     );
-}
-
-/// Every file under `dir` with its bytes, sorted by path.
-fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

@@ -128,3 +128,17 @@ impl TestProject {
         files
     }
 }
+
+/// Every file under `dir` with its bytes, by path relative to `dir`: for comparing whole
+/// trees (a site built twice, a folder that must stay untouched).
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
